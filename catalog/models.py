@@ -1,0 +1,43 @@
+"""The catalog: the source of truth. The Redis index is derived from it and can be rebuilt."""
+
+from django.db import models
+
+
+class Product(models.Model):
+    """One product of a catalog in the layout of the public "Fashion Product Images" set."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        INDEXED = "indexed", "Indexed"
+        FAILED = "failed", "Failed"
+
+    id = models.PositiveBigIntegerField(primary_key=True, help_text="The id from the catalog file.")
+    gender = models.CharField(max_length=32, db_index=True)
+    master_category = models.CharField(max_length=64, db_index=True)
+    sub_category = models.CharField(max_length=64)
+    article_type = models.CharField(max_length=64)
+    base_colour = models.CharField(max_length=64, blank=True)
+    season = models.CharField(max_length=32, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    usage = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=255)
+    image = models.ImageField(upload_to="products/", blank=True)
+    image_problem = models.CharField(
+        max_length=255, blank=True,
+        help_text="Why the product has no usable image; it is then searchable by text only.",
+    )
+
+    status = models.CharField(max_length=16, choices=Status, default=Status.PENDING, db_index=True)
+    status_reason = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.name}"
+
+    def text_for_embedding(self) -> str:
+        """The product's text as the text model sees it: its name and its descriptive tags."""
+        parts = [self.name, self.gender, self.article_type, self.base_colour, self.usage]
+        return ". ".join(p for p in parts if p and p != "NA")

@@ -1,0 +1,100 @@
+"""Writes to the catalog: importing a catalog file into the database, the source of truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from catalog.importer import CatalogSource, Rejected, Row, check_image
+from catalog.models import Product
+from search.services import queue_embedding
+
+IMAGE_DIR = "products"
+#: Fields that, when changed by an import, make a product's embeddings stale.
+CATALOG_FIELDS = ("gender", "master_category", "sub_category", "article_type", "base_colour",
+                  "season", "year", "usage", "name", "image", "image_problem")
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    image_problems: list[Rejected] = field(default_factory=list)
+    product_ids: list[int] = field(default_factory=list)
+    queued: int = 0
+
+
+def import_catalog(path: Path) -> ImportReport:
+    """Upsert every well-formed row of the catalog at ``path`` and queue its embedding.
+
+    Rows that cannot be read are reported with their line and reason, and the rest is
+    imported. A duplicate id within the file: the last row wins, and the earlier is reported.
+    Products whose image is missing or unusable are imported all the same, searchable by
+    text, with the problem recorded on the product. Importing the same file twice changes
+    nothing and queues nothing.
+    """
+    report = ImportReport()
+    rows: dict[int, Row] = {}
+    with CatalogSource(path) as source:
+        for item in source.rows():
+            if isinstance(item, Rejected):
+                report.rejected.append(item)
+                continue
+            product_id = int(item.values["id"])
+            if product_id in rows:
+                report.rejected.append(Rejected(rows[product_id].line,
+                                                f"duplicate id, replaced by line {item.line}",
+                                                str(product_id)))
+            rows[product_id] = item
+        images = {pid: _store_image(source, row, report) for pid, row in rows.items()}
+
+    existing = Product.objects.in_bulk(list(rows))
+    to_create: list[Product] = []
+    to_update: list[Product] = []
+    stale: list[int] = []
+    for product_id, row in rows.items():
+        values = {**row.values, **images[product_id]}
+        product = existing.get(product_id)
+        if product is None:
+            to_create.append(Product(**values))
+            stale.append(product_id)
+            continue
+        changed = [name for name in CATALOG_FIELDS if getattr(product, name) != values[name]]
+        if changed:
+            for name in changed:
+                setattr(product, name, values[name])
+            product.status, product.status_reason = Product.Status.PENDING, ""
+            to_update.append(product)
+            stale.append(product_id)
+        elif product.status != Product.Status.INDEXED:
+            stale.append(product_id)
+    with transaction.atomic():
+        Product.objects.bulk_create(to_create, batch_size=500)
+        Product.objects.bulk_update(to_update, [*CATALOG_FIELDS, "status", "status_reason"], batch_size=500)
+        transaction.on_commit(lambda: queue_embedding(stale))
+    report.created, report.updated = len(to_create), len(to_update)
+    report.unchanged = len(rows) - report.created - report.updated
+    report.product_ids = list(rows)
+    report.queued = len(stale)
+    return report
+
+
+def _store_image(source: CatalogSource, row: Row, report: ImportReport) -> dict[str, str]:
+    """Check the product's image and copy it under MEDIA_ROOT; the product's image fields."""
+    product_id = int(row.values["id"])
+    found = source.image(product_id)
+    problem = "no image file" if found is None else check_image(found[1])
+    if problem:
+        report.image_problems.append(Rejected(row.line, problem, str(product_id)))
+        return {"image": "", "image_problem": problem}
+    name, data = found
+    target = Path(settings.MEDIA_ROOT) / IMAGE_DIR / name
+    if not target.is_file() or target.read_bytes() != data:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return {"image": f"{IMAGE_DIR}/{name}", "image_problem": ""}

