@@ -37,6 +37,10 @@ class Product(models.Model):
     def __str__(self) -> str:
         return f"{self.id} {self.name}"
 
+    @property
+    def image_url(self) -> str | None:
+        return self.image.url if self.image else None
+
     def text_for_embedding(self) -> str:
         """The product's text as the text model sees it: its name and its descriptive tags."""
         parts = [self.name, self.gender, self.article_type, self.base_colour, self.usage]

@@ -60,7 +60,7 @@ def wait_ready(url: str, timeout: float = 120.0) -> redis.Redis:
             break
         except (redis.BusyLoadingError, redis.ConnectionError) as exc:
             if time.monotonic() > deadline:
-                raise RedisNotReady(f"Redis at {url} did not become ready in {timeout:.0f} s: {exc}")
+                raise RedisNotReady(f"Redis at {url} did not become ready in {timeout:.0f} s: {exc}") from exc
             time.sleep(0.1)
     missing = [label for name, label in REQUIRED_MODULES.items() if name not in modules]
     if missing:

@@ -10,7 +10,10 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
+import redis
+from django.http import QueryDict
 from redisvl.query import VectorQuery
 from redisvl.query.filter import FilterExpression, Tag
 
@@ -37,6 +40,18 @@ class Filters:
 
     genders: Sequence[str] = field(default_factory=tuple)
     categories: Sequence[str] = field(default_factory=tuple)
+
+    @classmethod
+    def from_query(cls, params: QueryDict) -> Filters:
+        """``?gender=Men&gender=Unisex&category=Footwear``: a repeated parameter means OR."""
+
+        def values(name: str) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(v.strip() for v in params.getlist(name) if v.strip()))
+
+        return cls(genders=values("gender"), categories=values("category"))
+
+    def as_query(self) -> str:
+        return urlencode([("gender", g) for g in self.genders] + [("category", c) for c in self.categories])
 
     def expression(self) -> FilterExpression | None:
         parts = []
@@ -78,3 +93,14 @@ def similar_products(product_id: int, by: By, filters: Filters, k: int = 12) -> 
         if document:
             results.append({**document[0], "score": round(1.0 - float(hit.vector_distance), 6)})
     return results
+
+
+def index_progress() -> float:
+    """The share of documents the index has taken in: below 1 while Redis rebuilds it."""
+    client = get_client()
+    with search_errors():
+        try:
+            info = client.ft(index_name()).info()
+        except redis.ResponseError:
+            return 0.0
+    return float(info.get("percent_indexed", 0.0))

@@ -10,15 +10,12 @@ from catalog.models import Product
 
 
 class ProductSerializer(serializers.ModelSerializer):
-    image_url = serializers.SerializerMethodField()
+    image_url = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = Product
         fields = ["id", "name", "gender", "master_category", "sub_category", "article_type",
                   "base_colour", "season", "year", "usage", "image_url"]
-
-    def get_image_url(self, product: Product) -> str | None:
-        return product.image.url if product.image else None
 
 
 def product_document(product: Product) -> dict[str, Any]:

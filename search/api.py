@@ -1,0 +1,70 @@
+"""JSON API v1: session or token auth (``Authorization: Token <token>``); none answers 401."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from rest_framework import generics, serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from catalog import selectors as catalog_selectors
+from catalog.models import Product
+from search.connection import SearchUnavailable
+from search.selectors import By, Filters, NotSearchable, similar_products
+from search.serializers import ProductSerializer
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus: search down answers 503 with a JSON error, never a stack trace."""
+    if isinstance(exc, SearchUnavailable):
+        return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    return drf_exception_handler(exc, context)
+
+
+class StatusView(APIView):
+    def get(self, request: Request) -> Response:
+        return Response(catalog_selectors.status_counts())
+
+
+class ProductPagination(PageNumberPagination):
+    page_size = 24
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class ProductListView(generics.ListAPIView):
+    serializer_class = ProductSerializer
+    pagination_class = ProductPagination
+
+    def get_queryset(self):
+        filters = Filters.from_query(self.request.query_params)
+        return catalog_selectors.products(filters.genders, filters.categories)
+
+
+class ProductDetailView(generics.RetrieveAPIView):
+    serializer_class = ProductSerializer
+    queryset = Product.objects.all()
+    lookup_url_kwarg = "product_id"
+
+
+class SimilarParams(serializers.Serializer):
+    by = serializers.ChoiceField(choices=[b.value for b in By], default=By.TEXT.value)
+    k = serializers.IntegerField(min_value=1, max_value=100, default=12)
+
+
+class SimilarView(APIView):
+    def get(self, request: Request, product_id: int) -> Response:
+        params = SimilarParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        product = get_object_or_404(Product, pk=product_id)
+        try:
+            results = similar_products(product.id, By(params.validated_data["by"]),
+                                       Filters.from_query(request.query_params), k=params.validated_data["k"])
+        except NotSearchable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response({"results": results})

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from catalog.models import Product
+from catalog.services import import_catalog
+from finder.celery import app as celery_app
+from search.redis_server import EmbeddedRedis, RedisNotReady, wait_ready
+from search.selectors import index_progress
+from search.services import ensure_index, reconcile_index
+
+DEMO_CATALOG = settings.BASE_DIR / "data" / "demo-catalog"
+
+
+class Command(BaseCommand):
+    help = ("Run the finder: Redis (embedded unless REDIS_URL is set), a Celery worker and the web "
+            "server; load the demo catalog when the database has no products. Ctrl-C stops it all.")
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--concurrency", type=int, default=1, help="Celery worker processes")
+        parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
+        parser.add_argument("--demo", type=Path, default=DEMO_CATALOG, help="catalog to load when empty")
+
+    def handle(self, *args: object, port: int, concurrency: int, web_workers: int, demo: Path,
+               **options: object) -> None:
+        signal.signal(signal.SIGTERM, _interrupt)
+        server = None
+        children: list[subprocess.Popen[bytes]] = []
+        try:
+            if os.environ.get("REDIS_URL"):
+                url = os.environ["REDIS_URL"]
+                wait_ready(url)
+            else:
+                server = EmbeddedRedis.start(Path(settings.REDIS_DIR))
+                url = server.url
+                self.stdout.write(f"Redis with RediSearch and RedisJSON on {url} (data in {settings.REDIS_DIR})")
+            settings.REDIS_URL = url
+            celery_app.conf.broker_url = url
+            env = {**os.environ, "REDIS_URL": url}
+            ensure_index()
+            while (progress := index_progress()) < 1.0:
+                self.stdout.write(f"Redis is rebuilding the index: {progress:.0%}")
+                time.sleep(1)
+            children.append(subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "finder", "worker", "--loglevel", "INFO",
+                 "--concurrency", str(concurrency)], env=env, start_new_session=True))
+            if Product.objects.exists():
+                queued = reconcile_index()
+                self.stdout.write(f"{Product.objects.count()} products; {queued} queued for indexing")
+            else:
+                report = import_catalog(demo)
+                self.stdout.write(f"Loading the demo catalog: {report.created} products queued for indexing")
+            children.append(subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "finder.wsgi", "--bind", f"127.0.0.1:{port}",
+                 "--workers", str(web_workers), "--threads", "4", "--access-logfile", "-"],
+                env=env, start_new_session=True))
+            self.stdout.write(self.style.SUCCESS(f"Fashion Product Finder: http://127.0.0.1:{port}/  (Ctrl-C stops)"))
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            raise CommandError("a child process stopped unexpectedly; shutting down")
+        except RedisNotReady as exc:
+            raise CommandError(str(exc)) from exc
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping…")
+        finally:
+            for child in reversed(children):
+                _stop(child)
+            if server:
+                server.stop()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(child: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
