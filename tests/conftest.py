@@ -1,0 +1,87 @@
+"""Shared fixtures: a real Redis with the search modules, a real Celery worker, real models.
+
+Nothing is mocked. The embedded Redis runs for the whole session; each test gets its own
+index prefix, so tests never see each other's documents.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings as django_settings
+
+from finder.celery import app as celery_app
+from search.redis_server import EmbeddedRedis
+
+DEMO = Path(django_settings.BASE_DIR) / "data" / "demo-catalog"
+_prefixes = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis.start(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(redis_server: EmbeddedRedis) -> Iterator[None]:
+    """A real worker, in this process (a thread), consuming from the real Redis broker."""
+    celery_app.conf.broker_url = redis_server.url
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
+        yield
+
+
+@pytest.fixture
+def search_settings(settings, redis_server: EmbeddedRedis, tmp_path: Path):  # noqa: ANN001, ANN201
+    """Point the app at the test Redis, with an index of this test's own and a fresh media root."""
+    settings.REDIS_URL = redis_server.url
+    settings.FINDER_INDEX_PREFIX = f"test{next(_prefixes)}"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings
+
+
+def demo_rows(count: int) -> list[dict[str, str]]:
+    """``count`` demo products, spread over genders and categories (every n-th row)."""
+    with (DEMO / "styles.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    step = len(rows) // count
+    return rows[::step][:count]
+
+
+def write_catalog(folder: Path, rows: list[dict[str, str]], extra_lines: list[str] = ()) -> Path:
+    """A catalog folder of ``rows`` with their demo images, plus raw ``extra_lines`` in the CSV."""
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    with (folder / "styles.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        for line in extra_lines:
+            handle.write(line + "\n")
+    for row in rows:
+        image = DEMO / "images" / f"{row['id']}.jpg"
+        if image.exists():
+            shutil.copy(image, folder / "images")
+    return folder
+
+
+@pytest.fixture
+def catalog_dir(tmp_path: Path) -> Callable[..., Path]:
+    return lambda rows, extra_lines=(): write_catalog(tmp_path / "catalog", rows, extra_lines)
+
+
+def wait_until_settled(product_ids: list[int], timeout: float = 300.0) -> None:
+    """Wait until no product of ``product_ids`` is pending (the worker has done them all)."""
+    from catalog.models import Product
+
+    deadline = time.monotonic() + timeout
+    while Product.objects.filter(id__in=product_ids, status=Product.Status.PENDING).exists():
+        assert time.monotonic() < deadline, "the worker did not index the products in time"
+        time.sleep(0.2)

