@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -41,7 +42,7 @@ class ProductListView(generics.ListAPIView):
     serializer_class = ProductSerializer
     pagination_class = ProductPagination
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Product]:
         filters = Filters.from_query(self.request.query_params)
         return catalog_selectors.products(filters.genders, filters.categories)
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import redis
 from django.conf import settings
+from redisvl.exceptions import RedisVLError
 
 
 class SearchUnavailable(RuntimeError):
@@ -31,10 +32,13 @@ def get_client() -> redis.Redis:
 
 @contextmanager
 def search_errors() -> Iterator[None]:
-    """Turn Redis connection trouble into :class:`SearchUnavailable`."""
+    """Turn Redis connection trouble into :class:`SearchUnavailable` (redisvl wraps it)."""
     try:
         yield
-    except redis.BusyLoadingError as exc:
-        raise SearchUnavailable("Search is warming up: Redis is loading its data.") from exc
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise SearchUnavailable("Search is unavailable: Redis cannot be reached.") from exc
+    except (redis.ConnectionError, redis.TimeoutError, RedisVLError) as exc:
+        cause = exc.__cause__ if isinstance(exc, RedisVLError) else exc
+        if isinstance(cause, redis.BusyLoadingError):
+            raise SearchUnavailable("Search is warming up: Redis is loading its data.") from exc
+        if isinstance(cause, (redis.ConnectionError, redis.TimeoutError)):
+            raise SearchUnavailable("Search is unavailable: Redis cannot be reached.") from exc
+        raise

@@ -40,7 +40,7 @@ def celery_worker(redis_server: EmbeddedRedis) -> Iterator[None]:
 
 
 @pytest.fixture
-def search_settings(settings, redis_server: EmbeddedRedis, tmp_path: Path):  # noqa: ANN001, ANN201
+def search_settings(settings, redis_server: EmbeddedRedis, tmp_path: Path):
     """Point the app at the test Redis, with an index of this test's own and a fresh media root."""
     settings.REDIS_URL = redis_server.url
     settings.FINDER_INDEX_PREFIX = f"test{next(_prefixes)}"

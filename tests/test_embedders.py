@@ -11,8 +11,8 @@ from PIL import Image
 from torchvision.models import resnet50
 
 from search import embedders
-from search.services import _indexed_image_dim, ensure_index
 from search.connection import get_client
+from search.services import _indexed_image_dim, ensure_index
 from tests.conftest import DEMO
 
 
@@ -41,7 +41,7 @@ def test_transparency_and_cmyk_become_rgb_on_white() -> None:
 
 
 @pytest.fixture
-def resnet_weights(tmp_path: Path, settings):  # noqa: ANN001, ANN201
+def resnet_weights(tmp_path: Path, settings):
     """A ResNet-50 weights file (untrained: the real ones cannot be downloaded here)."""
     path = tmp_path / "resnet50.pth"
     torch.save(resnet50(weights=None).state_dict(), path)
@@ -54,7 +54,7 @@ def resnet_weights(tmp_path: Path, settings):  # noqa: ANN001, ANN201
 @pytest.mark.django_db
 @pytest.mark.parametrize("choice", ["auto", "resnet50"])
 def test_resnet50_from_a_weights_file_and_the_index_follows_its_dimension(resnet_weights, search_settings,
-                                                                         choice) -> None:  # noqa: ANN001
+                                                                         choice) -> None:
     search_settings.FINDER_IMAGE_MODEL = choice
     embedder = embedders.image_embedder()
     assert (embedder.name, embedder.dim) == ("resnet50", 2048)
@@ -63,7 +63,7 @@ def test_resnet50_from_a_weights_file_and_the_index_follows_its_dimension(resnet
     assert _indexed_image_dim(get_client()) == 2048
 
 
-def test_a_missing_weights_file_is_a_clear_error(settings) -> None:  # noqa: ANN001
+def test_a_missing_weights_file_is_a_clear_error(settings) -> None:
     embedders.image_embedder.cache_clear()
     settings.FINDER_RESNET50_WEIGHTS = "/nonexistent/resnet50.pth"
     try:
@@ -73,7 +73,7 @@ def test_a_missing_weights_file_is_a_clear_error(settings) -> None:  # noqa: ANN
         embedders.image_embedder.cache_clear()
 
 
-def test_an_unknown_model_name_is_a_clear_error(settings) -> None:  # noqa: ANN001
+def test_an_unknown_model_name_is_a_clear_error(settings) -> None:
     embedders.image_embedder.cache_clear()
     settings.FINDER_IMAGE_MODEL = "clip"
     try:

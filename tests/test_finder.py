@@ -23,7 +23,7 @@ NO_IMAGE_ID, CORRUPT_IMAGE_ID, BROKEN_ROW_ID = 9_000_001, 9_000_002, 9_000_003
 
 
 @pytest.fixture(scope="module")
-def indexed(django_db_setup, django_db_blocker, redis_server, celery_worker, tmp_path_factory):  # noqa: ANN001, ANN201
+def indexed(django_db_setup, django_db_blocker, redis_server, celery_worker, tmp_path_factory):
     """The slice, imported once for the module and indexed by the real worker."""
     folder = tmp_path_factory.mktemp("catalog")
     rows = demo_rows(SLICE)
@@ -69,7 +69,7 @@ def _brute_force(product_id: int, field: str, allowed: set[int], k: int) -> list
 
 
 @pytest.mark.django_db
-def test_import_reports_bad_rows_and_images_by_line_and_imports_the_rest(indexed) -> None:  # noqa: ANN001
+def test_import_reports_bad_rows_and_images_by_line_and_imports_the_rest(indexed) -> None:
     report = indexed["report"]
     assert report.created == SLICE + 2
     assert [(r.line, r.product_id) for r in report.rejected] == [(SLICE + 4, str(BROKEN_ROW_ID))]
@@ -85,7 +85,7 @@ def test_import_reports_bad_rows_and_images_by_line_and_imports_the_rest(indexed
 
 
 @pytest.mark.django_db
-def test_importing_the_same_catalog_again_changes_nothing(indexed, tmp_path) -> None:  # noqa: ANN001
+def test_importing_the_same_catalog_again_changes_nothing(indexed, tmp_path) -> None:
     folder = write_catalog(tmp_path / "again", indexed["rows"])
     report = import_catalog(folder)
     assert (report.created, report.updated, report.queued) == (0, 0, 0)
@@ -94,7 +94,7 @@ def test_importing_the_same_catalog_again_changes_nothing(indexed, tmp_path) -> 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("by", [By.IMAGE, By.TEXT])
-def test_similar_obeys_filters_excludes_the_product_and_ranks_like_brute_force(indexed, by) -> None:  # noqa: ANN001
+def test_similar_obeys_filters_excludes_the_product_and_ranks_like_brute_force(indexed, by) -> None:
     filters = Filters(genders=("Men", "Unisex"), categories=("Apparel", "Footwear"))
     allowed = set(Product.objects.filter(gender__in=filters.genders, master_category__in=filters.categories)
                   .values_list("id", flat=True))
@@ -111,14 +111,14 @@ def test_similar_obeys_filters_excludes_the_product_and_ranks_like_brute_force(i
 
 
 @pytest.mark.django_db
-def test_by_image_for_a_product_without_image_says_so(indexed) -> None:  # noqa: ANN001
+def test_by_image_for_a_product_without_image_says_so(indexed) -> None:
     with pytest.raises(NotSearchable, match="no usable image"):
         similar_products(NO_IMAGE_ID, By.IMAGE, Filters())
     assert similar_products(NO_IMAGE_ID, By.TEXT, Filters(), k=5)
 
 
 @pytest.mark.django_db
-def test_vectors_are_stored_as_raw_float32(indexed) -> None:  # noqa: ANN001
+def test_vectors_are_stored_as_raw_float32(indexed) -> None:
     product = Product.objects.exclude(image="").first()
     client = get_client()
     assert len(client.hget(doc_key(product.id), TEXT_VECTOR)) == 384 * 4
@@ -126,12 +126,12 @@ def test_vectors_are_stored_as_raw_float32(indexed) -> None:  # noqa: ANN001
 
 
 @pytest.fixture
-def user(db):  # noqa: ANN001, ANN201
+def user(db):
     return get_user_model().objects.create_user("shopper", password="a-long-Passphrase-42")
 
 
 @pytest.fixture
-def token(user) -> str:  # noqa: ANN001
+def token(user) -> str:
     from io import StringIO
 
     out = StringIO()
@@ -140,7 +140,7 @@ def token(user) -> str:  # noqa: ANN001
 
 
 @pytest.mark.django_db
-def test_api_refuses_requests_without_a_token(indexed) -> None:  # noqa: ANN001
+def test_api_refuses_requests_without_a_token(indexed) -> None:
     product_id = Product.objects.first().id
     for path in ("/api/v1/status", "/api/v1/products", f"/api/v1/products/{product_id}",
                  f"/api/v1/products/{product_id}/similar"):
@@ -152,7 +152,7 @@ def test_api_refuses_requests_without_a_token(indexed) -> None:  # noqa: ANN001
 
 
 @pytest.mark.django_db
-def test_api_with_a_token(indexed, token) -> None:  # noqa: ANN001
+def test_api_with_a_token(indexed, token) -> None:
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
     status = client.get("/api/v1/status").json()
     assert status == {"products": SLICE + 2, "indexed": SLICE + 2, "pending": 0, "failed": 0}
@@ -182,7 +182,7 @@ def test_api_with_a_token(indexed, token) -> None:  # noqa: ANN001
 
 
 @pytest.mark.django_db
-def test_pages_need_a_login_and_show_similar_products(indexed, user) -> None:  # noqa: ANN001
+def test_pages_need_a_login_and_show_similar_products(indexed, user) -> None:
     product = Product.objects.exclude(image="").first()
     anonymous = Client()
     assert anonymous.get("/").status_code == 302

@@ -3,20 +3,21 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from catalog import selectors
 from catalog.importer import CatalogError
 from catalog.services import ImportReport, import_catalog
-from search.connection import SearchUnavailable, get_client, search_errors
+from search.connection import SearchUnavailable
+from search.services import ensure_index
 
 
 class Command(BaseCommand):
     help = ("Import a catalog (a folder or .zip holding styles.csv and images/<id>.jpg): upsert its "
             "products by id and queue their embedding.")
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", type=Path)
         parser.add_argument("--wait", action="store_true",
                             help="show progress until every imported product is searchable or failed")
@@ -25,8 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, path: Path, wait: bool, timeout: float, **options: object) -> None:
         try:
-            with search_errors():
-                get_client().ping()
+            ensure_index()
             report = import_catalog(path)
         except (CatalogError, SearchUnavailable, OSError) as exc:
             raise CommandError(str(exc)) from exc

@@ -1,12 +1,12 @@
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rest_framework.authtoken.models import Token
 
 
 class Command(BaseCommand):
     help = "Print the API token of USERNAME (created on first use), for 'Authorization: Token <token>'."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
 
     def handle(self, *args: object, username: str, **options: object) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import FrameType
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import Product
 from catalog.services import import_catalog
@@ -25,7 +25,7 @@ class Command(BaseCommand):
     help = ("Run the finder: Redis (embedded unless REDIS_URL is set), a Celery worker and the web "
             "server; load the demo catalog when the database has no products. Ctrl-C stops it all.")
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--concurrency", type=int, default=1, help="Celery worker processes")
         parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")

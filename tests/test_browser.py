@@ -1,0 +1,88 @@
+"""In a real browser (Debian's Chromium, headless, driven by Playwright): sign up, log out,
+log in, filter the grid, click By image. Screenshots are kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from catalog.services import import_catalog
+from search import services
+from tests.conftest import demo_rows, wait_until_settled
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make test` installs Debian's chromium package")
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
+    # around it are synchronous all the same.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sign_up_log_in_filter_and_find_similar(browser, live_server, search_settings, celery_worker,
+                                                 catalog_dir) -> None:
+    services.ensure_index()
+    report = import_catalog(catalog_dir(demo_rows(30)))
+    wait_until_settled(report.product_ids)
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_server.url + "/")
+    expect(page).to_have_url(live_server.url + "/accounts/login/?next=/")
+    page.get_by_role("link", name="Sign up").first.click()
+    page.get_by_label("Username").fill("newshopper")
+    page.get_by_label("Password:", exact=True).fill("a-long-Passphrase-42")
+    page.get_by_label("Password confirmation").fill("a-long-Passphrase-42")
+    shot(page, "signup")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("heading", name="Catalog")).to_be_visible()
+    expect(page.locator(".who")).to_have_text("newshopper")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill("newshopper")
+    page.get_by_label("Password").fill("a-long-Passphrase-42")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Catalog")).to_be_visible()
+    shot(page, "grid")
+
+    page.get_by_label("Men", exact=True).check()
+    page.get_by_role("button", name="Apply filters").click()
+    cards = page.locator(".card")
+    expect(cards.first).to_be_visible()
+    assert all(text.startswith("Men ·") for text in cards.locator(".meta").all_inner_texts())
+
+    first = cards.first
+    clicked = first.get_attribute("data-product-id")
+    first.get_by_role("link", name="By image").click()
+    expect(page.get_by_role("heading", name="Similar by image")).to_be_visible()
+    results = page.locator("#results .card")
+    expect(results.first).to_be_visible()
+    shot(page, "similar-by-image")
+    ids = [card.get_attribute("data-product-id") for card in results.all()]
+    assert clicked not in ids
+    assert all(text.startswith("Men ·") for text in results.locator(".meta").all_inner_texts())
+    scores = [float(s.split()[-1]) for s in results.locator(".score").all_inner_texts()]
+    assert len(scores) == len(ids) and scores == sorted(scores, reverse=True)
