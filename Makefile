@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgres lint browser
+.PHONY: install static run test test-sqlite test-postgres lint browser
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,11 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
-run: install
-	$(PY) manage.py migrate --noinput
+static: install
 	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+run: static
+	$(PY) manage.py migrate --noinput
 	$(PY) manage.py runfinder --port $(PORT)
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
@@ -27,7 +29,7 @@ browser:
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install browser lint test-sqlite test-postgres
+test: static browser lint test-sqlite test-postgres
 
 test-sqlite: install
 	$(PY) -m pytest
