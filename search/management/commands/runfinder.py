@@ -33,6 +33,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, port: int, concurrency: int, web_workers: int, demo: Path,
                **options: object) -> None:
+        # Both, explicitly: a shell that starts us in the background leaves SIGINT ignored.
+        signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
         server = None
         children: list[subprocess.Popen[bytes]] = []
