@@ -29,6 +29,8 @@ COLUMNS = {
     "year": "year",
     "usage": "usage",
     "productDisplayName": "name",
+    "latitude": "latitude",
+    "longitude": "longitude",
 }
 REQUIRED = ("id", "gender", "masterCategory", "subCategory", "articleType", "productDisplayName")
 MAX_LENGTHS = {"gender": 32, "season": 32, "name": 255}
@@ -105,6 +107,16 @@ def _row(line: int, record: list[str], header: list[str], positions: dict[str, i
     if year and not (isinstance(year, str) and year.isdigit() and 1900 <= int(year) <= 2100):
         return Rejected(line, f"year {year!r} is not a year", product_id)
     values["year"] = int(year) if year else None
+    for field, bound in (("latitude", 90.0), ("longitude", 180.0)):
+        raw = values[field]
+        try:
+            values[field] = float(raw) if raw else None
+        except ValueError:
+            return Rejected(line, f"{field} {raw!r} is not a number", product_id)
+        if values[field] is not None and not -bound <= values[field] <= bound:
+            return Rejected(line, f"{field} {raw!r} is out of range", product_id)
+    if (values["latitude"] is None) != (values["longitude"] is None):
+        return Rejected(line, "latitude and longitude go together", product_id)
     return Row(line, values)
 
 

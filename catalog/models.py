@@ -21,6 +21,8 @@ class Product(models.Model):
     year = models.PositiveSmallIntegerField(null=True, blank=True)
     usage = models.CharField(max_length=64, blank=True)
     name = models.CharField(max_length=255)
+    latitude = models.FloatField(null=True, blank=True, help_text="Store location, for geo filters.")
+    longitude = models.FloatField(null=True, blank=True)
     image = models.ImageField(upload_to="products/", blank=True)
     image_problem = models.CharField(
         max_length=255, blank=True,

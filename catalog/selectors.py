@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 
 from django.db.models import Count, Q, QuerySet
 
 from catalog.models import Product
+from search.filters import TAG_PARAMETERS, Filters
 
 
-def products(genders: Sequence[str] = (), categories: Sequence[str] = ()) -> QuerySet[Product]:
-    """Products, filtered: values within one attribute are OR'ed, attributes AND'ed."""
+def products(filters: Filters | None = None) -> QuerySet[Product]:
+    """Products that pass ``filters``, as far as the database can tell: tags, negated tags,
+    name words and years (the geo radius and ``min_score`` only mean something to the index)."""
     queryset = Product.objects.all()
-    if genders:
-        queryset = queryset.filter(gender__in=genders)
-    if categories:
-        queryset = queryset.filter(master_category__in=categories)
+    if filters is None:
+        return queryset
+    for parameter, values in filters.tags.items():
+        queryset = queryset.filter(**{f"{TAG_PARAMETERS[parameter]}__in": values})
+    for parameter, values in filters.excluded.items():
+        queryset = queryset.exclude(**{f"{TAG_PARAMETERS[parameter]}__in": values})
+    for word in filters.name:
+        queryset = queryset.filter(name__icontains=word)
+    if filters.year_min is not None:
+        queryset = queryset.filter(year__gte=filters.year_min)
+    if filters.year_max is not None:
+        queryset = queryset.filter(year__lte=filters.year_max)
     return queryset
 
 

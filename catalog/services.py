@@ -15,7 +15,7 @@ from search.services import queue_embedding
 IMAGE_DIR = "products"
 #: Fields that, when changed by an import, make a product's embeddings stale.
 CATALOG_FIELDS = ("gender", "master_category", "sub_category", "article_type", "base_colour",
-                  "season", "year", "usage", "name", "image", "image_problem")
+                  "season", "year", "usage", "name", "latitude", "longitude", "image", "image_problem")
 
 
 @dataclass

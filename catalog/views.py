@@ -4,28 +4,32 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from rest_framework.exceptions import ValidationError
 
 from catalog import selectors
 from catalog.models import Product
-from search.selectors import Filters
+from search.filters import Filters, filter_problem, filters_from_query
 
 PAGE_SIZE = 24
 
 
 @login_required
 def product_list(request: HttpRequest) -> HttpResponse:
-    filters = Filters.from_query(request.GET)
-    page = Paginator(selectors.products(filters.genders, filters.categories), PAGE_SIZE).get_page(
-        request.GET.get("page"))
+    problem, status, filters = "", 200, Filters()
+    try:
+        filters = filters_from_query(request.GET)
+    except ValidationError as exc:
+        problem, status = filter_problem(exc), 400
+    page = Paginator(selectors.products(filters), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "catalog/product_list.html", {
         "page": page, "filters": filters, "options": selectors.filter_options(),
-        "status": selectors.status_counts(),
-    })
+        "status": selectors.status_counts(), "problem": problem,
+    }, status=status)
 
 
 @login_required
 def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
     product = get_object_or_404(Product, pk=product_id)
     return render(request, "catalog/product_detail.html", {
-        "product": product, "filters": Filters.from_query(request.GET),
+        "product": product,
     })

@@ -16,7 +16,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from catalog import selectors as catalog_selectors
 from catalog.models import Product
 from search.connection import SearchUnavailable
-from search.selectors import By, Filters, NotSearchable, similar_products
+from search.filters import FilterParams, filters_from_query
+from search.selectors import By, NotSearchable, similar_products
 from search.serializers import ProductSerializer
 
 
@@ -43,8 +44,7 @@ class ProductListView(generics.ListAPIView):
     pagination_class = ProductPagination
 
     def get_queryset(self) -> QuerySet[Product]:
-        filters = Filters.from_query(self.request.query_params)
-        return catalog_selectors.products(filters.genders, filters.categories)
+        return catalog_selectors.products(filters_from_query(self.request.query_params))
 
 
 class ProductDetailView(generics.RetrieveAPIView):
@@ -53,7 +53,7 @@ class ProductDetailView(generics.RetrieveAPIView):
     lookup_url_kwarg = "product_id"
 
 
-class SimilarParams(serializers.Serializer):
+class SimilarParams(FilterParams):
     by = serializers.ChoiceField(choices=[b.value for b in By], default=By.TEXT.value)
     k = serializers.IntegerField(min_value=1, max_value=100, default=12)
 
@@ -64,8 +64,8 @@ class SimilarView(APIView):
         params.is_valid(raise_exception=True)
         product = get_object_or_404(Product, pk=product_id)
         try:
-            results = similar_products(product.id, By(params.validated_data["by"]),
-                                       Filters.from_query(request.query_params), k=params.validated_data["k"])
+            results = similar_products(product.id, By(params.validated_data["by"]), params.filters(),
+                                       k=params.validated_data["k"])
         except NotSearchable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response({"results": results})

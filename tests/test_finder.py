@@ -14,8 +14,9 @@ from catalog.models import Product
 from catalog.services import import_catalog
 from search import services
 from search.connection import get_client
-from search.schema import IMAGE_VECTOR, TEXT_VECTOR, doc_key
-from search.selectors import By, Filters, NotSearchable, similar_products
+from search.filters import Filters
+from search.schema import IMAGE_VECTOR, TEXT_VECTOR
+from search.selectors import By, NotSearchable, live_index, similar_products
 from tests.conftest import demo_rows, wait_until_settled, write_catalog
 
 SLICE = 60
@@ -54,7 +55,7 @@ def _vectors(field: str) -> dict[int, np.ndarray]:
     client = get_client()
     found = {}
     for product_id in Product.objects.values_list("id", flat=True):
-        raw = client.hget(doc_key(product_id), field)
+        raw = client.hget(live_index().doc_key(product_id), field)
         if raw is not None:
             found[product_id] = np.frombuffer(raw, dtype=np.float32)
     return found
@@ -95,7 +96,7 @@ def test_importing_the_same_catalog_again_changes_nothing(indexed, tmp_path) -> 
 @pytest.mark.django_db
 @pytest.mark.parametrize("by", [By.IMAGE, By.TEXT])
 def test_similar_obeys_filters_excludes_the_product_and_ranks_like_brute_force(indexed, by) -> None:
-    filters = Filters(genders=("Men", "Unisex"), categories=("Apparel", "Footwear"))
+    filters = Filters(tags={"gender": ("Men", "Unisex"), "category": ("Apparel", "Footwear")})
     allowed = set(Product.objects.filter(gender__in=filters.genders, master_category__in=filters.categories)
                   .values_list("id", flat=True))
     assert len(allowed) > 13, "the slice should hold enough matching products to fill a page"
@@ -121,8 +122,8 @@ def test_by_image_for_a_product_without_image_says_so(indexed) -> None:
 def test_vectors_are_stored_as_raw_float32(indexed) -> None:
     product = Product.objects.exclude(image="").first()
     client = get_client()
-    assert len(client.hget(doc_key(product.id), TEXT_VECTOR)) == 384 * 4
-    assert len(client.hget(doc_key(product.id), IMAGE_VECTOR)) == 1280 * 4
+    assert len(client.hget(live_index().doc_key(product.id), TEXT_VECTOR)) == 384 * 4
+    assert len(client.hget(live_index().doc_key(product.id), IMAGE_VECTOR)) == 1280 * 4
 
 
 @pytest.fixture
@@ -172,7 +173,7 @@ def test_api_with_a_token(indexed, token) -> None:
                          {"by": "image", "category": "Apparel", "k": 7}).json()["results"]
     assert len(similar) == 7
     assert all(r["master_category"] == "Apparel" and r["id"] != product.id for r in similar)
-    assert set(similar[0]) == set(detail) | {"score"}
+    assert set(similar[0]) == set(detail) | {"score", "distance"}
     assert [r["score"] for r in similar] == sorted((r["score"] for r in similar), reverse=True)
 
     assert client.get(f"/api/v1/products/{product.id}/similar", {"by": "smell"}).status_code == 400

@@ -49,7 +49,7 @@ class Command(BaseCommand):
             settings.REDIS_URL = url
             celery_app.conf.broker_url = url
             env = {**os.environ, "REDIS_URL": url}
-            ensure_index()
+            self.stdout.write(f"Search index: {ensure_index()}")
             while (progress := index_progress()) < 1.0:
                 self.stdout.write(f"Redis is rebuilding the index: {progress:.0%}")
                 time.sleep(1)
