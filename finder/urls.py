@@ -7,6 +7,7 @@ from finder.views import SignUpView
 from search.urls import api_urlpatterns
 
 urlpatterns = [
+    path("admin/", include("search.admin")),
     path("admin/", admin.site.urls),
     path("accounts/signup/", SignUpView.as_view(), name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),

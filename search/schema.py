@@ -92,10 +92,6 @@ class VectorIndexSpec:
         """
         return 1.0 - distance / 2.0 if self.metric == "L2" else 1.0 - distance
 
-    def radius(self, min_score: float) -> float:
-        """The VECTOR_RANGE radius that keeps exactly the scores at or above ``min_score``."""
-        return 2.0 * (1.0 - min_score) if self.metric == "L2" else 1.0 - min_score
-
     def __str__(self) -> str:
         params = ",".join(f"{name}={value}" for name, value in self.params)
         return f"{self.algorithm}:{self.metric}" + (f":{params}" if params else "")

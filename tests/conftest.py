@@ -21,6 +21,10 @@ from finder.celery import app as celery_app
 from search.redis_server import EmbeddedRedis
 
 DEMO = Path(django_settings.BASE_DIR) / "data" / "demo-catalog"
+SLICE = 60
+NO_IMAGE_ID, CORRUPT_IMAGE_ID, BROKEN_ROW_ID = 9_000_001, 9_000_002, 9_000_003
+#: Store locations for the slice: around Mumbai, Bangalore and Delhi.
+CITIES = ((19.0760, 72.8777), (12.9716, 77.5946), (28.7041, 77.1025))
 _prefixes = itertools.count()
 
 
@@ -85,3 +89,39 @@ def wait_until_settled(product_ids: list[int], timeout: float = 300.0) -> None:
     while Product.objects.filter(id__in=product_ids, status=Product.Status.PENDING).exists():
         assert time.monotonic() < deadline, "the worker did not index the products in time"
         time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def indexed(django_db_setup, django_db_blocker, redis_server, celery_worker, tmp_path_factory):
+    """A slice of the demo catalog, with store locations, imported once for the session and
+    indexed by the real worker; plus a product without an image, one with a corrupt image,
+    and a broken row."""
+    from catalog.models import Product
+    from catalog.services import import_catalog
+    from search import services
+
+    folder = tmp_path_factory.mktemp("catalog")
+    rows = demo_rows(SLICE)
+    for i, row in enumerate(rows):
+        latitude, longitude = CITIES[i % len(CITIES)]
+        row["latitude"], row["longitude"] = f"{latitude + (i % 7) * 0.01:.4f}", f"{longitude - (i % 5) * 0.01:.4f}"
+    template = list(rows[0].values())
+    name = list(rows[0]).index("productDisplayName")
+    broken = [str(BROKEN_ROW_ID), *template[1:]]
+    broken[name] = "Myntra Men's Yes, its all about me"  # an unquoted comma: one field too many
+    extra = [",".join([str(NO_IMAGE_ID), *template[1:]]), ",".join([str(CORRUPT_IMAGE_ID), *template[1:]]),
+             ",".join(broken)]
+    write_catalog(folder, rows, extra)
+    (folder / "images" / f"{CORRUPT_IMAGE_ID}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    saved = {name: getattr(django_settings, name) for name in ("REDIS_URL", "FINDER_INDEX_PREFIX", "MEDIA_ROOT")}
+    django_settings.REDIS_URL = redis_server.url
+    django_settings.FINDER_INDEX_PREFIX = "e2e"
+    django_settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+    with django_db_blocker.unblock():
+        services.ensure_index()
+        report = import_catalog(folder)
+        wait_until_settled(report.product_ids)
+        yield {"report": report, "rows": rows}
+        Product.objects.all().delete()
+    for name, value in saved.items():
+        setattr(django_settings, name, value)

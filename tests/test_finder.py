@@ -5,50 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 
 from catalog.models import Product
 from catalog.services import import_catalog
-from search import services
 from search.connection import get_client
 from search.filters import Filters
 from search.schema import IMAGE_VECTOR, TEXT_VECTOR
 from search.selectors import By, NotSearchable, live_index, similar_products
-from tests.conftest import demo_rows, wait_until_settled, write_catalog
-
-SLICE = 60
-NO_IMAGE_ID, CORRUPT_IMAGE_ID, BROKEN_ROW_ID = 9_000_001, 9_000_002, 9_000_003
-
-
-@pytest.fixture(scope="module")
-def indexed(django_db_setup, django_db_blocker, redis_server, celery_worker, tmp_path_factory):
-    """The slice, imported once for the module and indexed by the real worker."""
-    folder = tmp_path_factory.mktemp("catalog")
-    rows = demo_rows(SLICE)
-    template = rows[0]
-    extra = [
-        ",".join([str(NO_IMAGE_ID), *list(template.values())[1:]]),
-        ",".join([str(CORRUPT_IMAGE_ID), *list(template.values())[1:]]),
-        # An unquoted comma in the name: 11 fields instead of 10.
-        f"{BROKEN_ROW_ID},Men,Apparel,Topwear,Tshirts,White,Summer,2011,Casual,Myntra Men's Yes, its all about me",
-    ]
-    write_catalog(folder, rows, extra)
-    (folder / "images" / f"{CORRUPT_IMAGE_ID}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    saved = {name: getattr(settings, name) for name in ("REDIS_URL", "FINDER_INDEX_PREFIX", "MEDIA_ROOT")}
-    settings.REDIS_URL = redis_server.url
-    settings.FINDER_INDEX_PREFIX = "e2e"
-    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
-    with django_db_blocker.unblock():
-        services.ensure_index()
-        report = import_catalog(folder)
-        wait_until_settled(report.product_ids)
-        yield {"report": report, "rows": rows}
-        Product.objects.all().delete()
-    for name, value in saved.items():
-        setattr(settings, name, value)
+from tests.conftest import BROKEN_ROW_ID, CORRUPT_IMAGE_ID, NO_IMAGE_ID, SLICE, write_catalog
 
 
 def _vectors(field: str) -> dict[int, np.ndarray]:
@@ -74,7 +41,7 @@ def test_import_reports_bad_rows_and_images_by_line_and_imports_the_rest(indexed
     report = indexed["report"]
     assert report.created == SLICE + 2
     assert [(r.line, r.product_id) for r in report.rejected] == [(SLICE + 4, str(BROKEN_ROW_ID))]
-    assert "expected 10 fields, found 11" in report.rejected[0].reason
+    assert "expected 12 fields, found 13" in report.rejected[0].reason
     problems = {int(p.product_id): (p.line, p.reason) for p in report.image_problems}
     assert problems == {NO_IMAGE_ID: (SLICE + 2, "no image file"),
                         CORRUPT_IMAGE_ID: (SLICE + 3, problems[CORRUPT_IMAGE_ID][1])}

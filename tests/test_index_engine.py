@@ -1,0 +1,161 @@
+"""The index engine: FLAT and HNSW with L2, IP and COSINE against numpy brute force on real
+embeddings, index specs from settings, and a versioned rebuild that never stops answering."""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+
+import numpy as np
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from redisvl.index import SearchIndex
+from redisvl.query import VectorQuery
+
+from catalog.models import Product
+from catalog.services import import_catalog
+from search import embedders, services
+from search.connection import get_client
+from search.filters import Filters
+from search.schema import IMAGE_VECTOR, TEXT_VECTOR, IndexLayout, VectorIndexSpec, alias
+from search.selectors import By, index_info, live_index, live_index_name, similar_products
+from tests.conftest import DEMO, demo_rows, wait_until_settled
+
+K = 12
+QUERIES = 40
+COMBINATIONS = [f"{algorithm}:{metric}" for algorithm in ("FLAT", "HNSW") for metric in ("L2", "IP", "COSINE")]
+DEFAULTS = {"FLAT": "", "HNSW": ":M=16,EF_CONSTRUCTION=200,EF_RUNTIME=100"}
+
+
+def test_specs_parse_and_bad_ones_are_refused() -> None:
+    spec = VectorIndexSpec.parse("hnsw:cosine:M=16, EF_CONSTRUCTION=200,EF_RUNTIME=100,EPSILON=0.02")
+    assert (spec.algorithm, spec.metric) == ("HNSW", "COSINE")
+    assert dict(spec.params) == {"M": 16, "EF_CONSTRUCTION": 200, "EF_RUNTIME": 100, "EPSILON": 0.02}
+    flat = VectorIndexSpec.parse("FLAT:L2:INITIAL_CAP=3000,BLOCK_SIZE=3000")
+    assert flat.attrs(384) == {"dims": 384, "algorithm": "flat", "distance_metric": "l2", "datatype": "float32",
+                               "block_size": 3000, "initial_cap": 3000}
+    assert str(VectorIndexSpec.parse(str(flat))) == str(flat)
+    for bad in ("HNSW", "IVF:L2", "FLAT:HAMMING", "FLAT:L2:M=16", "HNSW:IP:M=many", "HNSW:IP:M=-1", "a:b:c:d"):
+        with pytest.raises(ImproperlyConfigured):
+            VectorIndexSpec.parse(bad)
+
+
+def test_scores_are_cosine_similarity_for_every_metric() -> None:
+    a, b = np.array([1.0, 0.0]), np.array([0.6, 0.8])
+    cos = float(a @ b)
+    distances = {"COSINE": 1 - cos, "IP": 1 - cos, "L2": float(np.sum((a - b) ** 2))}
+    for metric, distance in distances.items():
+        spec = VectorIndexSpec("FLAT", metric)
+        assert spec.score(distance) == pytest.approx(cos)
+
+
+@pytest.fixture(scope="module")
+def demo_text_vectors() -> tuple[list[int], np.ndarray]:
+    """Real MiniLM embeddings of every demo product's text."""
+    with (DEMO / "styles.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    texts = [". ".join(v for v in (r["productDisplayName"], r["gender"], r["articleType"], r["baseColour"],
+                                   r["usage"]) if v and v != "NA") for r in rows]
+    return [int(r["id"]) for r in rows], embedders.text_embedder().embed(texts)
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS)
+def test_each_index_type_and_metric_matches_brute_force(combination, demo_text_vectors, search_settings) -> None:
+    ids, vectors = demo_text_vectors
+    algorithm = combination.split(":")[0]
+    spec = VectorIndexSpec.parse(combination + DEFAULTS[algorithm])
+    layout = IndexLayout("minilm", 1280, spec, spec)
+    client = get_client()
+    pipe = client.pipeline(transaction=False)
+    for product_id, vector in zip(ids, vectors, strict=True):
+        pipe.hset(layout.doc_key(product_id), mapping={"id": product_id, TEXT_VECTOR: vector.tobytes()})
+    pipe.execute()
+    SearchIndex(layout.schema(), redis_client=client).create()
+    while index_info(client, layout.index_name)["percent_indexed"] < 1:
+        time.sleep(0.1)
+    assert index_info(client, layout.index_name)["num_docs"] == len(ids)
+
+    rows = np.random.default_rng(7).choice(len(ids), QUERIES, replace=False)
+    hits = 0
+    for row in rows:
+        exact = vectors @ vectors[row]
+        top = np.sort(exact)[::-1][:K]
+        query = VectorQuery(vector=vectors[row].tobytes(), vector_field_name=TEXT_VECTOR, return_fields=[],
+                            num_results=K)
+        docs = client.ft(layout.index_name).search(query, query.params).docs
+        scores = np.array([spec.score(float(doc.vector_distance)) for doc in docs])
+        found = np.array([exact[ids.index(int(doc.id.rsplit(":", 1)[1]))] for doc in docs])
+        # The converted score is the cosine similarity numpy computes for the same pair.
+        assert np.allclose(scores, found, atol=1e-4)
+        if algorithm == "FLAT":
+            assert np.allclose(scores, top, atol=1e-4), "FLAT must be exact"
+        hits += int(np.sum(found >= top[-1] - 1e-5))
+    recall = hits / (QUERIES * K)
+    assert recall >= 0.98 if algorithm == "HNSW" else recall == 1.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_changed_index_or_model_is_built_beside_the_live_one_and_search_never_stops(
+        search_settings, celery_worker, catalog_dir, tmp_path) -> None:
+    import torch
+    from torchvision.models import resnet50
+
+    services.ensure_index()
+    report = import_catalog(catalog_dir(demo_rows(24)))
+    wait_until_settled(report.product_ids)
+    client = get_client()
+    first = live_index_name(client)
+    probe = Product.objects.exclude(image="").first().id
+
+    answers, errors, stop = [], [], threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                answers.append(len(similar_products(probe, By.TEXT, Filters(), k=5)))
+                answers.append(len(similar_products(probe, By.IMAGE, Filters(), k=5)))
+            except Exception as exc:  # any failure at all is what this test looks for
+                errors.append(repr(exc))
+
+    thread = threading.Thread(target=hammer)
+    thread.start()
+    try:
+        # 1. Another index type and metric: same documents, new index, alias moves.
+        search_settings.FINDER_TEXT_INDEX = "FLAT:L2"
+        message = services.ensure_index()
+        assert "building" in message
+        second = _wait_for_swap(client, first)
+        assert index_info(client, second)["vectors"][TEXT_VECTOR]["spec"].algorithm == "FLAT"
+        assert first not in services.index_versions(client)
+
+        # 2. Another image model: new documents, embedded by the worker, then the alias moves.
+        weights = tmp_path / "resnet50.pth"
+        torch.save(resnet50(weights=None).state_dict(), weights)
+        search_settings.FINDER_RESNET50_WEIGHTS = str(weights)
+        embedders.image_embedder.cache_clear()
+        services.ensure_index()
+        third = _wait_for_swap(client, second)
+        wait_until_settled(report.product_ids)
+    finally:
+        stop.set()
+        thread.join()
+        embedders.image_embedder.cache_clear()
+    assert errors == []
+    assert len(answers) > 20 and set(answers) == {5}
+    info = index_info(client, third)
+    assert info["vectors"][IMAGE_VECTOR]["dim"] == 2048 and info["num_docs"] == 24
+    assert services.index_versions(client) == [third]
+    # The old generation's documents went with its index.
+    assert not list(client.scan_iter(match=f"{index_info(client, third)['prefix'].rsplit(':', 2)[0]}:all-minilm"
+                                           "-l6-v2.efficientnet-lite0:*"))
+    assert live_index(refresh=True).doc_prefix == info["prefix"]
+    assert client.ft(alias()).info()["index_name"] in (third, third.encode())
+
+
+def _wait_for_swap(client, old: str, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while (live := live_index_name(client)) == old:
+        assert time.monotonic() < deadline, "the alias never moved"
+        time.sleep(0.2)
+    return live
