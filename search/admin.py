@@ -21,7 +21,7 @@ def search_index_view(request: HttpRequest) -> HttpResponse:
         client = get_client()
         with search_errors():
             live = live_index_name(client)
-            context["versions"] = [{**index_info(client, name), "live": name == live}
+            context["versions"] = [{**index_info(client, name, detailed=True), "live": name == live}
                                    for name in index_versions(client)]
         if request.method == "POST":
             context["recall"] = recall_check(samples=RECALL_SAMPLES)

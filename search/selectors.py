@@ -40,9 +40,10 @@ def _pairs(items: list[Any]) -> dict[str, Any]:
     return {text(items[i]): text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
 
-def index_info(client: redis.Redis, name: str) -> dict[str, Any]:
+def index_info(client: redis.Redis, name: str, detailed: bool = False) -> dict[str, Any]:
     """FT.INFO of an index (or the alias), in plain types: name, document prefix, progress,
-    and each vector field's spec."""
+    and each vector field's spec. FT.INFO leaves out some parameters (EF_RUNTIME, EPSILON,
+    BLOCK_SIZE); ``detailed`` asks FT.DEBUG VECSIM_INFO for them, where the server allows it."""
     info = client.ft(name).info()
     definition = _pairs(info["index_definition"])
     prefixes = definition["prefixes"]
@@ -50,10 +51,12 @@ def index_info(client: redis.Redis, name: str) -> dict[str, Any]:
     for attribute in info["attributes"]:
         facts = _pairs(attribute)
         if facts.get("type") == "VECTOR":
-            params = tuple((key.upper(), facts[key]) for key in ("M", "ef_construction", "ef_runtime", "epsilon",
-                                                                   "initial_cap", "block_size") if key in facts)
+            params = {key.upper(): facts[key] for key in ("M", "ef_construction") if key in facts}
+            if detailed:
+                params.update(_vecsim_params(client, name, facts["identifier"]))
             vectors[facts["identifier"]] = {
-                "spec": VectorIndexSpec(facts["algorithm"].upper(), facts["distance_metric"].upper(), params),
+                "spec": VectorIndexSpec(facts["algorithm"].upper(), facts["distance_metric"].upper(),
+                                        tuple(sorted(params.items()))),
                 "dim": int(facts["dim"]),
             }
     name = info["index_name"]
@@ -67,6 +70,17 @@ def index_info(client: redis.Redis, name: str) -> dict[str, Any]:
         "vector_index_sz_mb": float(info.get("vector_index_sz_mb", 0.0)),
         "vectors": vectors,
     }
+
+
+def _vecsim_params(client: redis.Redis, index: str, field: str) -> dict[str, int | float]:
+    try:
+        facts = _pairs(client.execute_command("FT.DEBUG", "VECSIM_INFO", index, field))
+    except redis.ResponseError:
+        return {}
+    if "BACKEND_INDEX" in facts:  # HNSW, tiered behind a flat buffer
+        backend = _pairs(facts["BACKEND_INDEX"])
+        return {"EF_RUNTIME": int(backend["EF_RUNTIME"]), "EPSILON": float(backend["EPSILON"])}
+    return {"BLOCK_SIZE": int(facts["BLOCK_SIZE"])} if "BLOCK_SIZE" in facts else {}
 
 
 def live_index_name(client: redis.Redis) -> str | None:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import time
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from search.connection import SearchUnavailable, get_client, search_errors
 from search.schema import alias
-from search.selectors import index_info, live_index_name
+from search.selectors import index_info, index_progress, live_index_name
 from search.services import drop_index, ensure_index, index_versions, rebuild_from_database
 
 
@@ -22,6 +24,11 @@ class Command(BaseCommand):
         try:
             if action == "create":
                 self.stdout.write(ensure_index())
+                # Redis takes in existing documents in the background; until then a search
+                # would see part of the catalog.
+                while (progress := index_progress()) < 1.0:
+                    self.stdout.write(f"indexing the documents already in Redis: {progress:.0%}")
+                    time.sleep(0.5)
             elif action == "drop":
                 names = drop_index(documents=documents)
                 self.stdout.write(f"dropped {', '.join(names) or 'nothing'}"
@@ -42,7 +49,7 @@ class Command(BaseCommand):
             if not versions:
                 self.stdout.write("no index: run `manage.py search_index create`")
             for name in versions:
-                info = index_info(client, name)
+                info = index_info(client, name, detailed=True)
                 role = f"live (alias {alias()})" if name == live else "building"
                 self.stdout.write(f"{name}: {role}")
                 self.stdout.write(f"  documents {info['num_docs']} under {info['prefix']}*, "

@@ -1,0 +1,92 @@
+"""The admin page "Search index" and the index commands, against the real index."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+
+from search.connection import get_client
+from search.selectors import live_index_name
+
+
+@pytest.fixture
+def staff_client(db) -> Client:
+    user = get_user_model().objects.create_user("staff", password="a-long-Passphrase-42", is_staff=True,
+                                                is_superuser=True)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_the_search_index_page_shows_the_live_index_and_measures_recall(indexed, staff_client) -> None:
+    live = live_index_name(get_client())
+    page = staff_client.get("/admin/search-index/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert live in html and "live" in html
+    assert "HNSW:COSINE:EF_CONSTRUCTION=200,EF_RUNTIME=100,EPSILON=0.01,M=16" in html
+    checked = staff_client.post("/admin/search-index/")
+    reports = {r.field: r for r in checked.context["recall"]}
+    assert set(reports) == {"text_vector", "image_vector"}
+    assert all(r.recall >= 0.98 and r.samples > 0 and r.index_ms_p50 > 0 for r in reports.values())
+    assert 'id="recall"' in checked.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_search_index_page_is_for_staff_only(indexed) -> None:
+    shopper = get_user_model().objects.create_user("shopper", password="a-long-Passphrase-42")
+    client = Client()
+    client.force_login(shopper)
+    assert client.get("/admin/search-index/").status_code == 302
+    assert Client().get("/admin/search-index/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_search_index_info_and_similarity_commands(indexed) -> None:
+    out = StringIO()
+    call_command("search_index", "info", stdout=out)
+    text = out.getvalue()
+    assert f"{live_index_name(get_client())}: live" in text
+    assert "text_vector: 384-d HNSW:COSINE" in text and "image_vector: 1280-d HNSW:COSINE" in text
+
+    out = StringIO()
+    call_command("similarity", "That is a happy person", "That is a very happy person", "That is a happy dog",
+                 "Today is a sunny day", stdout=out)
+    assert [line.split()[0] for line in out.getvalue().splitlines()] == ["0.9429", "0.6946", "0.2569"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drop_then_create_restores_the_index_from_the_documents(search_settings, celery_worker, catalog_dir) -> None:
+    from catalog.models import Product
+    from catalog.services import import_catalog
+    from search import services
+    from search.filters import Filters
+    from search.selectors import By, similar_products
+    from tests.conftest import demo_rows, wait_until_settled
+
+    Product.objects.all().delete()  # rebuild embeds every product: this test's must be all there are
+    services.ensure_index()
+    report = import_catalog(catalog_dir(demo_rows(10)))
+    wait_until_settled(report.product_ids)
+    product = report.product_ids[0]
+    before = similar_products(product, By.TEXT, Filters(), k=5)
+
+    out = StringIO()
+    call_command("search_index", "drop", stdout=out)
+    assert "dropped" in out.getvalue()
+    assert live_index_name(get_client()) is None
+    call_command("search_index", "create", stdout=StringIO())
+    after = similar_products(product, By.TEXT, Filters(), k=5)
+    assert [(r["id"], r["score"]) for r in after] == [(r["id"], r["score"]) for r in before]
+
+    call_command("search_index", "drop", "--documents", stdout=StringIO())
+    assert Product.objects.filter(id__in=report.product_ids, status=Product.Status.PENDING).count() == 10
+    call_command("search_index", "rebuild", stdout=StringIO())
+    wait_until_settled(report.product_ids)
+    after = similar_products(product, By.TEXT, Filters(), k=5)
+    assert [(r["id"], r["score"]) for r in after] == [(r["id"], r["score"]) for r in before]
