@@ -159,3 +159,12 @@ def _wait_for_swap(client, old: str, timeout: float = 120) -> str:
         assert time.monotonic() < deadline, "the alias never moved"
         time.sleep(0.2)
     return live
+
+
+def test_a_bad_index_setting_fails_the_system_checks(settings) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.FINDER_IMAGE_INDEX = "HNSW:MANHATTAN"
+    with pytest.raises(SystemCheckError, match="FINDER_IMAGE_INDEX: vector index 'HNSW:MANHATTAN'"):
+        call_command("check")

@@ -1,0 +1,26 @@
+"""System checks: a bad search setting stops `manage.py` commands with a message naming it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+from search.embedders import IMAGE_MODELS
+from search.schema import VectorIndexSpec
+
+
+@checks.register()
+def check_search_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    for name in ("FINDER_TEXT_INDEX", "FINDER_IMAGE_INDEX"):
+        try:
+            VectorIndexSpec.parse(getattr(settings, name))
+        except ImproperlyConfigured as exc:
+            errors.append(checks.Error(f"{name}: {exc}", id="search.E001"))
+    if settings.FINDER_IMAGE_MODEL not in IMAGE_MODELS:
+        errors.append(checks.Error(f"FINDER_IMAGE_MODEL must be one of {', '.join(IMAGE_MODELS)}",
+                                   id="search.E002"))
+    return errors
