@@ -43,7 +43,8 @@ class Product(models.Model):
     def image_url(self) -> str | None:
         return self.image.url if self.image else None
 
-    def text_for_embedding(self) -> str:
-        """The product's text as the text model sees it: its name and its descriptive tags."""
+    def search_text(self) -> str:
+        """The product's text as search sees it (the text model and keyword matching alike):
+        its name and its descriptive tags."""
         parts = [self.name, self.gender, self.article_type, self.base_colour, self.usage]
         return ". ".join(p for p in parts if p and p != "NA")

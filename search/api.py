@@ -17,7 +17,7 @@ from catalog import selectors as catalog_selectors
 from catalog.models import Product
 from search.connection import SearchUnavailable
 from search.filters import FilterParams, filters_from_query
-from search.selectors import By, NotSearchable, similar_products
+from search.selectors import By, NotSearchable, search_products, similar_products
 from search.serializers import ProductSerializer
 
 
@@ -69,3 +69,19 @@ class SimilarView(APIView):
         except NotSearchable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response({"results": results})
+
+
+class SearchParams(FilterParams):
+    q = serializers.CharField(max_length=200, trim_whitespace=True)
+    k = serializers.IntegerField(min_value=1, max_value=100, default=12)
+    page = serializers.IntegerField(min_value=1, max_value=50, default=1)
+
+
+class SearchView(APIView):
+    def get(self, request: Request) -> Response:
+        params = SearchParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        found = search_products(params.validated_data["q"], params.filters(), k=params.validated_data["k"],
+                                page=params.validated_data["page"])
+        return Response({"results": found.results, "page": found.page, "candidates": found.candidates,
+                         "understood": found.understood, "relaxed": found.relaxed})

@@ -133,6 +133,7 @@ class IndexLayout:
                 {"name": "id", "type": "tag"},
                 *({"name": field, "type": "tag", "attrs": {"separator": TAG_SEPARATOR}} for field in TAG_FIELDS),
                 {"name": "name", "type": "text", "attrs": {"no_stem": True}},
+                {"name": "text", "type": "text"},
                 {"name": "year", "type": "numeric"},
                 {"name": "location", "type": "geo"},
                 {"name": TEXT_VECTOR, "type": "vector", "attrs": self.text_spec.attrs(TEXT_DIM)},
@@ -141,9 +142,13 @@ class IndexLayout:
         }
 
 
+#: Bumped when documents gain or change a field, so that a new version is embedded afresh.
+DOCUMENT_FORMAT = "d2"
+
+
 def generation_name(text_model: str, image_model: str) -> str:
-    """A key-safe name for the pair of models that computed a document's vectors."""
-    return re.sub(r"[^a-z0-9.-]+", "-", f"{text_model}.{image_model}".lower())
+    """A key-safe name for the models that computed a document's vectors, and its format."""
+    return re.sub(r"[^a-z0-9.-]+", "-", f"{text_model}.{image_model}.{DOCUMENT_FORMAT}".lower())
 
 
 def alias() -> str:

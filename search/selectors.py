@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import threading
 import time
@@ -10,12 +11,15 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from redis.commands.search.query import Query
 from redisvl.query import VectorQuery
 from redisvl.query.filter import Tag
 
+from search import embedders
 from search.connection import SearchUnavailable, get_client, search_errors
-from search.filters import Filters
+from search.filters import Filters, name_words
 from search.schema import IMAGE_VECTOR, TEXT_VECTOR, VectorIndexSpec, alias, meta_key
+from search.understanding import understand, vocabulary
 
 LIVE_CACHE_SECONDS = 2.0
 
@@ -180,7 +184,7 @@ def _similar(client: redis.Redis, live: LiveIndex, product_id: int, by: By, filt
         # clause would say the same, but RediSearch 2.10 drops its yielded distance from some
         # hits when it meets a negated filter inside a group: seen here, so not used.)
         hits = [hit for hit in hits if spec.score(float(hit.vector_distance)) >= filters.min_score]
-    ids = [int(hit.id.rsplit(":", 1)[1]) for hit in hits]
+    ids = [_product_id(hit.id) for hit in hits]
     documents = client.json().mget([meta_key(pid) for pid in ids], "$") if ids else []
     results = []
     for hit, document in zip(hits, documents, strict=True):
@@ -188,3 +192,84 @@ def _similar(client: redis.Redis, live: LiveIndex, product_id: int, by: By, filt
             distance = float(hit.vector_distance)
             results.append({**document[0], "score": round(spec.score(distance), 6), "distance": distance})
     return results
+
+
+#: Reciprocal rank fusion's constant (the usual 60) and how deep each ranking is read.
+RRF_K = 60
+CANDIDATES = 100
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of search results, and what the search did to get them."""
+
+    results: list[dict[str, Any]]
+    page: int
+    k: int
+    candidates: int
+    understood: dict[str, str]
+    relaxed: bool
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.k < self.candidates
+
+
+def search_products(query: str, filters: Filters, k: int = 12, page: int = 1) -> SearchPage:
+    """Free-text search: the query's MiniLM vector (KNN) fused with BM25 keyword matching on
+    the product's text, by reciprocal rank fusion, within ``filters``.
+
+    A gender, colour or product type the query names (in the catalog's own words) becomes a
+    filter too, unless the shopper set that filter; if nothing passes them, they are dropped
+    again (``relaxed``). Each result says why it is there (``explanation``).
+    """
+    client = get_client()
+    live = live_index()
+    depth = max(CANDIDATES, page * k)
+    with search_errors():
+        understanding = understand(query, vocabulary(client, live.name))
+        understood = {a: v for a, v in understanding.values.items() if a not in filters.tags}
+        narrowed = dataclasses.replace(filters, tags={**filters.tags, **{a: (v,) for a, v in understood.items()}})
+        ranked = _fused(client, live, query, narrowed, depth)
+        relaxed = bool(understood) and not ranked
+        if relaxed:
+            understood = {}
+            ranked = _fused(client, live, query, filters, depth)
+        chosen = ranked[(page - 1) * k:page * k]
+        documents = client.json().mget([meta_key(pid) for pid, _ in chosen], "$") if chosen else []
+    results = [{**document[0], "score": round(why["score"], 6), "explanation": why}
+               for (_, why), document in zip(chosen, documents, strict=True) if document]
+    return SearchPage(results, page, k, len(ranked), understood, relaxed)
+
+
+def _fused(client: redis.Redis, live: LiveIndex, query: str, filters: Filters,
+           depth: int) -> list[tuple[int, dict[str, Any]]]:
+    expression = filters.expression()
+    spec = live.specs[TEXT_VECTOR]
+    vector = embedders.text_embedder().embed([query])[0]
+    knn = VectorQuery(vector=vector.tobytes(), vector_field_name=TEXT_VECTOR, return_fields=[],
+                      filter_expression=expression, num_results=depth)
+    rankings: dict[int, dict[str, Any]] = {}
+    for rank, hit in enumerate(client.ft(live.name).search(knn, knn.params).docs, start=1):
+        similarity = spec.score(float(hit.vector_distance))
+        if filters.min_score is not None and similarity < filters.min_score:
+            continue
+        rankings[_product_id(hit.id)] = {"vector_rank": rank, "vector_score": round(similarity, 6),
+                                         "metric": spec.metric}
+    # Keywords: every word of the query, any of them, scored by BM25. Words are reduced to
+    # letters, digits and underscores first, so none can change the query's structure.
+    words = [word for word in name_words(query) if any(ch.isalnum() for ch in word)]
+    if words:
+        text = f"@text:({'|'.join(words)})" + (f" {expression}" if expression is not None else "")
+        keyword = Query(text).scorer("BM25").no_content().paging(0, depth).dialect(2)
+        for rank, hit in enumerate(client.ft(live.name).search(keyword).docs, start=1):
+            product_id = _product_id(hit.id)
+            if filters.min_score is None or product_id in rankings:
+                rankings.setdefault(product_id, {})["keyword_rank"] = rank
+    for why in rankings.values():
+        why["score"] = sum(1.0 / (RRF_K + why[key]) for key in ("vector_rank", "keyword_rank") if key in why)
+    return sorted(rankings.items(), key=lambda item: item[1]["score"], reverse=True)
+
+
+def _product_id(key: str) -> int:
+    return int(key.rsplit(":", 1)[1])

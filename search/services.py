@@ -175,7 +175,7 @@ def embed_and_index(product_ids: list[int]) -> None:
     if not products:
         return
     layout = configured_layout()
-    text_vectors = embedders.text_embedder().embed([p.text_for_embedding() for p in products])
+    text_vectors = embedders.text_embedder().embed([p.search_text() for p in products])
     image_vectors = _image_vectors(products)
     client = get_client()
     with search_errors():
@@ -184,7 +184,7 @@ def embed_and_index(product_ids: list[int]) -> None:
         for product, text_vector in zip(products, text_vectors, strict=True):
             key = layout.doc_key(product.id)
             fields: dict[str, str | bytes | int] = {"id": str(product.id), "name": product.name,
-                                                    TEXT_VECTOR: text_vector.tobytes()}
+                                                    "text": product.search_text(), TEXT_VECTOR: text_vector.tobytes()}
             fields.update({name: getattr(product, name) for name in TAG_FIELDS if getattr(product, name)})
             if product.year is not None:
                 fields["year"] = product.year

@@ -5,6 +5,7 @@ from search import api, views
 app_name = "search"
 urlpatterns = [
     path("products/<int:product_id>/similar/", views.similar, name="similar"),
+    path("search/", views.search, name="search"),
 ]
 
 api_urlpatterns = [
@@ -12,4 +13,5 @@ api_urlpatterns = [
     path("products", api.ProductListView.as_view(), name="api-products"),
     path("products/<int:product_id>", api.ProductDetailView.as_view(), name="api-product"),
     path("products/<int:product_id>/similar", api.SimilarView.as_view(), name="api-similar"),
+    path("search", api.SearchView.as_view(), name="api-search"),
 ]

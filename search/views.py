@@ -9,9 +9,10 @@ from catalog import selectors as catalog_selectors
 from catalog.models import Product
 from search.connection import SearchUnavailable
 from search.filters import Filters, filter_problem, filters_from_query
-from search.selectors import By, NotSearchable, similar_products
+from search.selectors import By, NotSearchable, search_products, similar_products
 
 SIMILAR_COUNT = 12
+MAX_PAGE = 50
 
 
 @login_required
@@ -32,3 +33,30 @@ def similar(request: HttpRequest, product_id: int) -> HttpResponse:
         "product": product, "by": by, "filters": filters, "results": results, "problem": problem,
         "options": catalog_selectors.filter_options(),
     }, status=status)
+
+
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    """The search box: free text, within the filters, a page at a time."""
+    query = request.GET.get("q", "").strip()[:200]
+    page_number = _page_number(request)
+    found, problem, status, filters = None, "", 200, Filters()
+    try:
+        filters = filters_from_query(request.GET)
+        if query:
+            found = search_products(query, filters, k=SIMILAR_COUNT, page=page_number)
+    except ValidationError as exc:
+        problem, status = filter_problem(exc), 400
+    except SearchUnavailable as exc:
+        problem, status = str(exc), 503
+    return render(request, "search/results.html", {
+        "query": query, "found": found, "filters": filters, "problem": problem,
+        "options": catalog_selectors.filter_options(),
+    }, status=status)
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        return max(1, min(int(request.GET.get("page", "1")), MAX_PAGE))
+    except ValueError:
+        return 1

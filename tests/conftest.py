@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from finder.celery import app as celery_app
 from search.redis_server import EmbeddedRedis
@@ -26,6 +28,12 @@ NO_IMAGE_ID, CORRUPT_IMAGE_ID, BROKEN_ROW_ID = 9_000_001, 9_000_002, 9_000_003
 #: Store locations for the slice: around Mumbai, Bangalore and Delhi.
 CITIES = ((19.0760, 72.8777), (12.9716, 77.5946), (28.7041, 77.1025))
 _prefixes = itertools.count()
+
+# The property tests share read-only fixtures (the indexed catalog, a logged-in client) across
+# examples on purpose; requests to a real server are not fast enough for a deadline.
+hypothesis_settings.register_profile("finder", deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+hypothesis_settings.load_profile("finder")
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalog.models import Product
@@ -22,9 +22,6 @@ HOSTILE = st.one_of(
     st.sampled_from(["", " ", "*", "Men | Women", "Men}|{Women", "-Men", "@gender:{Women}", "x" * 5000,
                      "$vector", "\\", "Myntra\" | @name:(", "Ünïcødé ☃", "\x00"]),
 )
-settings.register_profile("finder", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                          HealthCheck.too_slow])
-settings.load_profile("finder")
 
 
 @pytest.fixture

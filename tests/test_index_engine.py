@@ -18,7 +18,7 @@ from catalog.services import import_catalog
 from search import embedders, services
 from search.connection import get_client
 from search.filters import Filters
-from search.schema import IMAGE_VECTOR, TEXT_VECTOR, IndexLayout, VectorIndexSpec, alias
+from search.schema import IMAGE_VECTOR, TEXT_VECTOR, IndexLayout, VectorIndexSpec, alias, generation_name
 from search.selectors import By, index_info, live_index, live_index_name, similar_products
 from tests.conftest import DEMO, demo_rows, wait_until_settled
 
@@ -147,8 +147,8 @@ def test_a_changed_index_or_model_is_built_beside_the_live_one_and_search_never_
     assert info["vectors"][IMAGE_VECTOR]["dim"] == 2048 and info["num_docs"] == 24
     assert services.index_versions(client) == [third]
     # The old generation's documents went with its index.
-    assert not list(client.scan_iter(match=f"{index_info(client, third)['prefix'].rsplit(':', 2)[0]}:all-minilm"
-                                           "-l6-v2.efficientnet-lite0:*"))
+    old_prefix = f"{search_settings.FINDER_INDEX_PREFIX}:{generation_name('all-MiniLM-L6-v2', 'efficientnet-lite0')}:"
+    assert old_prefix != info["prefix"] and not list(client.scan_iter(match=f"{old_prefix}*"))
     assert live_index(refresh=True).doc_prefix == info["prefix"]
     assert client.ft(alias()).info()["index_name"] in (third, third.encode())
 

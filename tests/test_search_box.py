@@ -1,0 +1,95 @@
+"""The search box: query understanding, hybrid (vector + BM25) ranking within filters, paging,
+and hostile queries."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from catalog.models import Product
+from search.filters import Filters
+from search.selectors import search_products
+from search.understanding import understand
+
+VOCABULARY = {
+    "gender": ["Men", "Women", "Boys", "Girls", "Unisex"],
+    "base_colour": ["Black", "Blue", "Navy Blue", "White"],
+    "article_type": ["Belts", "Tshirts", "Casual Shoes", "Watches", "Handbags"],
+    "sub_category": ["Belts", "Shoes", "Topwear", "Watches", "Bags"],
+}
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("black leather belt for men", {"gender": "Men", "base_colour": "Black", "article_type": "Belts"}),
+    ("navy blue t-shirt for ladies", {"gender": "Women", "base_colour": "Navy Blue", "article_type": "Tshirts"}),
+    ("women's casual shoes", {"gender": "Women", "article_type": "Casual Shoes"}),
+    ("white shoes", {"base_colour": "White", "sub_category": "Shoes"}),
+    ("a watch for him", {"gender": "Men", "article_type": "Watches"}),
+    ("something nice", {}),
+])
+def test_understanding_reads_gender_colour_and_type_in_the_catalogs_words(query, expected) -> None:
+    assert understand(query, VOCABULARY).values == expected
+
+
+@pytest.fixture
+def shopper(indexed, db) -> Client:
+    user, _ = get_user_model().objects.get_or_create(username="searcher")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_a_query_naming_colour_gender_and_type_finds_exactly_those(indexed) -> None:
+    product = (Product.objects.filter(gender__in=["Men", "Women"], article_type="Tshirts").exclude(base_colour="")
+               .order_by("id").first())
+    query = f"{product.base_colour} {product.article_type} for {product.gender}".lower()
+    found = search_products(query, Filters(), k=12)
+    # The index keeps tag values in lower case (RediSearch tags match case-insensitively).
+    assert found.understood == {"gender": product.gender.lower(), "base_colour": product.base_colour.lower(),
+                                "article_type": product.article_type.lower()}
+    assert found.results and product.id in [r["id"] for r in found.results]
+    for result in found.results:
+        assert (result["gender"], result["base_colour"], result["article_type"]) == (
+            product.gender, product.base_colour, product.article_type)
+        assert "vector_rank" in result["explanation"] or "keyword_rank" in result["explanation"]
+
+
+@pytest.mark.django_db
+def test_search_respects_the_shoppers_filters_and_pages_honestly(indexed) -> None:
+    filters = Filters(tags={"category": ("Apparel",)})
+    first = search_products("casual wear", filters, k=5, page=1)
+    second = search_products("casual wear", filters, k=5, page=2)
+    assert len(first.results) == 5 and second.results
+    assert not {r["id"] for r in first.results} & {r["id"] for r in second.results}
+    everything = search_products("casual wear", filters, k=100, page=1)
+    assert [r["id"] for r in everything.results][:10] == [r["id"] for r in first.results + second.results]
+    assert all(r["master_category"] == "Apparel" for r in everything.results)
+    scores = [r["score"] for r in everything.results]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.django_db
+def test_search_page_and_api(shopper) -> None:
+    page = shopper.get("/search/", {"q": "black watch"})
+    assert page.status_code == 200 and 'id="results"' in page.content.decode()
+    answer = shopper.get("/api/v1/search", {"q": "black watch", "k": 3})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert len(body["results"]) <= 3 and body["page"] == 1
+    assert {"id", "name", "score", "image_url"} <= set(body["results"][0])
+    assert shopper.get("/api/v1/search").status_code == 400
+    assert Client().get("/api/v1/search", {"q": "watch"}).status_code == 401
+
+
+@pytest.mark.django_db
+@given(query=st.text(max_size=60) | st.text(alphabet="{}|@*-()[]\"':;$~\\%", max_size=20))
+@settings(max_examples=100, deadline=None)
+def test_hostile_queries_never_break_search(shopper, query) -> None:
+    if "\x00" in query:
+        return
+    for response in (shopper.get("/search/", {"q": query}), shopper.get("/api/v1/search", {"q": query})):
+        assert response.status_code in (200, 400), response.content[:300]
