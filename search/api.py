@@ -17,7 +17,8 @@ from catalog import selectors as catalog_selectors
 from catalog.models import Product
 from search.connection import SearchUnavailable
 from search.filters import FilterParams, filters_from_query
-from search.selectors import By, NotSearchable, search_products, similar_products
+from search.photos import BadPhoto, open_photo
+from search.selectors import By, NotSearchable, search_products, similar_products, similar_to_image
 from search.serializers import ProductSerializer
 
 
@@ -85,3 +86,20 @@ class SearchView(APIView):
                                 page=params.validated_data["page"])
         return Response({"results": found.results, "page": found.page, "candidates": found.candidates,
                          "understood": found.understood, "relaxed": found.relaxed})
+
+
+class ImageSearchParams(FilterParams):
+    k = serializers.IntegerField(min_value=1, max_value=100, default=12)
+
+
+class ImageSearchView(APIView):
+    """``POST /api/v1/search/image``: multipart field ``image``; filters as query parameters."""
+
+    def post(self, request: Request) -> Response:
+        params = ImageSearchParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        try:
+            image = open_photo(request.FILES.get("image"))
+        except BadPhoto as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"results": similar_to_image(image, params.filters(), k=params.validated_data["k"])})

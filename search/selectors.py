@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from PIL import Image
 from redis.commands.search.query import Query
 from redisvl.query import VectorQuery
 from redisvl.query.filter import Tag
@@ -100,6 +101,7 @@ class LiveIndex:
     name: str
     doc_prefix: str
     specs: dict[str, VectorIndexSpec]
+    dims: dict[str, int]
     complete: bool
 
     def doc_key(self, product_id: int) -> str:
@@ -124,7 +126,7 @@ def live_index(refresh: bool = False) -> LiveIndex:
         except redis.ResponseError:
             raise SearchUnavailable("Search is warming up: the index is being built.") from None
     live = LiveIndex(info["name"], info["prefix"], {f: v["spec"] for f, v in info["vectors"].items()},
-                     complete=info["percent_indexed"] >= 1.0)
+                     {f: v["dim"] for f, v in info["vectors"].items()}, complete=info["percent_indexed"] >= 1.0)
     with _live_lock:
         _live_cache[key] = (time.monotonic(), live)
     return live
@@ -171,11 +173,27 @@ def _similar(client: redis.Redis, live: LiveIndex, product_id: int, by: By, filt
     vector = client.hget(live.doc_key(product_id), by.vector_field)
     if vector is None:
         raise _Stale
+    return _nearest(client, live, vector, by, filters, k, exclude=product_id)
+
+
+def similar_to_image(image: Image.Image, filters: Filters, k: int = 12) -> list[dict[str, Any]]:
+    """The ``k`` products whose photos look most like ``image``, within ``filters``."""
+    embedder = embedders.image_embedder()
+    client = get_client()
+    with search_errors():
+        live = live_index()
+        if live.dims.get(IMAGE_VECTOR) != embedder.dim:
+            raise SearchUnavailable("Photo search is being rebuilt for a new image model; try again soon.")
+        vector = embedder.embed([image])[0].tobytes()
+        return _nearest(client, live, vector, By.IMAGE, filters, k)
+
+
+def _nearest(client: redis.Redis, live: LiveIndex, vector: bytes, by: By, filters: Filters, k: int,
+             exclude: int | None = None) -> list[dict[str, Any]]:
     spec = live.specs[by.vector_field]
-    expression = Tag("id") != str(product_id)
-    extra = filters.expression()
-    if extra is not None:
-        expression = expression & extra
+    expression = filters.expression()
+    if exclude is not None:
+        expression = Tag("id") != str(exclude) if expression is None else (Tag("id") != str(exclude)) & expression
     query = VectorQuery(vector=vector, vector_field_name=by.vector_field, return_fields=[],
                         filter_expression=expression, num_results=k)
     hits = client.ft(live.name).search(query, query.params).docs

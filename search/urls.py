@@ -6,6 +6,7 @@ app_name = "search"
 urlpatterns = [
     path("products/<int:product_id>/similar/", views.similar, name="similar"),
     path("search/", views.search, name="search"),
+    path("search/photo/", views.search_by_photo, name="search-photo"),
 ]
 
 api_urlpatterns = [
@@ -14,4 +15,5 @@ api_urlpatterns = [
     path("products/<int:product_id>", api.ProductDetailView.as_view(), name="api-product"),
     path("products/<int:product_id>/similar", api.SimilarView.as_view(), name="api-similar"),
     path("search", api.SearchView.as_view(), name="api-search"),
+    path("search/image", api.ImageSearchView.as_view(), name="api-search-image"),
 ]

@@ -3,13 +3,15 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Product
 from search.connection import SearchUnavailable
 from search.filters import Filters, filter_problem, filters_from_query
-from search.selectors import By, NotSearchable, search_products, similar_products
+from search.photos import BadPhoto, open_photo
+from search.selectors import By, NotSearchable, search_products, similar_products, similar_to_image
 
 SIMILAR_COUNT = 12
 MAX_PAGE = 50
@@ -60,3 +62,23 @@ def _page_number(request: HttpRequest) -> int:
         return max(1, min(int(request.GET.get("page", "1")), MAX_PAGE))
     except ValueError:
         return 1
+
+
+@login_required
+@require_POST
+def search_by_photo(request: HttpRequest) -> HttpResponse:
+    """Products that look like the shopper's photo, within the filters."""
+    results, problem, status, filters = [], "", 200, Filters()
+    try:
+        filters = filters_from_query(request.GET)
+        results = similar_to_image(open_photo(request.FILES.get("image")), filters, k=SIMILAR_COUNT)
+    except ValidationError as exc:
+        problem, status = filter_problem(exc), 400
+    except BadPhoto as exc:
+        problem, status = str(exc), 400
+    except SearchUnavailable as exc:
+        problem, status = str(exc), 503
+    return render(request, "search/results.html", {
+        "photo": True, "photo_results": results, "filters": filters, "problem": problem,
+        "options": catalog_selectors.filter_options(),
+    }, status=status)

@@ -93,3 +93,38 @@ def test_hostile_queries_never_break_search(shopper, query) -> None:
         return
     for response in (shopper.get("/search/", {"q": query}), shopper.get("/api/v1/search", {"q": query})):
         assert response.status_code in (200, 400), response.content[:300]
+
+
+@pytest.mark.django_db
+def test_search_by_photo_finds_the_product_in_the_photo(shopper) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    product = Product.objects.exclude(image="").filter(gender="Women").order_by("id").first()
+    photo = SimpleUploadedFile("me.jpg", open(product.image.path, "rb").read(), content_type="image/jpeg")
+    answer = shopper.post("/api/v1/search/image?gender=Women&k=5", {"image": photo})
+    assert answer.status_code == 200, answer.content
+    results = answer.json()["results"]
+    assert results[0]["id"] == product.id and results[0]["score"] > 0.99
+    assert all(r["gender"] == "Women" for r in results)
+
+    photo.seek(0)
+    page = shopper.post("/search/photo/", {"image": photo})
+    assert page.status_code == 200
+    assert f'data-product-id="{product.id}"' in page.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("payload", "message"), [
+    (b"not an image at all", "not an image"),
+    (None, "Choose a photo"),
+])
+def test_a_file_that_is_not_a_usable_photo_gets_a_clear_message(shopper, payload, message) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = {} if payload is None else {"image": SimpleUploadedFile("x.jpg", payload, content_type="image/jpeg")}
+    answer = shopper.post("/api/v1/search/image", data)
+    assert answer.status_code == 400 and message in answer.json()["detail"]
+    if payload is not None:
+        data["image"].seek(0)
+    page = shopper.post("/search/photo/", data)
+    assert page.status_code == 400 and message in page.content.decode()
