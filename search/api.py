@@ -57,6 +57,8 @@ class ProductDetailView(generics.RetrieveAPIView):
 class SimilarParams(FilterParams):
     by = serializers.ChoiceField(choices=[b.value for b in By], default=By.TEXT.value)
     k = serializers.IntegerField(min_value=1, max_value=100, default=12)
+    page = serializers.IntegerField(min_value=1, max_value=50, default=1)
+    weight = serializers.FloatField(min_value=0, max_value=1, default=0.5, help_text="with by=both: the image's share")
 
 
 class SimilarView(APIView):
@@ -65,11 +67,12 @@ class SimilarView(APIView):
         params.is_valid(raise_exception=True)
         product = get_object_or_404(Product, pk=product_id)
         try:
-            results = similar_products(product.id, By(params.validated_data["by"]), params.filters(),
-                                       k=params.validated_data["k"])
+            data = params.validated_data
+            results = similar_products(product.id, By(data["by"]), params.filters(), k=data["k"], page=data["page"],
+                                       weight=data["weight"])
         except NotSearchable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response({"results": results})
+        return Response({"results": results, "page": params.validated_data["page"]})
 
 
 class SearchParams(FilterParams):

@@ -75,6 +75,20 @@ class Filters:
             expression = part if expression is None else expression & part
         return expression
 
+    def describe(self) -> list[str]:
+        """The filters in words, for the page that applies them."""
+        parts = [f"{p.replace('_', ' ')}: {' or '.join(v)}" for p, v in self.tags.items()]
+        parts += [f"not {p.replace('_', ' ')}: {' or '.join(v)}" for p, v in self.excluded.items()]
+        if self.name:
+            parts.append(f"name has: {' '.join(self.name)}")
+        if self.year_min is not None or self.year_max is not None:
+            parts.append(f"year {self.year_min or '…'} to {self.year_max or '…'}")
+        if self.near is not None:
+            parts.append(f"within {self.radius_km:g} km of {self.near[0]:.4f}, {self.near[1]:.4f}")
+        if self.min_score is not None:
+            parts.append(f"similarity ≥ {self.min_score:g}")
+        return parts
+
     def as_query(self) -> str:
         """These filters as query parameters, for links that keep them."""
         pairs: list[tuple[str, Any]] = [(p, v) for p, values in self.tags.items() for v in values]

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import redis
 from django.conf import settings
 from PIL import Image
@@ -28,10 +29,11 @@ LIVE_CACHE_SECONDS = 2.0
 class By(enum.StrEnum):
     TEXT = "text"
     IMAGE = "image"
+    BOTH = "both"
 
     @property
-    def vector_field(self) -> str:
-        return TEXT_VECTOR if self is By.TEXT else IMAGE_VECTOR
+    def vector_fields(self) -> tuple[str, ...]:
+        return {By.TEXT: (TEXT_VECTOR,), By.IMAGE: (IMAGE_VECTOR,), By.BOTH: (TEXT_VECTOR, IMAGE_VECTOR)}[self]
 
 
 class NotSearchable(LookupError):
@@ -137,13 +139,15 @@ def index_progress() -> float:
     return 1.0 if live_index(refresh=True).complete else index_info(get_client(), alias())["percent_indexed"]
 
 
-def similar_products(product_id: int, by: By, filters: Filters, k: int = 12) -> list[dict[str, Any]]:
-    """The ``k`` products most similar to ``product_id``, never itself, best first, that pass
-    ``filters`` (tag, text, numeric and geo pre-filters, and a ``min_score`` threshold).
+def similar_products(product_id: int, by: By, filters: Filters, k: int = 12, page: int = 1,
+                     weight: float = 0.5) -> list[dict[str, Any]]:
+    """Page ``page`` of the products most similar to ``product_id`` (``k`` a page), never
+    itself, best first, that pass ``filters`` (tag, text, numeric and geo pre-filters, and a
+    ``min_score`` threshold). ``by`` BOTH blends the two similarities, ``weight`` on the image.
 
     Each result is the product's document with ``score`` (cosine similarity, higher is more
-    similar, whatever the metric) and ``distance`` (the metric's raw distance). Three round
-    trips whatever ``k`` is: the vector, the query, the documents.
+    similar, whatever the metric), ``distance`` (the metric's raw distance) and an
+    ``explanation``. Three round trips whatever ``k`` is for one vector, four for both.
 
     The vector and the query both go to one concrete version of the index, never the alias,
     so that an alias swap between the two cannot pair a vector with an index of another
@@ -152,28 +156,30 @@ def similar_products(product_id: int, by: By, filters: Filters, k: int = 12) -> 
     client = get_client()
     with search_errors():
         try:
-            return _similar(client, live_index(), product_id, by, filters, k)
+            return _similar(client, live_index(), product_id, by, filters, k, page, weight)
         except (_Stale, redis.ResponseError):
             pass
         try:
-            return _similar(client, live_index(refresh=True), product_id, by, filters, k)
+            return _similar(client, live_index(refresh=True), product_id, by, filters, k, page, weight)
         except _Stale:
-            raise NotSearchable(
-                "This product has no usable image to compare." if by is By.IMAGE
-                else "This product is not searchable yet."
-            ) from None
+            raise NotSearchable("This product is not searchable yet." if by is By.TEXT
+                                else "This product has no usable image to compare.") from None
+
+
+def _similar(client: redis.Redis, live: LiveIndex, product_id: int, by: By, filters: Filters, k: int, page: int,
+             weight: float) -> list[dict[str, Any]]:
+    vectors = client.hmget(live.doc_key(product_id), by.vector_fields)
+    if None in vectors:
+        raise _Stale
+    if by is By.BOTH:
+        ranked = _blended(client, live, vectors, filters, k * page, product_id, weight)
+    else:
+        ranked = _nearest(client, live, vectors[0], by.vector_fields[0], filters, k * page, product_id)
+    return ranked[(page - 1) * k:]
 
 
 class _Stale(LookupError):
-    """The product has no vector in this version of the index."""
-
-
-def _similar(client: redis.Redis, live: LiveIndex, product_id: int, by: By, filters: Filters,
-             k: int) -> list[dict[str, Any]]:
-    vector = client.hget(live.doc_key(product_id), by.vector_field)
-    if vector is None:
-        raise _Stale
-    return _nearest(client, live, vector, by, filters, k, exclude=product_id)
+    """The product has no vector of that kind in this version of the index."""
 
 
 def similar_to_image(image: Image.Image, filters: Filters, k: int = 12) -> list[dict[str, Any]]:
@@ -185,30 +191,75 @@ def similar_to_image(image: Image.Image, filters: Filters, k: int = 12) -> list[
         if live.dims.get(IMAGE_VECTOR) != embedder.dim:
             raise SearchUnavailable("Photo search is being rebuilt for a new image model; try again soon.")
         vector = embedder.embed([image])[0].tobytes()
-        return _nearest(client, live, vector, By.IMAGE, filters, k)
+        return _nearest(client, live, vector, IMAGE_VECTOR, filters, k)
 
 
-def _nearest(client: redis.Redis, live: LiveIndex, vector: bytes, by: By, filters: Filters, k: int,
-             exclude: int | None = None) -> list[dict[str, Any]]:
-    spec = live.specs[by.vector_field]
+def _knn_query(vector: bytes, field: str, filters: Filters, depth: int, exclude: int | None) -> VectorQuery:
     expression = filters.expression()
     if exclude is not None:
         expression = Tag("id") != str(exclude) if expression is None else (Tag("id") != str(exclude)) & expression
-    query = VectorQuery(vector=vector, vector_field_name=by.vector_field, return_fields=[],
-                        filter_expression=expression, num_results=k)
+    return VectorQuery(vector=vector, vector_field_name=field, return_fields=[], filter_expression=expression,
+                       num_results=depth)
+
+
+def _documents(client: redis.Redis, ids: list[int]) -> list[dict[str, Any] | None]:
+    found = client.json().mget([meta_key(pid) for pid in ids], "$") if ids else []
+    return [document[0] if document else None for document in found]
+
+
+def _nearest(client: redis.Redis, live: LiveIndex, vector: bytes, field: str, filters: Filters, depth: int,
+             exclude: int | None = None) -> list[dict[str, Any]]:
+    spec = live.specs[field]
+    query = _knn_query(vector, field, filters, depth, exclude)
     hits = client.ft(live.name).search(query, query.params).docs
     if filters.min_score is not None:
         # The k best above the threshold are the k best, less those below it. (A VECTOR_RANGE
         # clause would say the same, but RediSearch 2.10 drops its yielded distance from some
         # hits when it meets a negated filter inside a group: seen here, so not used.)
         hits = [hit for hit in hits if spec.score(float(hit.vector_distance)) >= filters.min_score]
-    ids = [_product_id(hit.id) for hit in hits]
-    documents = client.json().mget([meta_key(pid) for pid in ids], "$") if ids else []
     results = []
-    for hit, document in zip(hits, documents, strict=True):
+    for hit, document in zip(hits, _documents(client, [_product_id(hit.id) for hit in hits]), strict=True):
         if document:
             distance = float(hit.vector_distance)
-            results.append({**document[0], "score": round(spec.score(distance), 6), "distance": distance})
+            score = round(spec.score(distance), 6)
+            results.append({**document, "score": score, "distance": distance, "explanation": {
+                "vector": "text" if field == TEXT_VECTOR else "image", "index": str(spec), "metric": spec.metric,
+                "score": score, "distance": distance}})
+    return results
+
+
+def _blended(client: redis.Redis, live: LiveIndex, vectors: list[bytes], filters: Filters, depth: int,
+             exclude: int, weight: float) -> list[dict[str, Any]]:
+    """Text and image similarity blended: ``(1 - weight) * text + weight * image``.
+
+    Candidates are the union of both KNN rankings; both similarities are then computed exactly
+    from the candidates' stored vectors (normalised, so a dot product is the cosine). Products
+    without an image vector cannot be blended and are left out.
+    """
+    queries = [np.frombuffer(vector, dtype=np.float32) for vector in vectors]
+    candidates: dict[int, None] = {}
+    for field, vector in zip((TEXT_VECTOR, IMAGE_VECTOR), vectors, strict=True):
+        query = _knn_query(vector, field, filters, depth, exclude)
+        candidates.update((_product_id(hit.id), None) for hit in client.ft(live.name).search(query, query.params).docs)
+    pipe = client.pipeline(transaction=False)
+    for product_id in candidates:
+        pipe.hmget(live.doc_key(product_id), [TEXT_VECTOR, IMAGE_VECTOR])
+    scored = []
+    for product_id, stored in zip(candidates, pipe.execute(), strict=True):
+        if None in stored:
+            continue
+        text, image = (float(np.frombuffer(v, dtype=np.float32) @ q) for v, q in zip(stored, queries, strict=True))
+        score = (1 - weight) * text + weight * image
+        if filters.min_score is None or score >= filters.min_score:
+            scored.append((score, product_id, text, image))
+    scored.sort(reverse=True)
+    scored = scored[:depth]
+    results = []
+    for (score, _, text, image), document in zip(scored, _documents(client, [s[1] for s in scored]), strict=True):
+        if document:
+            results.append({**document, "score": round(score, 6), "distance": round(1 - score, 6), "explanation": {
+                "vector": "both", "weight": weight, "text_score": round(text, 6), "image_score": round(image, 6),
+                "metric": "cosine", "score": round(score, 6)}})
     return results
 
 

@@ -20,11 +20,15 @@ MAX_PAGE = 50
 @login_required
 def similar(request: HttpRequest, product_id: int) -> HttpResponse:
     product = get_object_or_404(Product, pk=product_id)
-    by = By.IMAGE if request.GET.get("by") == By.IMAGE else By.TEXT
-    results, problem, status, filters = [], "", 200, Filters()
+    by = By(request.GET["by"]) if request.GET.get("by") in {b.value for b in By} else By.TEXT
+    weight, page = _weight(request), _page_number(request)
+    results, has_next, problem, status, filters = [], False, "", 200, Filters()
     try:
         filters = filters_from_query(request.GET)
-        results = similar_products(product.id, by, filters, k=SIMILAR_COUNT)
+        # One more than the pages so far: whether there is a next page, honestly.
+        ranked = similar_products(product.id, by, filters, k=SIMILAR_COUNT * page + 1, weight=weight)
+        results = ranked[(page - 1) * SIMILAR_COUNT:page * SIMILAR_COUNT]
+        has_next = len(ranked) > page * SIMILAR_COUNT
     except ValidationError as exc:
         problem, status = filter_problem(exc), 400
     except NotSearchable as exc:
@@ -32,7 +36,8 @@ def similar(request: HttpRequest, product_id: int) -> HttpResponse:
     except SearchUnavailable as exc:
         problem, status = str(exc), 503
     return render(request, "search/similar.html", {
-        "product": product, "by": by, "filters": filters, "results": results, "problem": problem,
+        "product": product, "by": by, "weight": weight, "page": page, "has_next": has_next,
+        "filters": filters, "results": results, "problem": problem,
         "options": catalog_selectors.filter_options(),
     }, status=status)
 
@@ -55,6 +60,14 @@ def search(request: HttpRequest) -> HttpResponse:
         "query": query, "found": found, "filters": filters, "problem": problem,
         "options": catalog_selectors.filter_options(),
     }, status=status)
+
+
+def _weight(request: HttpRequest) -> float:
+    """The image's share when blending text and image similarity (``by=both``)."""
+    try:
+        return max(0.0, min(float(request.GET.get("weight", "0.5")), 1.0))
+    except ValueError:
+        return 0.5
 
 
 def _page_number(request: HttpRequest) -> int:

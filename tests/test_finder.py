@@ -75,7 +75,7 @@ def test_similar_obeys_filters_excludes_the_product_and_ranks_like_brute_force(i
         assert all(r["gender"] in filters.genders and r["master_category"] in filters.categories for r in results)
         scores = [r["score"] for r in results]
         assert scores == sorted(scores, reverse=True)
-        assert ids == _brute_force(product.id, by.vector_field, allowed, 12)
+        assert ids == _brute_force(product.id, by.vector_fields[0], allowed, 12)
 
 
 @pytest.mark.django_db
@@ -140,7 +140,7 @@ def test_api_with_a_token(indexed, token) -> None:
                          {"by": "image", "category": "Apparel", "k": 7}).json()["results"]
     assert len(similar) == 7
     assert all(r["master_category"] == "Apparel" and r["id"] != product.id for r in similar)
-    assert set(similar[0]) == set(detail) | {"score", "distance"}
+    assert set(similar[0]) == set(detail) | {"score", "distance", "explanation"}
     assert [r["score"] for r in similar] == sorted((r["score"] for r in similar), reverse=True)
 
     assert client.get(f"/api/v1/products/{product.id}/similar", {"by": "smell"}).status_code == 400

@@ -3,6 +3,8 @@ and hostile queries."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -100,7 +102,7 @@ def test_search_by_photo_finds_the_product_in_the_photo(shopper) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     product = Product.objects.exclude(image="").filter(gender="Women").order_by("id").first()
-    photo = SimpleUploadedFile("me.jpg", open(product.image.path, "rb").read(), content_type="image/jpeg")
+    photo = SimpleUploadedFile("me.jpg", Path(product.image.path).read_bytes(), content_type="image/jpeg")
     answer = shopper.post("/api/v1/search/image?gender=Women&k=5", {"image": photo})
     assert answer.status_code == 200, answer.content
     results = answer.json()["results"]
@@ -128,3 +130,29 @@ def test_a_file_that_is_not_a_usable_photo_gets_a_clear_message(shopper, payload
         data["image"].seek(0)
     page = shopper.post("/search/photo/", data)
     assert page.status_code == 400 and message in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_similar_pages_are_the_next_results_and_both_blends(shopper) -> None:
+    product = Product.objects.exclude(image="").order_by("id").first()
+    base = f"/api/v1/products/{product.id}/similar"
+    everything = shopper.get(base, {"by": "image", "k": 24}).json()["results"]
+    first = shopper.get(base, {"by": "image", "k": 12, "page": 1}).json()["results"]
+    second = shopper.get(base, {"by": "image", "k": 12, "page": 2}).json()["results"]
+    assert [r["id"] for r in first + second] == [r["id"] for r in everything]
+
+    text = {r["id"]: r["score"] for r in shopper.get(base, {"by": "text", "k": 100}).json()["results"]}
+    image = {r["id"]: r["score"] for r in shopper.get(base, {"by": "image", "k": 100}).json()["results"]}
+    for weight in (0.0, 0.3, 1.0):
+        blended = shopper.get(base, {"by": "both", "weight": weight, "k": 10}).json()["results"]
+        assert len(blended) == 10 and product.id not in [r["id"] for r in blended]
+        for r in blended:
+            assert r["score"] == pytest.approx((1 - weight) * text[r["id"]] + weight * image[r["id"]], abs=1e-4)
+        assert [r["score"] for r in blended] == sorted((r["score"] for r in blended), reverse=True)
+    image_only = shopper.get(base, {"by": "both", "weight": 1, "k": 5}).json()["results"]
+    assert [r["id"] for r in image_only] == [r["id"] for r in everything[:5]]
+
+    page = shopper.get(f"/products/{product.id}/similar/", {"by": "image", "page": 2})
+    assert [r["id"] for r in page.context["results"]] == [r["id"] for r in second]
+    assert page.context["has_next"] is True
+    assert "Why this?" in page.content.decode()
