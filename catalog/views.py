@@ -9,6 +9,7 @@ from rest_framework.exceptions import ValidationError
 from catalog import selectors
 from catalog.models import Product
 from search.filters import Filters, filter_problem, filters_from_query
+from search.sidebar import sidebar
 
 PAGE_SIZE = 24
 
@@ -22,7 +23,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
         problem, status = filter_problem(exc), 400
     page = Paginator(selectors.products(filters), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "catalog/product_list.html", {
-        "page": page, "filters": filters, "options": selectors.filter_options(),
+        "page": page, "filters": filters, "sidebar": sidebar(filters),
         "status": selectors.status_counts(), "problem": problem,
     }, status=status)
 

@@ -19,7 +19,7 @@ from redisvl.query.filter import Tag
 
 from search import embedders
 from search.connection import SearchUnavailable, get_client, search_errors
-from search.filters import Filters, name_words
+from search.filters import TAG_PARAMETERS, Filters, name_words
 from search.schema import IMAGE_VECTOR, TEXT_VECTOR, VectorIndexSpec, alias, meta_key
 from search.understanding import understand, vocabulary
 
@@ -278,6 +278,7 @@ class SearchPage:
     candidates: int
     understood: dict[str, str]
     relaxed: bool
+    applied: Filters
 
     @property
     def has_next(self) -> bool:
@@ -302,13 +303,13 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1) ->
         ranked = _fused(client, live, query, narrowed, depth)
         relaxed = bool(understood) and not ranked
         if relaxed:
-            understood = {}
+            understood, narrowed = {}, filters
             ranked = _fused(client, live, query, filters, depth)
         chosen = ranked[(page - 1) * k:page * k]
         documents = client.json().mget([meta_key(pid) for pid, _ in chosen], "$") if chosen else []
     results = [{**document[0], "score": round(why["score"], 6), "explanation": why}
                for (_, why), document in zip(chosen, documents, strict=True) if document]
-    return SearchPage(results, page, k, len(ranked), understood, relaxed)
+    return SearchPage(results, page, k, len(ranked), understood, relaxed, narrowed)
 
 
 def _fused(client: redis.Redis, live: LiveIndex, query: str, filters: Filters,
@@ -342,3 +343,48 @@ def _fused(client: redis.Redis, live: LiveIndex, query: str, filters: Filters,
 
 def _product_id(key: str) -> int:
     return int(key.rsplit(":", 1)[1])
+
+
+FACET_VALUES = 100
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Counts of searchable products for each value of each filter, and the year range."""
+
+    counts: dict[str, list[tuple[str, int]]]
+    years: tuple[int, int] | None
+
+
+def facet_counts(filters: Filters) -> Facets:
+    """Facet counts from the index (FT.AGGREGATE), in one round trip.
+
+    Multi-select: each attribute's counts apply every filter but that attribute's own, so a
+    shopper sees what choosing another value as well would add.
+    """
+    client = get_client()
+    with search_errors():
+        live = live_index()
+        pipe = client.pipeline(transaction=False)
+        for parameter, field in TAG_PARAMETERS.items():
+            others = dataclasses.replace(filters, tags={p: v for p, v in filters.tags.items() if p != parameter})
+            pipe.execute_command("FT.AGGREGATE", live.name, _query_text(others), "GROUPBY", "1", f"@{field}",
+                                 "REDUCE", "COUNT", "0", "AS", "count", "SORTBY", "2", "@count", "DESC",
+                                 "MAX", str(FACET_VALUES), "DIALECT", "2")
+        unbounded = dataclasses.replace(filters, year_min=None, year_max=None)
+        pipe.execute_command("FT.AGGREGATE", live.name, _query_text(unbounded), "GROUPBY", "0",
+                             "REDUCE", "MIN", "1", "@year", "AS", "lo", "REDUCE", "MAX", "1", "@year", "AS", "hi",
+                             "DIALECT", "2")
+        *groups, years = pipe.execute()
+    counts = {}
+    for parameter, field, group in zip(TAG_PARAMETERS, TAG_PARAMETERS.values(), groups, strict=True):
+        rows = [_pairs(row) for row in group[1:]]
+        counts[parameter] = [(row[field], int(row["count"])) for row in rows if row.get(field)]
+    span = _pairs(years[1]) if len(years) > 1 else {}
+    bounds = (span.get("lo"), span.get("hi"))
+    return Facets(counts, (int(float(bounds[0])), int(float(bounds[1]))) if None not in bounds else None)
+
+
+def _query_text(filters: Filters) -> str:
+    expression = filters.expression()
+    return str(expression) if expression is not None else "*"

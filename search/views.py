@@ -6,12 +6,12 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
-from catalog import selectors as catalog_selectors
 from catalog.models import Product
 from search.connection import SearchUnavailable
 from search.filters import Filters, filter_problem, filters_from_query
 from search.photos import BadPhoto, open_photo
 from search.selectors import By, NotSearchable, search_products, similar_products, similar_to_image
+from search.sidebar import sidebar
 
 SIMILAR_COUNT = 12
 MAX_PAGE = 50
@@ -38,7 +38,7 @@ def similar(request: HttpRequest, product_id: int) -> HttpResponse:
     return render(request, "search/similar.html", {
         "product": product, "by": by, "weight": weight, "page": page, "has_next": has_next,
         "filters": filters, "results": results, "problem": problem,
-        "options": catalog_selectors.filter_options(),
+        "sidebar": sidebar(filters),
     }, status=status)
 
 
@@ -58,7 +58,7 @@ def search(request: HttpRequest) -> HttpResponse:
         problem, status = str(exc), 503
     return render(request, "search/results.html", {
         "query": query, "found": found, "filters": filters, "problem": problem,
-        "options": catalog_selectors.filter_options(),
+        "sidebar": sidebar(found.applied if found else filters),
     }, status=status)
 
 
@@ -93,5 +93,5 @@ def search_by_photo(request: HttpRequest) -> HttpResponse:
         problem, status = str(exc), 503
     return render(request, "search/results.html", {
         "photo": True, "photo_results": results, "filters": filters, "problem": problem,
-        "options": catalog_selectors.filter_options(),
+        "sidebar": sidebar(filters),
     }, status=status)

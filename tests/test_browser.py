@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from catalog.services import import_catalog
 from search import services
-from tests.conftest import demo_rows, wait_until_settled
+from tests.conftest import DEMO, demo_rows, wait_until_settled
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
@@ -68,7 +68,7 @@ def test_sign_up_log_in_filter_and_find_similar(browser, live_server, search_set
     expect(page.get_by_role("heading", name="Catalog")).to_be_visible()
     shot(page, "grid")
 
-    page.get_by_label("Men", exact=True).check()
+    page.locator('[data-facet="gender"] input[value="Men"]').check()
     page.get_by_role("button", name="Apply filters").click()
     cards = page.locator(".card")
     expect(cards.first).to_be_visible()
@@ -86,3 +86,34 @@ def test_sign_up_log_in_filter_and_find_similar(browser, live_server, search_set
     assert all(text.startswith("Men ·") for text in results.locator(".meta").all_inner_texts())
     scores = [float(s.split()[-1]) for s in results.locator(".score").all_inner_texts()]
     assert len(scores) == len(ids) and scores == sorted(scores, reverse=True)
+
+    # Unfiltered, the 30 products fill more than one page of similar products: the next page
+    # holds the next ones.
+    page.get_by_role("link", name="Fashion Product Finder").click()
+    page.locator(".card").first.get_by_role("link", name="By image").click()
+    first_page = [card.get_attribute("data-product-id") for card in page.locator("#results .card").all()]
+    assert len(first_page) == 12
+    page.get_by_role("link", name="Next").click()
+    expect(page.get_by_text("Page 2")).to_be_visible()
+    second_page = [card.get_attribute("data-product-id") for card in page.locator("#results .card").all()]
+    assert second_page and not set(first_page) & set(second_page)
+
+    # The search box, by keyboard.
+    page.get_by_role("searchbox", name="Search products").fill("black watch")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Results for “black watch”")).to_be_visible()
+    expect(page.locator("#results .card").first).to_be_visible()
+    shot(page, "search-box")
+
+    # A photo: the product in it comes first.
+    photo_product = demo_rows(30)[3]["id"]
+    page.locator("#photo-input").set_input_files(str(DEMO / "images" / f"{photo_product}.jpg"))
+    page.get_by_role("button", name="Find similar").click()
+    expect(page.get_by_role("heading", name="Products like your photo")).to_be_visible()
+    assert page.locator("#results .card").first.get_attribute("data-product-id") == photo_product
+
+    for width in (375, 1440):
+        page.set_viewport_size({"width": width, "height": 900})
+        shot(page, f"photo-results-{width}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"the page scrolls sideways at {width} px"
