@@ -1,17 +1,22 @@
-"""Measuring the index against the truth: recall of the live index against exact search."""
+"""Measuring search against the truth: the index's recall against exact search, and the
+relevance (precision@k) of similar products and of the search box."""
 
 from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from redisvl.query import VectorQuery
 
+from catalog.models import Product
 from search.connection import get_client, search_errors
+from search.filters import Filters
 from search.schema import IMAGE_VECTOR, TEXT_VECTOR, alias
-from search.selectors import live_index
+from search.selectors import By, Mode, live_index, search_products, similar_products
 
 
 @dataclass(frozen=True)
@@ -68,3 +73,56 @@ def recall_check(samples: int = 50, k: int = 12, seed: int = 0) -> list[RecallRe
                 exact_ms_p50=float(np.percentile(exact_ms, 50)),
             ))
     return reports
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Mean precision@k over ``evaluated`` cases (``skipped``: those with nothing relevant)."""
+
+    name: str
+    precision: float
+    evaluated: int
+    skipped: int
+
+
+def _matches(product: dict[str, Any], expect: dict[str, list[str]]) -> bool:
+    return all(str(product.get(field, "")).lower() in {v.lower() for v in values} for field, values in expect.items())
+
+
+def similarity_precision(by: By, samples: int = 200, k: int = 12, seed: int = 0) -> Precision:
+    """Precision@k of "similar by ``by``": a result counts when it shares the article type.
+
+    The denominator is k, or fewer when the catalog holds fewer other products of that type.
+    """
+    type_counts = Counter(Product.objects.filter(status=Product.Status.INDEXED).values_list("article_type", flat=True))
+    indexed = Product.objects.filter(status=Product.Status.INDEXED)
+    if by is By.IMAGE:
+        indexed = indexed.exclude(image="")
+    candidates = list(indexed.values_list("id", "article_type"))
+    chosen = random.Random(seed).sample(candidates, min(samples, len(candidates)))
+    scores, skipped = [], 0
+    for product_id, article_type in chosen:
+        relevant = min(k, type_counts[article_type] - 1)
+        if relevant < 1:
+            skipped += 1
+            continue
+        results = similar_products(product_id, by, Filters(), k=k)
+        scores.append(sum(r["article_type"] == article_type for r in results) / relevant)
+    return Precision(f"similar by {by}", float(np.mean(scores)) if scores else 0.0, len(scores), skipped)
+
+
+def search_precision(queries: list[dict[str, Any]], mode: Mode, understanding: bool, k: int = 12) -> Precision:
+    """Precision@k of the search box on shopper ``queries`` ({"q", "expect": {field: [values]}}):
+    a result counts when it has one of the expected values of every expected field."""
+    catalog = list(Product.objects.filter(status=Product.Status.INDEXED).values(
+        "gender", "master_category", "sub_category", "article_type", "base_colour", "season", "usage"))
+    scores, skipped = [], 0
+    for query in queries:
+        relevant = min(k, sum(_matches(product, query["expect"]) for product in catalog))
+        if relevant < 1:
+            skipped += 1
+            continue
+        found = search_products(query["q"], Filters(), k=k, mode=mode, understanding=understanding)
+        scores.append(sum(_matches(r, query["expect"]) for r in found.results) / relevant)
+    name = f"search box, {mode}" + ("" if understanding else ", without query understanding")
+    return Precision(name, float(np.mean(scores)) if scores else 0.0, len(scores), skipped)

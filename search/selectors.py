@@ -285,7 +285,16 @@ class SearchPage:
         return self.page * self.k < self.candidates
 
 
-def search_products(query: str, filters: Filters, k: int = 12, page: int = 1) -> SearchPage:
+class Mode(enum.StrEnum):
+    """Which rankings the search box fuses; ``evaluate`` measures each alone."""
+
+    FUSED = "fused"
+    VECTOR = "vector"
+    KEYWORD = "keyword"
+
+
+def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mode: Mode = Mode.FUSED,
+                    understanding: bool = True) -> SearchPage:
     """Free-text search: the query's MiniLM vector (KNN) fused with BM25 keyword matching on
     the product's text, by reciprocal rank fusion, within ``filters``.
 
@@ -297,14 +306,14 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1) ->
     live = live_index()
     depth = max(CANDIDATES, page * k)
     with search_errors():
-        understanding = understand(query, vocabulary(client, live.name))
-        understood = {a: v for a, v in understanding.values.items() if a not in filters.tags}
+        named = understand(query, vocabulary(client, live.name)).values if understanding else {}
+        understood = {a: v for a, v in named.items() if a not in filters.tags}
         narrowed = dataclasses.replace(filters, tags={**filters.tags, **{a: (v,) for a, v in understood.items()}})
-        ranked = _fused(client, live, query, narrowed, depth)
+        ranked = _fused(client, live, query, narrowed, depth, mode)
         relaxed = bool(understood) and not ranked
         if relaxed:
             understood, narrowed = {}, filters
-            ranked = _fused(client, live, query, filters, depth)
+            ranked = _fused(client, live, query, filters, depth, mode)
         chosen = ranked[(page - 1) * k:page * k]
         documents = client.json().mget([meta_key(pid) for pid, _ in chosen], "$") if chosen else []
     results = [{**document[0], "score": round(why["score"], 6), "explanation": why}
@@ -312,15 +321,18 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1) ->
     return SearchPage(results, page, k, len(ranked), understood, relaxed, narrowed)
 
 
-def _fused(client: redis.Redis, live: LiveIndex, query: str, filters: Filters,
-           depth: int) -> list[tuple[int, dict[str, Any]]]:
+def _fused(client: redis.Redis, live: LiveIndex, query: str, filters: Filters, depth: int,
+           mode: Mode) -> list[tuple[int, dict[str, Any]]]:
     expression = filters.expression()
     spec = live.specs[TEXT_VECTOR]
-    vector = embedders.text_embedder().embed([query])[0]
-    knn = VectorQuery(vector=vector.tobytes(), vector_field_name=TEXT_VECTOR, return_fields=[],
-                      filter_expression=expression, num_results=depth)
     rankings: dict[int, dict[str, Any]] = {}
-    for rank, hit in enumerate(client.ft(live.name).search(knn, knn.params).docs, start=1):
+    vector_hits = []
+    if mode is not Mode.KEYWORD:
+        vector = embedders.text_embedder().embed([query])[0]
+        knn = VectorQuery(vector=vector.tobytes(), vector_field_name=TEXT_VECTOR, return_fields=[],
+                          filter_expression=expression, num_results=depth)
+        vector_hits = client.ft(live.name).search(knn, knn.params).docs
+    for rank, hit in enumerate(vector_hits, start=1):
         similarity = spec.score(float(hit.vector_distance))
         if filters.min_score is not None and similarity < filters.min_score:
             continue
@@ -329,7 +341,7 @@ def _fused(client: redis.Redis, live: LiveIndex, query: str, filters: Filters,
     # Keywords: every word of the query, any of them, scored by BM25. Words are reduced to
     # letters, digits and underscores first, so none can change the query's structure.
     words = [word for word in name_words(query) if any(ch.isalnum() for ch in word)]
-    if words:
+    if words and mode is not Mode.VECTOR:
         text = f"@text:({'|'.join(words)})" + (f" {expression}" if expression is not None else "")
         keyword = Query(text).scorer("BM25").no_content().paging(0, depth).dialect(2)
         for rank, hit in enumerate(client.ft(live.name).search(keyword).docs, start=1):

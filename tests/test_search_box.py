@@ -156,3 +156,27 @@ def test_similar_pages_are_the_next_results_and_both_blends(shopper) -> None:
     assert [r["id"] for r in page.context["results"]] == [r["id"] for r in second]
     assert page.context["has_next"] is True
     assert "Why this?" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_evaluate_reports_precision_for_each_part(indexed, tmp_path) -> None:
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    product = Product.objects.filter(article_type="Tshirts").first()
+    queries = tmp_path / "queries.json"
+    queries.write_text(json.dumps([
+        {"q": f"{product.base_colour} tshirt", "expect": {"article_type": ["Tshirts"]}},
+        {"q": "a spaceship", "expect": {"article_type": ["Spaceships"]}},
+    ]))
+    out = StringIO()
+    call_command("evaluate", "--queries", str(queries), "--samples", "20", stdout=out)
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in out.getvalue().splitlines()[2:]}
+    assert set(rows) == {"similar by image", "similar by text", "search box, fused", "search box, vector",
+                         "search box, keyword", "search box, fused, without query understanding"}
+    for name, (precision, cases, skipped) in rows.items():
+        assert 0.0 <= float(precision) <= 1.0, name
+    assert rows["search box, fused"][1:] == ["1", "1 |"]
+    assert float(rows["similar by text"][0]) > 0.3

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from search.connection import SearchUnavailable
+from search.evaluation import search_precision, similarity_precision
+from search.selectors import By, Mode
+
+DEFAULT_QUERIES = Path(settings.BASE_DIR) / "data" / "shopper-queries.json"
+
+
+class Command(BaseCommand):
+    help = ("Measure relevance on the catalog that is loaded: precision@k of similar by image and by "
+            "text (a result counts when it shares the article type), and of the search box on shopper "
+            "queries (a result counts when it has the attributes the query asks for), with each part "
+            "of the search box alone.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES,
+                            help='JSON list of {"q": ..., "expect": {field: [values]}}')
+        parser.add_argument("--samples", type=int, default=200, help="products sampled for similarity")
+        parser.add_argument("--k", type=int, default=12)
+
+    def handle(self, *args: object, queries: Path, samples: int, k: int, **options: object) -> None:
+        try:
+            cases = json.loads(queries.read_text())
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"cannot read the queries: {exc}") from exc
+        try:
+            results = [similarity_precision(By.IMAGE, samples, k), similarity_precision(By.TEXT, samples, k)]
+            results += [search_precision(cases, mode, True, k) for mode in Mode]
+            results.append(search_precision(cases, Mode.FUSED, False, k))
+        except SearchUnavailable as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"| measure | precision@{k} | cases | skipped (nothing relevant in the catalog) |")
+        self.stdout.write("|---|---|---|---|")
+        for result in results:
+            self.stdout.write(f"| {result.name} | {result.precision:.3f} | {result.evaluated} | {result.skipped} |")
