@@ -14,7 +14,7 @@ from redisvl.query import VectorQuery
 
 from catalog.models import Product
 from search.connection import get_client, search_errors
-from search.filters import Filters
+from search.filters import Filters, name_words
 from search.schema import IMAGE_VECTOR, TEXT_VECTOR, alias
 from search.selectors import By, Mode, live_index, search_products, similar_products
 
@@ -86,7 +86,15 @@ class Precision:
 
 
 def _matches(product: dict[str, Any], expect: dict[str, list[str]]) -> bool:
-    return all(str(product.get(field, "")).lower() in {v.lower() for v in values} for field, values in expect.items())
+    """Whether a product has one of the expected values of every expected field; ``name_has``
+    expects words in the name (a brand, say)."""
+    for field, values in expect.items():
+        if field == "name_has":
+            if not set(name_words(" ".join(values))) <= set(name_words(str(product.get("name", "")))):
+                return False
+        elif str(product.get(field, "")).lower() not in {v.lower() for v in values}:
+            return False
+    return True
 
 
 def similarity_precision(by: By, samples: int = 200, k: int = 12, seed: int = 0) -> Precision:
@@ -115,7 +123,7 @@ def search_precision(queries: list[dict[str, Any]], mode: Mode, understanding: b
     """Precision@k of the search box on shopper ``queries`` ({"q", "expect": {field: [values]}}):
     a result counts when it has one of the expected values of every expected field."""
     catalog = list(Product.objects.filter(status=Product.Status.INDEXED).values(
-        "gender", "master_category", "sub_category", "article_type", "base_colour", "season", "usage"))
+        "name", "gender", "master_category", "sub_category", "article_type", "base_colour", "season", "usage"))
     scores, skipped = [], 0
     for query in queries:
         relevant = min(k, sum(_matches(product, query["expect"]) for product in catalog))

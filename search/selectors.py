@@ -21,7 +21,7 @@ from search import embedders
 from search.connection import SearchUnavailable, get_client, search_errors
 from search.filters import TAG_PARAMETERS, Filters, name_words
 from search.schema import IMAGE_VECTOR, TEXT_VECTOR, VectorIndexSpec, alias, meta_key
-from search.understanding import understand, vocabulary
+from search.understanding import Understanding, stem, understand, vocabulary
 
 LIVE_CACHE_SECONDS = 2.0
 
@@ -263,6 +263,13 @@ def _blended(client: redis.Redis, live: LiveIndex, vectors: list[bytes], filters
     return results
 
 
+#: English function words, left out of keyword matching (the vector still reads the whole query).
+#: RediSearch's own default stopword list.
+STOPWORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not",
+    "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
+    "will", "with",
+))
 #: Reciprocal rank fusion's constant (the usual 60) and how deep each ranking is read.
 RRF_K = 60
 CANDIDATES = 100
@@ -306,14 +313,15 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     live = live_index()
     depth = max(CANDIDATES, page * k)
     with search_errors():
-        named = understand(query, vocabulary(client, live.name)).values if understanding else {}
-        understood = {a: v for a, v in named.items() if a not in filters.tags}
+        reading = understand(query, vocabulary(client, live.name)) if understanding else Understanding()
+        understood = {a: v for a, v in reading.values.items() if a not in filters.tags}
+        words = reading.words
         narrowed = dataclasses.replace(filters, tags={**filters.tags, **{a: (v,) for a, v in understood.items()}})
-        ranked = _fused(client, live, query, narrowed, depth, mode)
+        ranked = _fused(client, live, query, narrowed, depth, mode, set(" ".join(words[a] for a in understood).split()))
         relaxed = bool(understood) and not ranked
         if relaxed:
             understood, narrowed = {}, filters
-            ranked = _fused(client, live, query, filters, depth, mode)
+            ranked = _fused(client, live, query, filters, depth, mode, set())
         chosen = ranked[(page - 1) * k:page * k]
         documents = client.json().mget([meta_key(pid) for pid, _ in chosen], "$") if chosen else []
     results = [{**document[0], "score": round(why["score"], 6), "explanation": why}
@@ -321,8 +329,10 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     return SearchPage(results, page, k, len(ranked), understood, relaxed, narrowed)
 
 
-def _fused(client: redis.Redis, live: LiveIndex, query: str, filters: Filters, depth: int,
-           mode: Mode) -> list[tuple[int, dict[str, Any]]]:
+def _fused(client: redis.Redis, live: LiveIndex, query: str, filters: Filters, depth: int, mode: Mode,
+           filtered_words: set[str]) -> list[tuple[int, dict[str, Any]]]:
+    """Both rankings, fused. ``filtered_words`` are query words already turned into filters:
+    every candidate matches them, so they only add noise to keyword scores."""
     expression = filters.expression()
     spec = live.specs[TEXT_VECTOR]
     rankings: dict[int, dict[str, Any]] = {}
@@ -338,9 +348,10 @@ def _fused(client: redis.Redis, live: LiveIndex, query: str, filters: Filters, d
             continue
         rankings[_product_id(hit.id)] = {"vector_rank": rank, "vector_score": round(similarity, 6),
                                          "metric": spec.metric}
-    # Keywords: every word of the query, any of them, scored by BM25. Words are reduced to
+    # Keywords: the query's content words, any of them, scored by BM25. Words are reduced to
     # letters, digits and underscores first, so none can change the query's structure.
-    words = [word for word in name_words(query) if any(ch.isalnum() for ch in word)]
+    words = [word for word in name_words(query) if len(word) > 1 and any(ch.isalnum() for ch in word)
+             and word not in STOPWORDS and stem(word) not in filtered_words]
     if words and mode is not Mode.VECTOR:
         text = f"@text:({'|'.join(words)})" + (f" {expression}" if expression is not None else "")
         keyword = Query(text).scorer("BM25").no_content().paging(0, depth).dialect(2)

@@ -28,7 +28,7 @@ GENDER_SYNONYMS = {
 UNDERSTOOD = ("gender", "base_colour", "article_type", "sub_category")
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     """A plural's singular, roughly: enough to match "shoes" with "shoe", "watches" with "watch"."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
@@ -40,7 +40,7 @@ def _stem(word: str) -> str:
 
 
 def _tokens(text: str) -> list[str]:
-    return [_stem(word) for word in WORD.findall(text.lower().replace("'s", ""))]
+    return [stem(word) for word in WORD.findall(text.lower().replace("'s", ""))]
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def understand(query: str, vocabulary: dict[str, list[str]]) -> Understanding:
     words: dict[str, str] = {}
     genders = {value.lower(): value for value in vocabulary.get("gender", [])}
     for canonical, synonyms in GENDER_SYNONYMS.items():
-        said = [t for t in tokens if t in {_stem(s) for s in synonyms}]
+        said = [t for t in tokens if t in {stem(s) for s in synonyms}]
         if said and canonical in genders:
             values["gender"], words["gender"] = genders[canonical], said[0]
             break

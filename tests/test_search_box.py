@@ -176,7 +176,7 @@ def test_evaluate_reports_precision_for_each_part(indexed, tmp_path) -> None:
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in out.getvalue().splitlines()[2:]}
     assert set(rows) == {"similar by image", "similar by text", "search box, fused", "search box, vector",
                          "search box, keyword", "search box, fused, without query understanding"}
-    for name, (precision, cases, skipped) in rows.items():
+    for name, (precision, _cases, _skipped) in rows.items():
         assert 0.0 <= float(precision) <= 1.0, name
     assert rows["search box, fused"][1:] == ["1", "1 |"]
     assert float(rows["similar by text"][0]) > 0.3
