@@ -4,28 +4,26 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from rest_framework.exceptions import ValidationError
 
 from catalog import selectors
 from catalog.models import Product
-from search.filters import Filters, filter_problem, filters_from_query
+from search.filters import Filters, filters_from_query
 from search.sidebar import sidebar
+from search.views import Problem
 
 PAGE_SIZE = 24
 
 
 @login_required
 def product_list(request: HttpRequest) -> HttpResponse:
-    problem, status, filters = "", 200, Filters()
-    try:
+    problem, filters = Problem(), Filters()
+    with problem.caught():
         filters = filters_from_query(request.GET)
-    except ValidationError as exc:
-        problem, status = filter_problem(exc), 400
     page = Paginator(selectors.products(filters), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "catalog/product_list.html", {
         "page": page, "filters": filters, "sidebar": sidebar(filters),
-        "status": selectors.status_counts(), "problem": problem,
-    }, status=status)
+        "status": selectors.status_counts(), "problem": problem.message,
+    }, status=problem.status)
 
 
 @login_required

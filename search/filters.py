@@ -7,6 +7,7 @@ reduced to plain word characters first: no input can change the query's structur
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -102,9 +103,16 @@ class Filters:
         return urlencode(pairs)
 
 
+def printable(value: str) -> None:
+    """Refuse control and other invisible characters: no catalog value holds them, and the
+    query parser does not take them even escaped."""
+    if any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise serializers.ValidationError("holds a control character")
+
+
 def _values() -> serializers.ListField:
     return serializers.ListField(child=serializers.CharField(max_length=MAX_VALUE_LENGTH, trim_whitespace=True,
-                                                             allow_blank=True),
+                                                             allow_blank=True, validators=[printable]),
                                  required=False, max_length=MAX_VALUES)
 
 

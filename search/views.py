@@ -1,4 +1,7 @@
-"""The similar-products page."""
+"""Finder pages: similar products, the search box, search by photo."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -17,29 +20,43 @@ SIMILAR_COUNT = 12
 MAX_PAGE = 50
 
 
+class Problem:
+    """What went wrong for the shopper, as a message and a status for the page: a bad filter or
+    photo (400), a product without that kind of vector (said, 200), search down (503)."""
+
+    def __init__(self) -> None:
+        self.message, self.status = "", 200
+
+    @contextmanager
+    def caught(self) -> Iterator[None]:
+        try:
+            yield
+        except ValidationError as exc:
+            self.message, self.status = filter_problem(exc), 400
+        except BadPhoto as exc:
+            self.message, self.status = str(exc), 400
+        except NotSearchable as exc:
+            self.message = str(exc)
+        except SearchUnavailable as exc:
+            self.message, self.status = str(exc), 503
+
+
 @login_required
 def similar(request: HttpRequest, product_id: int) -> HttpResponse:
     product = get_object_or_404(Product, pk=product_id)
     by = By(request.GET["by"]) if request.GET.get("by") in {b.value for b in By} else By.TEXT
     weight, page = _weight(request), _page_number(request)
-    results, has_next, problem, status, filters = [], False, "", 200, Filters()
-    try:
+    results, has_next, problem, filters = [], False, Problem(), Filters()
+    with problem.caught():
         filters = filters_from_query(request.GET)
         # One more than the pages so far: whether there is a next page, honestly.
         ranked = similar_products(product.id, by, filters, k=SIMILAR_COUNT * page + 1, weight=weight)
         results = ranked[(page - 1) * SIMILAR_COUNT:page * SIMILAR_COUNT]
         has_next = len(ranked) > page * SIMILAR_COUNT
-    except ValidationError as exc:
-        problem, status = filter_problem(exc), 400
-    except NotSearchable as exc:
-        problem = str(exc)
-    except SearchUnavailable as exc:
-        problem, status = str(exc), 503
     return render(request, "search/similar.html", {
         "product": product, "by": by, "weight": weight, "page": page, "has_next": has_next,
-        "filters": filters, "results": results, "problem": problem,
-        "sidebar": sidebar(filters),
-    }, status=status)
+        "filters": filters, "results": results, "problem": problem.message, "sidebar": sidebar(filters),
+    }, status=problem.status)
 
 
 @login_required
@@ -47,19 +64,15 @@ def search(request: HttpRequest) -> HttpResponse:
     """The search box: free text, within the filters, a page at a time."""
     query = request.GET.get("q", "").strip()[:200]
     page_number = _page_number(request)
-    found, problem, status, filters = None, "", 200, Filters()
-    try:
+    found, problem, filters = None, Problem(), Filters()
+    with problem.caught():
         filters = filters_from_query(request.GET)
         if query:
             found = search_products(query, filters, k=SIMILAR_COUNT, page=page_number)
-    except ValidationError as exc:
-        problem, status = filter_problem(exc), 400
-    except SearchUnavailable as exc:
-        problem, status = str(exc), 503
     return render(request, "search/results.html", {
-        "query": query, "found": found, "filters": filters, "problem": problem,
+        "query": query, "found": found, "filters": filters, "problem": problem.message,
         "sidebar": sidebar(found.applied if found else filters),
-    }, status=status)
+    }, status=problem.status)
 
 
 def _weight(request: HttpRequest) -> float:
@@ -81,17 +94,11 @@ def _page_number(request: HttpRequest) -> int:
 @require_POST
 def search_by_photo(request: HttpRequest) -> HttpResponse:
     """Products that look like the shopper's photo, within the filters."""
-    results, problem, status, filters = [], "", 200, Filters()
-    try:
+    results, problem, filters = [], Problem(), Filters()
+    with problem.caught():
         filters = filters_from_query(request.GET)
         results = similar_to_image(open_photo(request.FILES.get("image")), filters, k=SIMILAR_COUNT)
-    except ValidationError as exc:
-        problem, status = filter_problem(exc), 400
-    except BadPhoto as exc:
-        problem, status = str(exc), 400
-    except SearchUnavailable as exc:
-        problem, status = str(exc), 503
     return render(request, "search/results.html", {
-        "photo": True, "photo_results": results, "filters": filters, "problem": problem,
+        "photo": True, "photo_results": results, "filters": filters, "problem": problem.message,
         "sidebar": sidebar(filters),
-    }, status=status)
+    }, status=problem.status)

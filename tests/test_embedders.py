@@ -43,14 +43,20 @@ def test_transparency_and_cmyk_become_rgb_on_white() -> None:
 
 
 @pytest.fixture
-def resnet_weights(tmp_path: Path, settings):
+def fresh_image_model():
+    """The image model is loaded once per process: these tests change what it is."""
+    embedders.image_embedder.cache_clear()
+    yield
+    embedders.image_embedder.cache_clear()
+
+
+@pytest.fixture
+def resnet_weights(tmp_path: Path, settings, fresh_image_model):
     """A ResNet-50 weights file (untrained: the real ones cannot be downloaded here)."""
     path = tmp_path / "resnet50.pth"
     torch.save(resnet50(weights=None).state_dict(), path)
-    embedders.image_embedder.cache_clear()
     settings.FINDER_RESNET50_WEIGHTS = str(path)
-    yield path
-    embedders.image_embedder.cache_clear()
+    return path
 
 
 @pytest.mark.django_db
@@ -65,21 +71,13 @@ def test_resnet50_from_a_weights_file_and_the_index_follows_its_dimension(resnet
     assert index_info(get_client(), alias())["vectors"][IMAGE_VECTOR]["dim"] == 2048
 
 
-def test_a_missing_weights_file_is_a_clear_error(settings) -> None:
-    embedders.image_embedder.cache_clear()
+def test_a_missing_weights_file_is_a_clear_error(settings, fresh_image_model) -> None:
     settings.FINDER_RESNET50_WEIGHTS = "/nonexistent/resnet50.pth"
-    try:
-        with pytest.raises(embedders.ModelUnavailable, match="not a file"):
-            embedders.image_embedder()
-    finally:
-        embedders.image_embedder.cache_clear()
+    with pytest.raises(embedders.ModelUnavailable, match="not a file"):
+        embedders.image_embedder()
 
 
-def test_an_unknown_model_name_is_a_clear_error(settings) -> None:
-    embedders.image_embedder.cache_clear()
+def test_an_unknown_model_name_is_a_clear_error(settings, fresh_image_model) -> None:
     settings.FINDER_IMAGE_MODEL = "clip"
-    try:
-        with pytest.raises(embedders.ModelUnavailable, match="must be one of"):
-            embedders.image_embedder()
-    finally:
-        embedders.image_embedder.cache_clear()
+    with pytest.raises(embedders.ModelUnavailable, match="must be one of"):
+        embedders.image_embedder()

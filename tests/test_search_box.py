@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,14 +33,6 @@ VOCABULARY = {
 ])
 def test_understanding_reads_gender_colour_and_type_in_the_catalogs_words(query, expected) -> None:
     assert understand(query, VOCABULARY).values == expected
-
-
-@pytest.fixture
-def shopper(indexed, db) -> Client:
-    user, _ = get_user_model().objects.get_or_create(username="searcher")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.django_db
