@@ -142,3 +142,12 @@ def test_control_characters_in_a_filter_are_refused(shopper, value) -> None:
     response = _query(shopper, Product.objects.order_by("id").first().id, {"gender": value})
     assert response.status_code == 400
     assert "control character" in str(response.json())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["`", "Men`", "a`b|c", "☃", "Navy Blue", "x\\", "{Men}", "$gender"])
+def test_punctuation_in_a_filter_is_matched_literally(shopper, value) -> None:
+    product_id = Product.objects.order_by("id").first().id
+    response = _query(shopper, product_id, {"gender": value})
+    assert response.status_code == 200
+    assert response.json()["results"] == []  # no product's gender is any of these
