@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from PIL import Image, UnidentifiedImageError
-
 #: CSV column -> Product field, for every column we read.
 COLUMNS = {
     "id": "id",
@@ -120,20 +118,6 @@ def _row(line: int, record: list[str], header: list[str], positions: dict[str, i
     return Row(line, values)
 
 
-def check_image(data: bytes) -> str:
-    """"" when ``data`` is a usable image, else why not (not an image, truncated, a bomb...)."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-    except Image.DecompressionBombError:
-        return "the image is too large (a decompression bomb?)"
-    except UnidentifiedImageError:
-        return "the file is not an image"
-    except (OSError, SyntaxError, ValueError) as exc:
-        return f"the image is corrupt or truncated ({exc})"
-    return ""
-
-
 class CatalogSource:
     """A catalog folder or .zip: its styles.csv and its images, by product id."""
 
@@ -172,13 +156,12 @@ class CatalogSource:
             raise CatalogError(f"styles.csv is not UTF-8 text ({exc})") from exc
         yield from parse_styles(io.StringIO(text, newline=""))
 
-    def image(self, product_id: int) -> tuple[str, bytes] | None:
-        """The image file for a product: (file name, bytes), or None when there is none."""
+    def image(self, product_id: int) -> bytes | None:
+        """The image file for a product, or None when there is none."""
         for extension in IMAGE_EXTENSIONS:
-            name = f"{product_id}{extension}"
-            data = self._read(self._root / "images" / name)
+            data = self._read(self._root / "images" / f"{product_id}{extension}")
             if data is not None:
-                return name, data
+                return data
         return None
 
     def _read(self, member: PurePosixPath) -> bytes | None:

@@ -8,7 +8,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from catalog.importer import CatalogSource, Rejected, Row, check_image
+from catalog.images import ImageRejected, normalise
+from catalog.importer import CatalogSource, Rejected, Row
 from catalog.models import Product
 from search.services import queue_embedding
 
@@ -25,6 +26,7 @@ class ImportReport:
     unchanged: int = 0
     rejected: list[Rejected] = field(default_factory=list)
     image_problems: list[Rejected] = field(default_factory=list)
+    images_converted: list[Rejected] = field(default_factory=list)
     product_ids: list[int] = field(default_factory=list)
     queued: int = 0
 
@@ -85,14 +87,20 @@ def import_catalog(path: Path) -> ImportReport:
 
 
 def _store_image(source: CatalogSource, row: Row, report: ImportReport) -> dict[str, str]:
-    """Check the product's image and copy it under MEDIA_ROOT; the product's image fields."""
+    """Check the product's image, convert it if it must be, and store it under MEDIA_ROOT as
+    ``products/<id>.jpg``; the product's image fields."""
     product_id = int(row.values["id"])
     found = source.image(product_id)
-    problem = "no image file" if found is None else check_image(found[1])
-    if problem:
-        report.image_problems.append(Rejected(row.line, problem, str(product_id)))
-        return {"image": "", "image_problem": problem}
-    name, data = found
+    try:
+        if found is None:
+            raise ImageRejected("no image file")
+        data, note = normalise(found)
+    except ImageRejected as exc:
+        report.image_problems.append(Rejected(row.line, str(exc), str(product_id)))
+        return {"image": "", "image_problem": str(exc)}
+    if note:
+        report.images_converted.append(Rejected(row.line, note, str(product_id)))
+    name = f"{product_id}.jpg"
     target = Path(settings.MEDIA_ROOT) / IMAGE_DIR / name
     if not target.is_file() or target.read_bytes() != data:
         target.parent.mkdir(parents=True, exist_ok=True)

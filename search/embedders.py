@@ -25,6 +25,8 @@ import torch
 from django.conf import settings
 from PIL import Image
 
+from catalog.images import to_rgb
+
 TEXT_MODEL = "all-MiniLM-L6-v2"
 IMAGE_SIZE = 224
 IMAGE_MODELS = ("auto", "resnet50", "efficientnet-lite0")
@@ -78,16 +80,6 @@ class ImageEmbedder:
         with torch.inference_mode():
             features = self.forward(batch)
         return _normalise(features.numpy())
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """RGB on white: CMYK, greyscale and palette images converted, transparency flattened."""
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB")
 
 
 _lock = threading.Lock()

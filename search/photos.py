@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
-
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from PIL import Image
 
-from catalog.importer import check_image
+from catalog.images import ImageRejected, load_image
 
 
 class BadPhoto(ValueError):
@@ -20,10 +18,7 @@ def open_photo(upload: UploadedFile | None) -> Image.Image:
         raise BadPhoto("Choose a photo to search with.")
     if upload.size > settings.FINDER_MAX_PHOTO_BYTES:
         raise BadPhoto(f"The photo is too large: at most {settings.FINDER_MAX_PHOTO_BYTES // 1_000_000} MB.")
-    data = upload.read()
-    problem = check_image(data)
-    if problem:
-        raise BadPhoto(f"That file cannot be used: {problem}.")
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
+    try:
+        return load_image(upload.read())
+    except ImageRejected as exc:
+        raise BadPhoto(f"That file cannot be used: {exc}.") from None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -22,6 +23,7 @@ from PIL import Image
 from redis import Redis
 from redisvl.index import SearchIndex
 
+from catalog.images import ImageRejected, load_image
 from catalog.models import Product
 from search import embedders
 from search.connection import get_client, search_errors
@@ -209,11 +211,11 @@ def _image_vectors(products: list[Product]) -> dict[int, np.ndarray]:
         if not product.image:
             continue
         try:
-            with Image.open(product.image.path) as image:
-                image.load()
-                images[product.id] = embedders.to_rgb(image)
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            product.image_problem = f"the image cannot be read ({exc})"[:255]
+            images[product.id] = load_image(Path(product.image.path).read_bytes())
+        except OSError as exc:
+            product.image_problem = f"the image file cannot be read ({exc})"[:255]
+        except ImageRejected as exc:
+            product.image_problem = str(exc)[:255]
     if not images:
         return {}
     vectors = embedders.image_embedder().embed(list(images.values()))

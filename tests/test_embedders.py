@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 from torchvision.models import resnet50
 
+from catalog.images import to_rgb
 from search import embedders
 from search.connection import get_client
 from search.schema import IMAGE_VECTOR, alias
@@ -38,8 +39,8 @@ def test_efficientnet_features_tell_products_apart() -> None:
 
 def test_transparency_and_cmyk_become_rgb_on_white() -> None:
     transparent = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
-    assert embedders.to_rgb(transparent).getpixel((0, 0)) == (255, 255, 255)
-    assert embedders.to_rgb(Image.new("CMYK", (4, 4))).mode == "RGB"
+    assert to_rgb(transparent).getpixel((0, 0)) == (255, 255, 255)
+    assert to_rgb(Image.new("CMYK", (4, 4))).mode == "RGB"
 
 
 @pytest.fixture

@@ -62,3 +62,6 @@ class Command(BaseCommand):
         write(f"products without a usable image (searchable by text only): {len(report.image_problems)}")
         for item in report.image_problems:
             write(f"  line {item.line} (id {item.product_id}): {item.reason}")
+        write(f"images converted: {len(report.images_converted)}")
+        for item in report.images_converted:
+            write(f"  line {item.line} (id {item.product_id}): {item.reason}")

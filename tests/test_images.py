@@ -1,0 +1,111 @@
+"""Every kind of product photo a real catalog holds: converted, or rejected with a reason."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from PIL import Image
+
+from catalog.images import MAX_SIDE, ImageRejected, load_image, normalise
+
+PHOTO = Path(settings.BASE_DIR) / "data" / "demo-catalog" / "images" / "10007.jpg"
+
+
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def test_a_plain_jpeg_is_kept_byte_for_byte() -> None:
+    data = PHOTO.read_bytes()
+    assert normalise(data) == (data, "")
+
+
+def test_cmyk_becomes_rgb() -> None:
+    data, note = normalise(encode(Image.open(PHOTO).convert("CMYK"), "JPEG"))
+    assert "from CMYK to RGB" in note
+    assert Image.open(io.BytesIO(data)).mode == "RGB"
+
+
+def test_png_with_alpha_is_flattened_on_white() -> None:
+    image = Image.new("RGBA", (40, 60), (200, 0, 0, 0))
+    image.paste((0, 0, 255, 255), (10, 10, 30, 50))
+    data, note = normalise(encode(image, "PNG"))
+    assert "from PNG to JPEG" in note and "on white" in note
+    converted = Image.open(io.BytesIO(data))
+    assert converted.format == "JPEG" and converted.mode == "RGB"
+    assert converted.getpixel((1, 1)) >= (250, 250, 250)
+    assert converted.getpixel((20, 30))[2] > 200
+
+
+def test_huge_dimensions_are_scaled_down() -> None:
+    data, note = normalise(encode(Image.new("RGB", (6000, 4000), "white"), "JPEG"))
+    assert "scaled down from 6000x4000" in note
+    assert max(Image.open(io.BytesIO(data)).size) == MAX_SIDE
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"hello, not an image", "not an image"),
+    (PHOTO.read_bytes()[:3000], "corrupt or truncated"),
+    (encode(Image.new("1", (9000, 9000)), "PNG"), "too large"),  # 81 megapixels in a few kilobytes
+    (b"", "not an image"),
+])
+def test_unusable_images_are_rejected_with_a_reason(data, reason) -> None:
+    with pytest.raises(ImageRejected, match=reason):
+        load_image(data)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_converts_or_rejects_each_kind_and_keeps_every_product(search_settings, celery_worker,
+                                                                         catalog_dir) -> None:
+    from catalog.models import Product
+    from catalog.services import import_catalog
+    from search import services
+    from search.filters import Filters
+    from search.selectors import By, NotSearchable, similar_products
+    from tests.conftest import demo_rows, wait_until_settled
+
+    Product.objects.all().delete()
+    rows = demo_rows(8)
+    folder = catalog_dir(rows)
+    images = folder / "images"
+    kinds = {
+        rows[0]["id"]: ("cmyk", encode(Image.open(PHOTO).convert("CMYK"), "JPEG")),
+        rows[1]["id"]: ("alpha", encode(Image.open(PHOTO).convert("RGBA"), "PNG")),
+        rows[2]["id"]: ("huge", encode(Image.open(PHOTO).resize((3000, 4000)), "JPEG")),
+        rows[3]["id"]: ("truncated", PHOTO.read_bytes()[:2000]),
+        rows[4]["id"]: ("bomb", encode(Image.new("1", (9000, 9000)), "PNG")),
+        rows[5]["id"]: ("not an image", b"<html>oops</html>"),
+    }
+    for product_id, (kind, data) in kinds.items():
+        (images / f"{product_id}.jpg").unlink()
+        (images / f"{product_id}{'.png' if kind == 'alpha' else '.jpg'}").write_bytes(data)
+    (images / f"{rows[6]['id']}.jpg").unlink()  # missing
+
+    services.ensure_index()
+    report = import_catalog(folder)
+    wait_until_settled(report.product_ids)
+    assert report.created == 8
+    converted = {int(r.product_id): r.reason for r in report.images_converted}
+    rejected = {int(r.product_id): r.reason for r in report.image_problems}
+    ids = [int(row["id"]) for row in rows]
+    assert set(converted) == set(ids[:3]) and set(rejected) == set(ids[3:7])
+    assert "CMYK" in converted[ids[0]] and "PNG" in converted[ids[1]] and "scaled down" in converted[ids[2]]
+    assert "truncated" in rejected[ids[3]] and "too large" in rejected[ids[4]]
+    assert "not an image" in rejected[ids[5]] and rejected[ids[6]] == "no image file"
+    # Every product is searchable; those without a usable image by text only, and flagged.
+    assert Product.objects.filter(id__in=ids, status=Product.Status.INDEXED).count() == 8
+    for product_id in ids[3:7]:
+        product = Product.objects.get(id=product_id)
+        assert product.status_reason.startswith("searchable by text only") and not product.image
+        assert similar_products(product_id, By.TEXT, Filters(), k=3)
+        with pytest.raises(NotSearchable):
+            similar_products(product_id, By.IMAGE, Filters(), k=3)
+    for product_id in ids[:3]:
+        stored = Image.open(Product.objects.get(id=product_id).image.path)
+        assert stored.format == "JPEG" and stored.mode == "RGB" and max(stored.size) <= MAX_SIDE
+        assert similar_products(product_id, By.IMAGE, Filters(), k=3)
