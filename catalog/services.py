@@ -7,11 +7,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from catalog.images import ImageRejected, normalise
 from catalog.importer import CatalogSource, Rejected, Row
 from catalog.models import Product
-from search.services import queue_embedding
+from search.services import queue_embedding, remove_from_index
 
 IMAGE_DIR = "products"
 #: Fields that, when changed by an import, make a product's embeddings stale.
@@ -106,3 +107,24 @@ def _store_image(source: CatalogSource, row: Row, report: ImportReport) -> dict[
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     return {"image": f"{IMAGE_DIR}/{name}", "image_problem": ""}
+
+
+def reembed(products: QuerySet[Product]) -> int:
+    """Mark products pending and queue their embedding (after the transaction commits)."""
+    ids = list(products.values_list("id", flat=True))
+    products.update(status=Product.Status.PENDING, status_reason="")
+    transaction.on_commit(lambda: queue_embedding(ids))
+    return len(ids)
+
+
+def delete_products(products: QuerySet[Product]) -> int:
+    """Delete products from the index, then from the catalog.
+
+    In that order: should the second step fail, the products are still in the database, and
+    ``reconcile_index`` puts back what the index lacks; the other way round would leave the
+    index showing products that no longer exist.
+    """
+    ids = list(products.values_list("id", flat=True))
+    remove_from_index(ids)
+    Product.objects.filter(id__in=ids).delete()
+    return len(ids)

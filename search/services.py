@@ -226,6 +226,17 @@ def mark_failed(product_ids: list[int], reason: str) -> None:
     Product.objects.filter(id__in=product_ids).update(status=Product.Status.FAILED, status_reason=reason[:255])
 
 
+def remove_from_index(product_ids: Iterable[int]) -> None:
+    """Delete products' documents from every version of the index, and their metadata."""
+    ids = list(product_ids)
+    client = get_client()
+    with search_errors():
+        prefixes = {index_info(client, name)["prefix"] for name in index_versions(client)}
+        keys = [f"{prefix}{pid}" for prefix in prefixes for pid in ids] + [meta_key(pid) for pid in ids]
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start:start + 1000])
+
+
 def reconcile_index() -> int:
     """Queue every product the index lacks: pending ones, and indexed ones whose document is gone.
 

@@ -1,0 +1,85 @@
+"""Keeping the index in step with the catalog: edits re-embed, deletes leave the index, failed
+products can be retried, and the whole catalog can be cleared."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+
+from catalog.models import Product
+from catalog.services import import_catalog
+from search import services
+from search.connection import get_client
+from search.filters import Filters
+from search.selectors import By, live_index, similar_products
+from tests.conftest import demo_rows, wait_until_settled
+
+
+@pytest.fixture
+def catalog(search_settings, celery_worker, catalog_dir) -> list[int]:
+    Product.objects.all().delete()
+    services.ensure_index()
+    report = import_catalog(catalog_dir(demo_rows(10)))
+    wait_until_settled(report.product_ids)
+    return report.product_ids
+
+
+@pytest.fixture
+def staff() -> Client:
+    user = get_user_model().objects.create_superuser("boss", "boss@example.com", "a-long-Passphrase-42")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _change_form(product: Product, **changes: object) -> dict[str, object]:
+    fields = ["gender", "master_category", "sub_category", "article_type", "base_colour", "season", "year",
+              "usage", "name", "latitude", "longitude"]
+    data = {name: getattr(product, name) if getattr(product, name) is not None else "" for name in fields}
+    return {**data, **changes, "id": product.id}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_editing_a_product_in_the_admin_re_embeds_it(catalog, staff) -> None:
+    product = Product.objects.get(id=catalog[0])
+    response = staff.post(f"/admin/catalog/product/{product.id}/change/",
+                          _change_form(product, name="Zebra Striped Raincoat"))
+    assert response.status_code == 302, response.content[:500]
+    wait_until_settled([product.id])
+    other = catalog[1]
+    found = similar_products(other, By.TEXT, Filters(name=("zebra",)), k=5)
+    assert [r["id"] for r in found] == [product.id] and found[0]["name"] == "Zebra Striped Raincoat"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_in_the_admin_removes_from_the_index(catalog, staff) -> None:
+    gone = catalog[0]
+    response = staff.post("/admin/catalog/product/", {"action": "delete_selected", "_selected_action": [gone],
+                                                      "post": "yes"})
+    assert response.status_code == 302
+    assert not Product.objects.filter(id=gone).exists()
+    assert not get_client().exists(live_index().doc_key(gone))
+    assert gone not in [r["id"] for r in similar_products(catalog[1], By.TEXT, Filters(), k=20)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retry_failed_queues_the_failed_ones_again(catalog, staff) -> None:
+    Product.objects.filter(id__in=catalog[:3]).update(status=Product.Status.FAILED, status_reason="boom")
+    response = staff.post("/admin/catalog/product/", {"action": "retry_failed", "_selected_action": catalog})
+    assert response.status_code == 302
+    wait_until_settled(catalog)
+    assert Product.objects.filter(id__in=catalog, status=Product.Status.INDEXED).count() == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_clear_catalog_empties_database_and_index(catalog) -> None:
+    out = StringIO()
+    call_command("clear_catalog", "--yes", stdout=out)
+    assert "deleted 10 products" in out.getvalue()
+    assert not Product.objects.exists()
+    client = get_client()
+    assert not list(client.scan_iter(match=f"{live_index().doc_prefix}*"))
