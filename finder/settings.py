@@ -113,8 +113,16 @@ REDIS_DIR = VAR_DIR / "redis"
 REDIS_URL = env("REDIS_URL", default="") or running_url(REDIS_DIR)
 
 CELERY_BROKER_URL = REDIS_URL
+#: The queue the app sends tasks to and its workers take them from.
+CELERY_TASK_DEFAULT_QUEUE = env("FINDER_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged when it is done, not when it starts: a worker that dies mid-batch
+# loses nothing. Its unacknowledged tasks go back to the queue when a pool process dies
+# (reject on worker lost), or, when the whole worker is killed, once the visibility timeout
+# passes. Every task is idempotent, so one run twice does no harm.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("FINDER_BROKER_VISIBILITY_TIMEOUT", default=300)}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
