@@ -3,13 +3,18 @@ actions that keep the index in step (edits re-embed, deletes leave the index).""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 
-from catalog import services
-from catalog.models import Product
+from catalog import selectors, services
+from catalog.forms import CatalogUploadForm
+from catalog.models import ImportRun, Product
 from catalog.services import CATALOG_FIELDS
 
 
@@ -41,3 +46,49 @@ class ProductAdmin(admin.ModelAdmin):
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         count = services.reembed(queryset.filter(status=Product.Status.FAILED))
         self.message_user(request, f"{count} failed products queued again.", messages.SUCCESS)
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(admin.ModelAdmin):
+    """Catalog uploads: "Add" is the upload form; each run's page shows its live progress and
+    every row that was not imported, with its line and reason."""
+
+    list_display = ["id", "source", "state", "created", "updated", "unchanged", "created_at", "created_by"]
+    list_filter = ["state"]
+
+    def has_change_permission(self, request: HttpRequest, obj: ImportRun | None = None) -> bool:
+        return False  # a run is a record of what happened, not something to edit
+
+    def get_urls(self) -> list[URLPattern]:
+        progress = path("<int:run_id>/progress/", self.admin_site.admin_view(self.progress_view),
+                        name="catalog_importrun_progress")
+        return [progress, *super().get_urls()]
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        if not self.has_add_permission(request):
+            return HttpResponse(status=403)
+        form, refused = CatalogUploadForm(), ""
+        limit = settings.FINDER_MAX_UPLOAD_BYTES
+        # Refuse an upload that is too large before reading a byte of it.
+        if request.method == "POST" and int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+            refused = f"The upload is too large: at most {limit // 1_000_000} MB."
+        elif request.method == "POST":
+            form = CatalogUploadForm(request.POST, request.FILES)
+            if form.is_valid():
+                run = services.store_upload(form.files_by_role(), request.user)
+                return HttpResponseRedirect(reverse("admin:catalog_importrun_change", args=[run.pk]))
+        return TemplateResponse(request, "admin/catalog/upload.html", {
+            **self.admin_site.each_context(request), "title": "Upload a catalog", "form": form,
+            "opts": self.model._meta, "max_mb": limit // 1_000_000, "refused": refused,
+        })
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None) -> HttpResponse:
+        run = get_object_or_404(ImportRun, pk=object_id)
+        return TemplateResponse(request, "admin/catalog/import_run.html", {
+            **self.admin_site.each_context(request), "title": str(run), "run": run, "opts": self.model._meta,
+            "progress": selectors.import_progress(run),
+        })
+
+    def progress_view(self, request: HttpRequest, run_id: int) -> JsonResponse:
+        return JsonResponse(selectors.import_progress(get_object_or_404(ImportRun, pk=run_id)))

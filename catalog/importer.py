@@ -124,6 +124,7 @@ class CatalogSource:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._zip: zipfile.ZipFile | None = None
+        self._images: zipfile.ZipFile | None = None
         if path.is_dir():
             styles = path / "styles.csv"
             if not styles.is_file():
@@ -144,8 +145,9 @@ class CatalogSource:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._zip:
-            self._zip.close()
+        for archive in (self._zip, self._images):
+            if archive:
+                archive.close()
 
     def rows(self) -> Iterator[Row | Rejected]:
         raw = self._read(self._root / "styles.csv")
@@ -164,9 +166,21 @@ class CatalogSource:
                 return data
         return None
 
+    def _images_zip(self) -> zipfile.ZipFile | None:
+        """A folder's ``images.zip``, for a catalog uploaded as a CSV plus a zip of images."""
+        if self._zip is None and self._images is None and (self.path / "images.zip").is_file():
+            self._images = zipfile.ZipFile(self.path / "images.zip")
+            self._image_names = {PurePosixPath(name).name: name for name in self._images.namelist()}
+        return self._images
+
     def _read(self, member: PurePosixPath) -> bytes | None:
         if self._zip is None:
             path = self.path / member
-            return path.read_bytes() if path.is_file() else None
+            if path.is_file():
+                return path.read_bytes()
+            images = self._images_zip() if member.parent.name == "images" else None
+            if images is not None and member.name in self._image_names:
+                return images.read(self._image_names[member.name])
+            return None
         name = str(member)
         return self._zip.read(name) if name in self._names else None

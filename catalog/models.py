@@ -1,5 +1,6 @@
 """The catalog: the source of truth. The Redis index is derived from it and can be rebuilt."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -48,3 +49,36 @@ class Product(models.Model):
         its name and its descriptive tags."""
         parts = [self.name, self.gender, self.article_type, self.base_colour, self.usage]
         return ". ".join(p for p in parts if p and p != "NA")
+
+
+class ImportRun(models.Model):
+    """One catalog upload through the admin, and the truth about every row of it."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        READING = "reading", "Reading the file"
+        INDEXING = "indexing", "Indexing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    source = models.CharField(max_length=255, help_text="The uploaded file names.")
+    folder = models.CharField(max_length=500, help_text="Where the upload was stored on disk.")
+    state = models.CharField(max_length=16, choices=State, default=State.QUEUED)
+    error = models.TextField(blank=True)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.JSONField(default=list, blank=True, help_text="[{line, id, reason}] of rows not imported.")
+    image_problems = models.JSONField(default=list, blank=True)
+    images_converted = models.JSONField(default=list, blank=True)
+    product_ids = models.JSONField(default=list, blank=True)
+    indexing_started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk}: {self.source}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
-from catalog.models import Product
+from catalog.models import ImportRun, Product
 from search.filters import TAG_PARAMETERS, Filters
 
 
@@ -46,3 +47,25 @@ def status_counts(product_ids: Collection[int] | None = None) -> dict[str, int]:
         **{status.value: Count("id", filter=Q(status=status)) for status in Product.Status},
     )
     return {key: counts[key] for key in ("products", *Product.Status.values)}
+
+
+def import_progress(run: ImportRun) -> dict[str, object]:
+    """Where an upload stands: rows read, products indexed so far, failures, time left.
+
+    A run that has nothing pending any more is marked done here, when it is next looked at.
+    """
+    counts = status_counts(run.product_ids) if run.product_ids else {"products": 0, "indexed": 0, "pending": 0,
+                                                                      "failed": 0}
+    done = counts["indexed"] + counts["failed"]
+    if run.state == ImportRun.State.INDEXING and not counts["pending"]:
+        run.state, run.finished_at = ImportRun.State.DONE, timezone.now()
+        run.save(update_fields=["state", "finished_at"])
+    seconds_left = None
+    if run.state == ImportRun.State.INDEXING and run.indexing_started_at and done:
+        elapsed = (timezone.now() - run.indexing_started_at).total_seconds()
+        seconds_left = round(elapsed / done * counts["pending"])
+    return {"state": run.state, "state_label": run.get_state_display(), "error": run.error,
+            "total": counts["products"], "done": done, "indexed": counts["indexed"], "failed": counts["failed"],
+            "pending": counts["pending"], "seconds_left": seconds_left, "rejected_rows": len(run.rejected),
+            "image_problems": len(run.image_problems), "created": run.created, "updated": run.updated,
+            "unchanged": run.unchanged}

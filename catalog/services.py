@@ -6,12 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from catalog.images import ImageRejected, normalise
-from catalog.importer import CatalogSource, Rejected, Row
-from catalog.models import Product
+from catalog.importer import CatalogError, CatalogSource, Rejected, Row
+from catalog.models import ImportRun, Product
 from search.services import queue_embedding, remove_from_index
 
 IMAGE_DIR = "products"
@@ -128,3 +131,47 @@ def delete_products(products: QuerySet[Product]) -> int:
     remove_from_index(ids)
     Product.objects.filter(id__in=ids).delete()
     return len(ids)
+
+
+def store_upload(files: dict[str, UploadedFile], user: AbstractBaseUser | None) -> ImportRun:
+    """Keep an admin upload on disk and queue its import; the run that reports on it.
+
+    ``files`` holds ``archive`` (a .zip in the public set's layout), or ``styles`` (the CSV)
+    with, optionally, ``images`` (a .zip of the images). Django has already streamed large
+    files to disk; here they are moved, chunk by chunk, never read whole into memory.
+    """
+    run = ImportRun.objects.create(created_by=user, source=", ".join(f.name for f in files.values()))
+    folder = Path(settings.FINDER_UPLOAD_DIR) / str(run.pk)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = {"archive": "catalog.zip", "styles": "styles.csv", "images": "images.zip"}
+    for role, upload in files.items():
+        with (folder / names[role]).open("wb") as target:
+            for chunk in upload.chunks():
+                target.write(chunk)
+    run.folder = str(folder / "catalog.zip" if "archive" in files else folder)
+    run.save(update_fields=["folder"])
+    from catalog.tasks import import_upload
+
+    transaction.on_commit(lambda: import_upload.delay(run.pk))
+    return run
+
+
+def run_import(run: ImportRun) -> None:
+    """Import an uploaded catalog and record the report on its run."""
+    run.state = ImportRun.State.READING
+    run.save(update_fields=["state"])
+    try:
+        report = import_catalog(Path(run.folder))
+    except CatalogError as exc:
+        run.state, run.error, run.finished_at = ImportRun.State.FAILED, str(exc), timezone.now()
+        run.save(update_fields=["state", "error", "finished_at"])
+        return
+
+    def rows(items: list[Rejected]) -> list[dict[str, object]]:
+        return [{"line": item.line, "id": item.product_id, "reason": item.reason} for item in items]
+
+    run.created, run.updated, run.unchanged = report.created, report.updated, report.unchanged
+    run.rejected, run.image_problems = rows(report.rejected), rows(report.image_problems)
+    run.images_converted, run.product_ids = rows(report.images_converted), report.product_ids
+    run.state, run.indexing_started_at = ImportRun.State.INDEXING, timezone.now()
+    run.save()

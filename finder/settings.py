@@ -132,6 +132,11 @@ FINDER_IMAGE_MODEL = env("FINDER_IMAGE_MODEL", default="auto")
 FINDER_RESNET50_WEIGHTS = env("FINDER_RESNET50_WEIGHTS", default="")
 FINDER_EMBED_BATCH = env.int("FINDER_EMBED_BATCH", default=32)
 FINDER_MAX_PHOTO_BYTES = env.int("FINDER_MAX_PHOTO_BYTES", default=10_000_000)
+#: Catalog uploads in the admin: where they are kept, and the largest accepted.
+FINDER_UPLOAD_DIR = Path(env("FINDER_UPLOAD_DIR", default=str(VAR_DIR / "uploads")))
+FINDER_MAX_UPLOAD_BYTES = env.int("FINDER_MAX_UPLOAD_BYTES", default=2_000_000_000)
+# Uploads above this size stream to a temporary file rather than memory (Django's default).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Each vector field's index: ALGORITHM:METRIC[:PARAM=VALUE,...] (see search/schema.py).
 FINDER_TEXT_INDEX = env("FINDER_TEXT_INDEX", default="HNSW:COSINE:M=16,EF_CONSTRUCTION=200,EF_RUNTIME=100")
 FINDER_IMAGE_INDEX = env("FINDER_IMAGE_INDEX", default="HNSW:COSINE:M=16,EF_CONSTRUCTION=200,EF_RUNTIME=100")

@@ -1,0 +1,118 @@
+"""Catalog upload in the admin: a .zip, or a CSV with a .zip of images; a report per upload;
+live progress; size limits; and the whole thing in a browser."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from catalog.models import ImportRun, Product
+from search import services
+from tests.conftest import DEMO, demo_rows, wait_until_settled, write_catalog
+
+
+@pytest.fixture
+def staff() -> Client:
+    user = get_user_model().objects.create_superuser("boss", "boss@example.com", "a-long-Passphrase-42")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def uploads(search_settings, tmp_path):
+    search_settings.FINDER_UPLOAD_DIR = tmp_path / "uploads"
+    return search_settings
+
+
+def _zip(folder: Path) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                archive.write(path, Path("shop") / path.relative_to(folder))
+    return out.getvalue()
+
+
+def _wait_done(staff: Client, run: ImportRun) -> dict:
+    import time
+
+    deadline = time.monotonic() + 180
+    while (progress := staff.get(f"/admin/catalog/importrun/{run.pk}/progress/").json())["state"] not in (
+            "done", "failed"):
+        assert time.monotonic() < deadline, progress
+        time.sleep(0.3)
+    return progress
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_zip_upload_is_imported_with_a_report_and_progress(uploads, celery_worker, staff, tmp_path) -> None:
+    Product.objects.all().delete()
+    services.ensure_index()
+    rows = demo_rows(10)
+    folder = write_catalog(tmp_path / "catalog", rows, ["123,Men,Apparel"])
+    response = staff.post("/admin/catalog/importrun/add/",
+                          {"archive": SimpleUploadedFile("shop.zip", _zip(folder), "application/zip")})
+    assert response.status_code == 302
+    run = ImportRun.objects.get()
+    progress = _wait_done(staff, run)
+    assert progress["state"] == "done", progress
+    assert (progress["total"], progress["indexed"], progress["failed"], progress["rejected_rows"]) == (10, 10, 0, 1)
+    page = staff.get(f"/admin/catalog/importrun/{run.pk}/change/").content.decode()
+    assert "Line" in page and ">12<" in page and "expected 10 fields, found 3" in page
+
+    # The same upload again changes nothing.
+    staff.post("/admin/catalog/importrun/add/",
+               {"archive": SimpleUploadedFile("shop.zip", _zip(folder), "application/zip")})
+    again = ImportRun.objects.order_by("-pk").first()
+    _wait_done(staff, again)
+    again.refresh_from_db()
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_csv_with_a_zip_of_images(uploads, celery_worker, staff, tmp_path) -> None:
+    Product.objects.all().delete()
+    services.ensure_index()
+    rows = demo_rows(6)
+    folder = write_catalog(tmp_path / "catalog", rows)
+    images = io.BytesIO()
+    with zipfile.ZipFile(images, "w") as archive:
+        for row in rows[:5]:
+            archive.write(DEMO / "images" / f"{row['id']}.jpg", f"images/{row['id']}.jpg")
+    response = staff.post("/admin/catalog/importrun/add/", {
+        "styles": SimpleUploadedFile("styles.csv", (folder / "styles.csv").read_bytes(), "text/csv"),
+        "images": SimpleUploadedFile("images.zip", images.getvalue(), "application/zip"),
+    })
+    assert response.status_code == 302
+    run = ImportRun.objects.get()
+    assert _wait_done(staff, run)["indexed"] == 6
+    run.refresh_from_db()
+    assert [p["id"] for p in run.image_problems] == [rows[5]["id"]]
+    assert Product.objects.exclude(image="").count() == 5
+
+
+@pytest.mark.django_db
+def test_bad_uploads_get_clear_messages(uploads, staff, settings) -> None:
+    both = staff.post("/admin/catalog/importrun/add/", {})
+    assert "Upload either a .zip catalog" in both.content.decode()
+    wrong = staff.post("/admin/catalog/importrun/add/", {"archive": SimpleUploadedFile("x.exe", b"MZ")})
+    assert "File extension" in wrong.content.decode()
+    settings.FINDER_MAX_UPLOAD_BYTES = 1000
+    big = staff.post("/admin/catalog/importrun/add/", {"archive": SimpleUploadedFile("x.zip", b"0" * 5000)})
+    assert "too large: at most 0 MB" in big.content.decode()
+    assert not ImportRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_uploads_are_for_staff_only(uploads) -> None:
+    user = get_user_model().objects.create_user("shopper", password="a-long-Passphrase-42")
+    client = Client()
+    client.force_login(user)
+    assert client.get("/admin/catalog/importrun/add/").status_code == 302
