@@ -117,3 +117,37 @@ def test_sign_up_log_in_filter_and_find_similar(browser, live_server, search_set
         shot(page, f"photo-results-{width}")
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"the page scrolls sideways at {width} px"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_upload_a_catalog_in_the_admin_and_watch_it_index(browser, live_server, search_settings,
+                                                                 celery_worker, catalog_dir, tmp_path) -> None:
+    import zipfile
+
+    from django.contrib.auth import get_user_model
+
+    from catalog.models import Product
+
+    Product.objects.all().delete()
+    search_settings.FINDER_UPLOAD_DIR = tmp_path / "uploads"
+    services.ensure_index()
+    get_user_model().objects.create_superuser("boss", "boss@example.com", "a-long-Passphrase-42")
+    folder = catalog_dir(demo_rows(12), ["99,Men,Apparel,Topwear"])
+    archive = tmp_path / "catalog.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                zipped.write(path, path.relative_to(folder))
+
+    page = browser.new_page()
+    page.goto(live_server.url + "/admin/catalog/importrun/add/")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill("a-long-Passphrase-42")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Archive").set_input_files(str(archive))
+    page.get_by_role("button", name="Upload and import").click()
+    expect(page.locator("#state")).to_have_text("Done", timeout=120_000)
+    expect(page.locator("#counts")).to_have_text("12 / 12 done, 0 failed")
+    expect(page.locator("#rejected")).to_contain_text("expected 10 fields, found 4")
+    shot(page, "admin-upload-done")
+    assert Product.objects.filter(status=Product.Status.INDEXED).count() == 12
