@@ -14,7 +14,7 @@ from django.test import Client
 
 from catalog.models import ImportRun, Product
 from search import services
-from tests.conftest import DEMO, demo_rows, wait_until_settled, write_catalog
+from tests.conftest import DEMO, demo_rows, write_catalog
 
 
 @pytest.fixture
