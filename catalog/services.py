@@ -39,7 +39,7 @@ def import_catalog(path: Path) -> ImportReport:
     """Upsert every well-formed row of the catalog at ``path`` and queue its embedding.
 
     Rows that cannot be read are reported with their line and reason, and the rest is
-    imported. A duplicate id within the file: the last row wins, and the earlier is reported.
+    imported (a product keeps the photo it has when the file brings none). A duplicate id within the file: the last row wins, and the earlier is reported.
     Products whose image is missing or unusable are imported all the same, searchable by
     text, with the problem recorded on the product. Importing the same file twice changes
     nothing and queues nothing.
@@ -57,9 +57,9 @@ def import_catalog(path: Path) -> ImportReport:
                                                 f"duplicate id, replaced by line {item.line}",
                                                 str(product_id)))
             rows[product_id] = item
-        images = {pid: _store_image(source, row, report) for pid, row in rows.items()}
+        existing = Product.objects.in_bulk(list(rows))
+        images = {pid: _store_image(source, row, existing.get(pid), report) for pid, row in rows.items()}
 
-    existing = Product.objects.in_bulk(list(rows))
     to_create: list[Product] = []
     to_update: list[Product] = []
     stale: list[int] = []
@@ -90,11 +90,18 @@ def import_catalog(path: Path) -> ImportReport:
     return report
 
 
-def _store_image(source: CatalogSource, row: Row, report: ImportReport) -> dict[str, str]:
+def _store_image(source: CatalogSource, row: Row, known: Product | None,
+                 report: ImportReport) -> dict[str, str]:
     """Check the product's image, convert it if it must be, and store it under MEDIA_ROOT as
-    ``products/<id>.jpg``; the product's image fields."""
+    ``products/<id>.jpg``; the product's image fields.
+
+    A catalog file without an image for a product that already has one keeps that image: a
+    shop re-uploading its CSV to fix names does not mean to take its photos down.
+    """
     product_id = int(row.values["id"])
     found = source.image(product_id)
+    if found is None and known is not None and known.image:
+        return {"image": known.image.name, "image_problem": ""}
     try:
         if found is None:
             raise ImageRejected("no image file")

@@ -171,3 +171,13 @@ def test_pages_need_a_login_and_show_similar_products(indexed, user) -> None:
     assert html.count('class="card"') == 12
     assert f'data-product-id="{product.id}"' not in html
     assert client.get(f"/products/{product.id}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_catalog_without_images_keeps_the_photos_products_have(indexed, tmp_path) -> None:
+    folder = write_catalog(tmp_path / "names-only", indexed["rows"])
+    for image in (folder / "images").iterdir():
+        image.unlink()
+    report = import_catalog(folder)
+    assert (report.created, report.updated, report.image_problems) == (0, 0, [])
+    assert Product.objects.exclude(image="").count() == SLICE
