@@ -39,10 +39,11 @@ def import_catalog(path: Path) -> ImportReport:
     """Upsert every well-formed row of the catalog at ``path`` and queue its embedding.
 
     Rows that cannot be read are reported with their line and reason, and the rest is
-    imported (a product keeps the photo it has when the file brings none). A duplicate id within the file: the last row wins, and the earlier is reported.
+    imported. A duplicate id within the file: the last row wins, and the earlier is reported.
     Products whose image is missing or unusable are imported all the same, searchable by
-    text, with the problem recorded on the product. Importing the same file twice changes
-    nothing and queues nothing.
+    text, with the problem recorded on the product; a product that already has a photo keeps
+    it when the file brings none. Importing the same file twice changes nothing and queues
+    nothing.
     """
     report = ImportReport()
     rows: dict[int, Row] = {}
