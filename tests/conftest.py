@@ -149,3 +149,19 @@ def shopper(indexed, db):
     client = Client()
     client.force_login(user)
     return client
+
+
+def subprocess_env(tmp_path: Path, queue: str) -> dict[str, str]:
+    """This test's Redis, database, files and a queue of its own, for processes it starts
+    (a worker, a management command): the in-process test worker never sees their tasks."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        database = f"sqlite:///{db['NAME']}"
+    else:
+        host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+        database = f"postgres://{db['USER'] or 'postgres'}@{host}/{db['NAME']}"
+    return {**os.environ, "REDIS_URL": django_settings.REDIS_URL, "DATABASE_URL": database,
+            "FINDER_VAR_DIR": str(tmp_path), "FINDER_INDEX_PREFIX": django_settings.FINDER_INDEX_PREFIX,
+            "FINDER_QUEUE": queue, "FINDER_EMBED_BATCH": "6", "FINDER_BROKER_VISIBILITY_TIMEOUT": "3"}

@@ -71,3 +71,32 @@ def test_zip_with_a_bom_unknown_columns_and_a_nested_folder(tmp_path: Path) -> N
         assert row.values["id"] == 7 and row.values["name"] == "Red Top"
         assert source.image(7) == image.getvalue()
         assert source.image(8) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_importing_the_public_metadata_file_imports_exactly_the_well_formed_rows(search_settings, tmp_path) -> None:
+    """All 44,446 rows through the real command, into the real database; no worker takes the
+    44,424 embedding batches it queues (they go to a queue of this test's own)."""
+    import subprocess
+    import sys
+
+    from catalog.models import Product
+    from search.connection import get_client
+    from tests.conftest import subprocess_env
+
+    Product.objects.all().delete()
+    folder = tmp_path / "full"
+    folder.mkdir()
+    (folder / "styles.csv").write_bytes(FULL.read_bytes())
+    done = subprocess.run([sys.executable, "manage.py", "import_catalog", str(folder)], cwd=settings.BASE_DIR,
+                          env=subprocess_env(tmp_path, "styles-full"), capture_output=True, text=True, check=True)
+    get_client().delete("styles-full")
+    assert Product.objects.count() == 44_446 - 22
+    assert "created 44424, updated 0, unchanged 0" in done.stdout
+    assert "rejected rows: 22" in done.stdout
+    lines = FULL.read_text(encoding="utf-8").splitlines()
+    for reported in (line for line in done.stdout.splitlines() if "expected 10 fields" in line):
+        number, product_id = int(reported.split()[1]), reported.split("(id ")[1].split(")")[0]
+        assert lines[number - 1].startswith(f"{product_id},")
+        assert not Product.objects.filter(id=int(product_id)).exists()
+    assert Product.objects.filter(usage="NA").exists()

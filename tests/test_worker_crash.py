@@ -11,34 +11,19 @@ import time
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from catalog.models import Product
 from search import services
 from search.connection import get_client
 from search.selectors import index_info, live_index
-from tests.conftest import demo_rows, wait_until_settled
+from tests.conftest import demo_rows, subprocess_env, wait_until_settled
 
 QUEUE = "crash-test"  # a queue of its own: the in-process test worker must not take these tasks
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _environment(tmp_path) -> dict[str, str]:
-    """This test's Redis, database, files and queue, for the processes it starts."""
-    return {**os.environ, "REDIS_URL": settings.REDIS_URL, "DATABASE_URL": _database_url(),
-            "FINDER_VAR_DIR": str(tmp_path), "FINDER_INDEX_PREFIX": settings.FINDER_INDEX_PREFIX,
-            "FINDER_QUEUE": QUEUE, "FINDER_EMBED_BATCH": "6", "FINDER_BROKER_VISIBILITY_TIMEOUT": "3"}
-
-
 def _start_worker(tmp_path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "celery", "-A", "finder", "worker", "--concurrency", "1",
-                             "--loglevel", "INFO"], cwd=settings.BASE_DIR, env=_environment(tmp_path),
+                             "--loglevel", "INFO"], cwd=settings.BASE_DIR, env=subprocess_env(tmp_path, QUEUE),
                             start_new_session=True, stdout=(tmp_path / "worker.log").open("ab"),
                             stderr=subprocess.STDOUT)
 
@@ -51,7 +36,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(search_settings, catalog_dir, t
     first = _start_worker(tmp_path)
     try:
         subprocess.run([sys.executable, "manage.py", "import_catalog", str(catalog_dir(demo_rows(48)))],
-                       cwd=settings.BASE_DIR, env=_environment(tmp_path), check=True, capture_output=True)
+                       cwd=settings.BASE_DIR, env=subprocess_env(tmp_path, QUEUE), check=True, capture_output=True)
         ids = list(Product.objects.values_list("id", flat=True))
         assert len(ids) == 48
         deadline = time.monotonic() + 120
