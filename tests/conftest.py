@@ -165,3 +165,15 @@ def subprocess_env(tmp_path: Path, queue: str) -> dict[str, str]:
     return {**os.environ, "REDIS_URL": django_settings.REDIS_URL, "DATABASE_URL": database,
             "FINDER_VAR_DIR": str(tmp_path), "FINDER_INDEX_PREFIX": django_settings.FINDER_INDEX_PREFIX,
             "FINDER_QUEUE": queue, "FINDER_EMBED_BATCH": "6", "FINDER_BROKER_VISIBILITY_TIMEOUT": "3"}
+
+
+@pytest.fixture
+def staff(db):
+    """A logged-in superuser's client, for the admin."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user = get_user_model().objects.create_superuser("boss", "boss@example.com", "a-long-Passphrase-42")
+    client = Client()
+    client.force_login(user)
+    return client

@@ -6,9 +6,7 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.test import Client
 
 from catalog.models import Product
 from catalog.services import import_catalog
@@ -26,14 +24,6 @@ def catalog(search_settings, celery_worker, catalog_dir) -> list[int]:
     report = import_catalog(catalog_dir(demo_rows(10)))
     wait_until_settled(report.product_ids)
     return report.product_ids
-
-
-@pytest.fixture
-def staff() -> Client:
-    user = get_user_model().objects.create_superuser("boss", "boss@example.com", "a-long-Passphrase-42")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _change_form(product: Product, **changes: object) -> dict[str, object]:

@@ -18,14 +18,6 @@ from tests.conftest import DEMO, demo_rows, write_catalog
 
 
 @pytest.fixture
-def staff() -> Client:
-    user = get_user_model().objects.create_superuser("boss", "boss@example.com", "a-long-Passphrase-42")
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def uploads(search_settings, tmp_path):
     search_settings.FINDER_UPLOAD_DIR = tmp_path / "uploads"
     return search_settings
