@@ -59,7 +59,8 @@ def ensure_index() -> str:
     client = get_client()
     with search_errors():
         index = SearchIndex(layout.schema(), redis_client=client)
-        if not index.exists():
+        created = not index.exists()
+        if created:
             index.create()
         live = live_index_name(client)
         if live is None:
@@ -67,6 +68,8 @@ def ensure_index() -> str:
             return f"created {layout.index_name} and made it live"
         if live == layout.index_name:
             return f"{live} is live and up to date"
+        if not created:
+            return f"{layout.index_name} is being built beside {live}"
         live_prefix = index_info(client, live)["prefix"]
     if live_prefix != layout.doc_prefix:
         # New models: every product is embedded afresh into the new version's documents.
@@ -86,14 +89,17 @@ def swap_alias_if_complete(target: str) -> bool:
     """
     client = get_client()
     with search_errors():
+        live = live_index_name(client)
         if target != configured_layout().index_name:
             logger.warning("abandoning %s: the settings now call for another index", target)
-            _drop(client, target, documents=False)
+            if target in index_versions(client) and target != live:
+                # Its documents go with it, unless the live version indexes them too.
+                prefix = index_info(client, target)["prefix"]
+                _drop(client, target, documents=live is None or prefix != index_info(client, live)["prefix"])
             return True
         info = index_info(client, target)
         if info["percent_indexed"] < 1.0 or Product.objects.filter(status=Product.Status.PENDING).exists():
             return False
-        live = live_index_name(client)
         if live == target:
             return True
         client.ft(target).aliasupdate(alias())

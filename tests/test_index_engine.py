@@ -101,6 +101,7 @@ def test_a_changed_index_or_model_is_built_beside_the_live_one_and_search_never_
     import torch
     from torchvision.models import resnet50
 
+    Product.objects.all().delete()  # a model change re-embeds every product: this test's must be all there are
     services.ensure_index()
     report = import_catalog(catalog_dir(demo_rows(24)))
     wait_until_settled(report.product_ids)
@@ -134,7 +135,11 @@ def test_a_changed_index_or_model_is_built_beside_the_live_one_and_search_never_
         torch.save(resnet50(weights=None).state_dict(), weights)
         search_settings.FINDER_RESNET50_WEIGHTS = str(weights)
         embedders.image_embedder.cache_clear()
-        services.ensure_index()
+        assert "building" in services.ensure_index()
+        # Asked again meanwhile (another import, a restart), it neither starts over nor re-queues.
+        queued = Product.objects.filter(status=Product.Status.PENDING).count()
+        assert services.ensure_index().endswith(("being built beside " + second, "is live and up to date"))
+        assert Product.objects.filter(status=Product.Status.PENDING).count() <= queued
         third = _wait_for_swap(client, second)
         wait_until_settled(report.product_ids)
     finally:
