@@ -30,7 +30,9 @@ class Product(models.Model):
         help_text="Why the product has no usable image; it is then searchable by text only.",
     )
 
-    status = models.CharField(max_length=16, choices=Status, default=Status.PENDING, db_index=True)
+    status = models.CharField(max_length=16, choices=Status, default=Status.PENDING, db_index=True,
+                              help_text="Pending until the product is searchable by text; failed with a reason.")
+    image_pending = models.BooleanField(default=False, help_text="Its image is queued for embedding.")
     status_reason = models.CharField(max_length=255, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -82,3 +84,7 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"Import {self.pk}: {self.source}"
+
+
+#: Products with embedding work still queued: their text, or their image.
+PENDING = models.Q(status=Product.Status.PENDING) | models.Q(image_pending=True)

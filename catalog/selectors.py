@@ -7,7 +7,7 @@ from collections.abc import Collection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from catalog.models import ImportRun, Product
+from catalog.models import PENDING, ImportRun, Product
 from search.filters import TAG_PARAMETERS, Filters
 
 
@@ -40,11 +40,14 @@ def filter_options() -> dict[str, list[str]]:
 
 
 def status_counts(product_ids: Collection[int] | None = None) -> dict[str, int]:
-    """How many products there are (of ``product_ids``, if given): indexed, pending, failed."""
+    """How many products there are (of ``product_ids``, if given): indexed (text and image
+    done), pending (either still queued), failed."""
     queryset = Product.objects.all() if product_ids is None else Product.objects.filter(id__in=product_ids)
     counts = queryset.aggregate(
         products=Count("id"),
-        **{status.value: Count("id", filter=Q(status=status)) for status in Product.Status},
+        indexed=Count("id", filter=Q(status=Product.Status.INDEXED, image_pending=False)),
+        pending=Count("id", filter=PENDING & ~Q(status=Product.Status.FAILED)),
+        failed=Count("id", filter=Q(status=Product.Status.FAILED)),
     )
     return {key: counts[key] for key in ("products", *Product.Status.values)}
 

@@ -78,7 +78,7 @@ def import_catalog(path: Path) -> ImportReport:
             product.status, product.status_reason = Product.Status.PENDING, ""
             to_update.append(product)
             stale.append(product_id)
-        elif product.status != Product.Status.INDEXED:
+        elif product.status != Product.Status.INDEXED or product.image_pending:
             stale.append(product_id)
     with transaction.atomic():
         Product.objects.bulk_create(to_create, batch_size=500)

@@ -24,7 +24,7 @@ from redis import Redis
 from redisvl.index import SearchIndex
 
 from catalog.images import ImageRejected, load_image
-from catalog.models import Product
+from catalog.models import PENDING, Product
 from search import embedders
 from search.connection import get_client, search_errors
 from search.schema import (
@@ -98,7 +98,7 @@ def swap_alias_if_complete(target: str) -> bool:
                 _drop(client, target, documents=live is None or prefix != index_info(client, live)["prefix"])
             return True
         info = index_info(client, target)
-        if info["percent_indexed"] < 1.0 or Product.objects.filter(status=Product.Status.PENDING).exists():
+        if info["percent_indexed"] < 1.0 or Product.objects.filter(PENDING).exists():
             return False
         if live == target:
             return True
@@ -153,15 +153,26 @@ def _delete_keys(client: Redis, pattern: str) -> None:
         client.delete(*batch)
 
 
+def image_queue() -> str:
+    """Image batches have a queue of their own: a slow image batch never holds up text."""
+    return f"{settings.CELERY_TASK_DEFAULT_QUEUE}.images"
+
+
 def queue_embedding(product_ids: Iterable[int]) -> int:
-    """Queue the products for embedding, in batches; how many batches were queued."""
-    from search.tasks import embed_products
+    """Queue the products' text and, for those with an image, image embedding, in batches;
+    how many batches were queued."""
+    from search.tasks import embed_images, embed_texts
 
     ids = list(product_ids)
+    with_image = set(Product.objects.filter(id__in=ids).exclude(image="").values_list("id", flat=True))
+    Product.objects.filter(id__in=with_image).update(image_pending=True)
+    images = [pid for pid in ids if pid in with_image]
     size = settings.FINDER_EMBED_BATCH
     for start in range(0, len(ids), size):
-        embed_products.delay(ids[start:start + size])
-    return -(-len(ids) // size)
+        embed_texts.delay(ids[start:start + size])
+    for start in range(0, len(images), size):
+        embed_images.apply_async((images[start:start + size],), queue=image_queue())
+    return -(-len(ids) // size) - (-len(images) // size)
 
 
 def rebuild_from_database() -> int:
@@ -173,41 +184,72 @@ def rebuild_from_database() -> int:
     return len(ids)
 
 
-def embed_and_index(product_ids: list[int]) -> None:
-    """Embed a batch of products (text and image) and write them to the index.
+def index_texts(product_ids: list[int]) -> None:
+    """Embed a batch of products' text and write their documents: searchable from then on.
 
-    A product whose image cannot be read is indexed by text alone, with the reason kept on
-    the product. Redis trouble raises :class:`SearchUnavailable`, for the task to retry.
+    Redis trouble raises :class:`SearchUnavailable`, for the task to retry.
     """
     products = list(Product.objects.filter(id__in=product_ids))
     if not products:
         return
     layout = configured_layout()
-    text_vectors = embedders.text_embedder().embed([p.search_text() for p in products])
-    image_vectors = _image_vectors(products)
+    vectors = embedders.text_embedder().embed([p.search_text() for p in products])
     client = get_client()
     with search_errors():
-        # One MULTI: a search never sees a document half rewritten.
+        # One MULTI: a search never sees a document half rewritten. Fields are set one by one
+        # (the image vector, written by its own task, stays); emptied ones are removed.
         pipe = client.pipeline(transaction=True)
-        for product, text_vector in zip(products, text_vectors, strict=True):
-            key = layout.doc_key(product.id)
+        for product, vector in zip(products, vectors, strict=True):
             fields: dict[str, str | bytes | int] = {"id": str(product.id), "name": product.name,
-                                                    "text": product.search_text(), TEXT_VECTOR: text_vector.tobytes()}
+                                                    "text": product.search_text(), TEXT_VECTOR: vector.tobytes()}
             fields.update({name: getattr(product, name) for name in TAG_FIELDS if getattr(product, name)})
             if product.year is not None:
                 fields["year"] = product.year
             if product.latitude is not None:
                 fields["location"] = f"{product.longitude},{product.latitude}"
-            if product.id in image_vectors:
-                fields[IMAGE_VECTOR] = image_vectors[product.id].tobytes()
-            pipe.delete(key)
+            emptied = [name for name in (*TAG_FIELDS, "year", "location") if name not in fields]
+            if not product.image:
+                emptied.append(IMAGE_VECTOR)
+            key = layout.doc_key(product.id)
             pipe.hset(key, mapping=fields)
+            if emptied:
+                pipe.hdel(key, *emptied)
             pipe.json().set(meta_key(product.id), "$", product_document(product))
         pipe.execute()
+    Product.objects.filter(id__in=[p.id for p in products]).update(status=Product.Status.INDEXED)
+    _note_text_only(products)
+
+
+def index_images(product_ids: list[int]) -> None:
+    """Embed a batch of products' images and add the vectors to their documents.
+
+    A product whose image cannot be read stays searchable by text, with the reason kept.
+    """
+    products = list(Product.objects.filter(id__in=product_ids))
+    if not products:
+        return
+    layout = configured_layout()
+    vectors = _image_vectors(products)
+    client = get_client()
+    with search_errors():
+        pipe = client.pipeline(transaction=True)
+        for product in products:
+            key = layout.doc_key(product.id)
+            if product.id in vectors:
+                pipe.hset(key, IMAGE_VECTOR, vectors[product.id].tobytes())
+            else:
+                pipe.hdel(key, IMAGE_VECTOR)
+        pipe.execute()
     for product in products:
-        product.status = Product.Status.INDEXED
+        product.image_pending = False
+    Product.objects.bulk_update(products, ["image_pending", "image_problem"])
+    _note_text_only(products)
+
+
+def _note_text_only(products: list[Product]) -> None:
+    for product in products:
         product.status_reason = f"searchable by text only: {product.image_problem}" if product.image_problem else ""
-    Product.objects.bulk_update(products, ["status", "status_reason", "image_problem"])
+    Product.objects.bulk_update(products, ["status_reason"])
 
 
 def _image_vectors(products: list[Product]) -> dict[int, np.ndarray]:
@@ -228,8 +270,14 @@ def _image_vectors(products: list[Product]) -> dict[int, np.ndarray]:
     return dict(zip(images, vectors, strict=True))
 
 
+def image_failed(product_ids: list[int], reason: str) -> None:
+    Product.objects.filter(id__in=product_ids).update(image_pending=False, image_problem=reason[:255],
+                                                      status_reason=f"searchable by text only: {reason}"[:255])
+
+
 def mark_failed(product_ids: list[int], reason: str) -> None:
-    Product.objects.filter(id__in=product_ids).update(status=Product.Status.FAILED, status_reason=reason[:255])
+    Product.objects.filter(id__in=product_ids).update(status=Product.Status.FAILED, status_reason=reason[:255],
+                                                      image_pending=False)
 
 
 def remove_from_index(product_ids: Iterable[int]) -> None:
@@ -259,6 +307,6 @@ def reconcile_index() -> int:
     lost = [pid for pid, exists in zip(indexed, present, strict=True) if not exists]
     if lost:
         Product.objects.filter(id__in=lost).update(status=Product.Status.PENDING)
-    todo = list(Product.objects.filter(status=Product.Status.PENDING).values_list("id", flat=True))
+    todo = list(Product.objects.filter(PENDING).values_list("id", flat=True))
     queue_embedding(todo)
     return len(todo)

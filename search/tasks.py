@@ -14,15 +14,29 @@ logger = logging.getLogger(__name__)
 
 @shared_task(autoretry_for=(SearchUnavailable,), retry_backoff=True, retry_backoff_max=60,
              retry_kwargs={"max_retries": 10})
-def embed_products(product_ids: list[int]) -> None:
-    """Embed and index one batch of products; Redis trouble is retried with backoff."""
+def embed_texts(product_ids: list[int]) -> None:
+    """Embed one batch of products' text into the index; Redis trouble is retried with backoff."""
     try:
-        services.embed_and_index(product_ids)
+        services.index_texts(product_ids)
     except SearchUnavailable:
         raise
     except Exception as exc:
-        logger.exception("embedding failed for %d products", len(product_ids))
+        logger.exception("text embedding failed for %d products", len(product_ids))
         services.mark_failed(product_ids, f"embedding failed: {exc}")
+
+
+@shared_task(autoretry_for=(SearchUnavailable,), retry_backoff=True, retry_backoff_max=60,
+             retry_kwargs={"max_retries": 10})
+def embed_images(product_ids: list[int]) -> None:
+    """Embed one batch of products' images into the index (the products stay searchable by
+    text whatever happens here); Redis trouble is retried with backoff."""
+    try:
+        services.index_images(product_ids)
+    except SearchUnavailable:
+        raise
+    except Exception as exc:
+        logger.exception("image embedding failed for %d products", len(product_ids))
+        services.image_failed(product_ids, f"image embedding failed: {exc}")
 
 
 @shared_task(bind=True, max_retries=None, acks_late=True)

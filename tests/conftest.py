@@ -50,8 +50,11 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
 @pytest.fixture(scope="session")
 def celery_worker(redis_server: EmbeddedRedis) -> Iterator[None]:
     """A real worker, in this process (a thread), consuming from the real Redis broker."""
+    from search.services import image_queue
+
     celery_app.conf.broker_url = redis_server.url
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
+    queues = [celery_app.conf.task_default_queue, image_queue()]
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=60, queues=queues):
         yield
 
 
@@ -94,11 +97,11 @@ def catalog_dir(tmp_path: Path) -> Callable[..., Path]:
 
 
 def wait_until_settled(product_ids: list[int], timeout: float = 300.0) -> None:
-    """Wait until no product of ``product_ids`` is pending (the worker has done them all)."""
-    from catalog.models import Product
+    """Wait until no product of ``product_ids`` has text or image work pending."""
+    from catalog.models import PENDING, Product
 
     deadline = time.monotonic() + timeout
-    while Product.objects.filter(id__in=product_ids, status=Product.Status.PENDING).exists():
+    while Product.objects.filter(PENDING, id__in=product_ids).exists():
         assert time.monotonic() < deadline, "the worker did not index the products in time"
         time.sleep(0.2)
 

@@ -23,6 +23,7 @@ QUEUE = "crash-test"  # a queue of its own: the in-process test worker must not 
 
 def _start_worker(tmp_path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "celery", "-A", "finder", "worker", "--concurrency", "1",
+                             "-Q", f"{QUEUE},{QUEUE}.images",
                              "--loglevel", "INFO"], cwd=settings.BASE_DIR, env=subprocess_env(tmp_path, QUEUE),
                             start_new_session=True, stdout=(tmp_path / "worker.log").open("ab"),
                             stderr=subprocess.STDOUT)

@@ -16,7 +16,7 @@ from catalog.services import import_catalog
 from finder.celery import app as celery_app
 from search.redis_server import EmbeddedRedis, RedisNotReady, wait_ready
 from search.selectors import index_progress
-from search.services import ensure_index, reconcile_index
+from search.services import ensure_index, image_queue, reconcile_index
 
 DEMO_CATALOG = settings.BASE_DIR / "data" / "demo-catalog"
 
@@ -53,9 +53,13 @@ class Command(BaseCommand):
             while (progress := index_progress()) < 1.0:
                 self.stdout.write(f"Redis is rebuilding the index: {progress:.0%}")
                 time.sleep(1)
-            children.append(subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "finder", "worker", "--loglevel", "INFO",
-                 "--concurrency", str(concurrency)], env=env, start_new_session=True))
+            # Two workers: text (and everything else), and images, so that a slow image batch
+            # never holds up text.
+            for name, queue in (("text", settings.CELERY_TASK_DEFAULT_QUEUE), ("images", image_queue())):
+                children.append(subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "finder", "worker", "--loglevel", "INFO",
+                     "--concurrency", str(concurrency), "-Q", queue, "-n", f"{name}@%h"],
+                    env=env, start_new_session=True))
             if Product.objects.exists():
                 queued = reconcile_index()
                 self.stdout.write(f"{Product.objects.count()} products; {queued} queued for indexing")
