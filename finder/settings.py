@@ -131,6 +131,7 @@ FINDER_INDEX_PREFIX = env("FINDER_INDEX_PREFIX", default="finder")
 FINDER_IMAGE_MODEL = env("FINDER_IMAGE_MODEL", default="auto")
 FINDER_RESNET50_WEIGHTS = env("FINDER_RESNET50_WEIGHTS", default="")
 FINDER_EMBED_BATCH = env.int("FINDER_EMBED_BATCH", default=32)
+FINDER_TORCH_THREADS = env.int("FINDER_TORCH_THREADS", default=0)  # 0: all cores
 FINDER_MAX_PHOTO_BYTES = env.int("FINDER_MAX_PHOTO_BYTES", default=10_000_000)
 #: Catalog uploads in the admin: where they are kept, and the largest accepted.
 FINDER_UPLOAD_DIR = Path(env("FINDER_UPLOAD_DIR", default=str(VAR_DIR / "uploads")))

