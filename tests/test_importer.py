@@ -100,3 +100,21 @@ def test_importing_the_public_metadata_file_imports_exactly_the_well_formed_rows
         assert lines[number - 1].startswith(f"{product_id},")
         assert not Product.objects.filter(id=int(product_id)).exists()
     assert Product.objects.filter(usage="NA").exists()
+
+
+@pytest.mark.django_db
+def test_a_duplicate_id_in_one_file_last_row_wins_and_is_reported(search_settings, tmp_path) -> None:
+    from catalog.models import Product
+    from catalog.services import import_catalog
+
+    folder = tmp_path / "dupes"
+    folder.mkdir()
+    (folder / "styles.csv").write_text(HEADER
+                                       + "8000001,Men,Apparel,Topwear,Tshirts,White,Summer,2011,Casual,First Tee\n"
+                                       + "8000002,Women,Apparel,Topwear,Tops,Red,Summer,2012,Casual,Red Top\n"
+                                       + "8000001,Men,Apparel,Topwear,Tshirts,Black,Summer,2011,Casual,Second Tee\n")
+    report = import_catalog(folder)
+    assert report.created == 2
+    assert [(r.line, r.product_id, r.reason) for r in report.rejected] == [
+        (2, "8000001", "duplicate id, replaced by line 4")]
+    assert Product.objects.get(id=8000001).name == "Second Tee"
