@@ -57,8 +57,7 @@ def import_progress(run: ImportRun) -> dict[str, object]:
 
     A run that has nothing pending any more is marked done here, when it is next looked at.
     """
-    counts = status_counts(run.product_ids) if run.product_ids else {"products": 0, "indexed": 0, "pending": 0,
-                                                                      "failed": 0}
+    counts = status_counts(run.product_ids)
     done = counts["indexed"] + counts["failed"]
     if run.state == ImportRun.State.INDEXING and not counts["pending"]:
         run.state, run.finished_at = ImportRun.State.DONE, timezone.now()

@@ -158,9 +158,8 @@ def image_queue() -> str:
     return f"{settings.CELERY_TASK_DEFAULT_QUEUE}.images"
 
 
-def queue_embedding(product_ids: Iterable[int]) -> int:
-    """Queue the products' text and, for those with an image, image embedding, in batches;
-    how many batches were queued."""
+def queue_embedding(product_ids: Iterable[int]) -> None:
+    """Queue the products' text and, for those with an image, image embedding, in batches."""
     from search.tasks import embed_images, embed_texts
 
     ids = list(product_ids)
@@ -172,7 +171,6 @@ def queue_embedding(product_ids: Iterable[int]) -> int:
         embed_texts.delay(ids[start:start + size])
     for start in range(0, len(images), size):
         embed_images.apply_async((images[start:start + size],), queue=image_queue())
-    return -(-len(ids) // size) - (-len(images) // size)
 
 
 def rebuild_from_database() -> int:
@@ -216,8 +214,10 @@ def index_texts(product_ids: list[int]) -> None:
                 pipe.hdel(key, *emptied)
             pipe.json().set(meta_key(product.id), "$", product_document(product))
         pipe.execute()
-    Product.objects.filter(id__in=[p.id for p in products]).update(status=Product.Status.INDEXED)
-    _note_text_only(products)
+    for product in products:
+        product.status = Product.Status.INDEXED
+        _note_text_only(product)
+    Product.objects.bulk_update(products, ["status", "status_reason"])
 
 
 def index_images(product_ids: list[int]) -> None:
@@ -242,14 +242,12 @@ def index_images(product_ids: list[int]) -> None:
         pipe.execute()
     for product in products:
         product.image_pending = False
-    Product.objects.bulk_update(products, ["image_pending", "image_problem"])
-    _note_text_only(products)
+        _note_text_only(product)
+    Product.objects.bulk_update(products, ["image_pending", "image_problem", "status_reason"])
 
 
-def _note_text_only(products: list[Product]) -> None:
-    for product in products:
-        product.status_reason = f"searchable by text only: {product.image_problem}" if product.image_problem else ""
-    Product.objects.bulk_update(products, ["status_reason"])
+def _note_text_only(product: Product) -> None:
+    product.status_reason = f"searchable by text only: {product.image_problem}" if product.image_problem else ""
 
 
 def _image_vectors(products: list[Product]) -> dict[int, np.ndarray]:

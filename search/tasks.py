@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from celery import Task, shared_task
 
@@ -12,31 +13,34 @@ from search.connection import SearchUnavailable
 logger = logging.getLogger(__name__)
 
 
-@shared_task(autoretry_for=(SearchUnavailable,), retry_backoff=True, retry_backoff_max=60,
-             retry_kwargs={"max_retries": 10})
-def embed_texts(product_ids: list[int]) -> None:
-    """Embed one batch of products' text into the index; Redis trouble is retried with backoff."""
+#: Redis trouble is transient: retried with exponential backoff, up to a minute apart.
+EMBED_RETRY = {"autoretry_for": (SearchUnavailable,), "retry_backoff": True, "retry_backoff_max": 60,
+               "retry_kwargs": {"max_retries": 10}}
+
+
+def _embed(work: Callable[[list[int]], None], failed: Callable[[list[int], str], None], what: str,
+           product_ids: list[int]) -> None:
+    """Run one batch; anything but Redis trouble marks the batch, with the reason."""
     try:
-        services.index_texts(product_ids)
+        work(product_ids)
     except SearchUnavailable:
         raise
     except Exception as exc:
-        logger.exception("text embedding failed for %d products", len(product_ids))
-        services.mark_failed(product_ids, f"embedding failed: {exc}")
+        logger.exception("%s embedding failed for %d products", what, len(product_ids))
+        failed(product_ids, f"{what} embedding failed: {exc}")
 
 
-@shared_task(autoretry_for=(SearchUnavailable,), retry_backoff=True, retry_backoff_max=60,
-             retry_kwargs={"max_retries": 10})
+@shared_task(**EMBED_RETRY)
+def embed_texts(product_ids: list[int]) -> None:
+    """Embed one batch of products' text into the index."""
+    _embed(services.index_texts, services.mark_failed, "text", product_ids)
+
+
+@shared_task(**EMBED_RETRY)
 def embed_images(product_ids: list[int]) -> None:
     """Embed one batch of products' images into the index (the products stay searchable by
-    text whatever happens here); Redis trouble is retried with backoff."""
-    try:
-        services.index_images(product_ids)
-    except SearchUnavailable:
-        raise
-    except Exception as exc:
-        logger.exception("image embedding failed for %d products", len(product_ids))
-        services.image_failed(product_ids, f"image embedding failed: {exc}")
+    text whatever happens here)."""
+    _embed(services.index_images, services.image_failed, "image", product_ids)
 
 
 @shared_task(bind=True, max_retries=None, acks_late=True)
