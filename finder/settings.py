@@ -131,7 +131,11 @@ FINDER_INDEX_PREFIX = env("FINDER_INDEX_PREFIX", default="finder")
 FINDER_IMAGE_MODEL = env("FINDER_IMAGE_MODEL", default="auto")
 FINDER_RESNET50_WEIGHTS = env("FINDER_RESNET50_WEIGHTS", default="")
 FINDER_EMBED_BATCH = env.int("FINDER_EMBED_BATCH", default=32)
-FINDER_TORCH_THREADS = env.int("FINDER_TORCH_THREADS", default=0)  # 0: all cores
+FINDER_MODEL_THREADS = env.int("FINDER_MODEL_THREADS", default=0)  # 0: all cores
+# Where the models run: auto (a CUDA GPU if PyTorch sees one, else the CPU), cpu or cuda.
+FINDER_DEVICE = env("FINDER_DEVICE", default="auto")
+# The models' ONNX exports, made once per machine (see search/embedders.py).
+FINDER_MODEL_CACHE = Path(env("FINDER_MODEL_CACHE", default=str(VAR_DIR / "models")))
 FINDER_MAX_PHOTO_BYTES = env.int("FINDER_MAX_PHOTO_BYTES", default=10_000_000)
 #: Catalog uploads in the admin: where they are kept, and the largest accepted.
 FINDER_UPLOAD_DIR = Path(env("FINDER_UPLOAD_DIR", default=str(VAR_DIR / "uploads")))
@@ -147,4 +151,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # The ONNX exporter's optimiser logs each of its hundreds of steps.
+    "loggers": {name: {"level": "WARNING"} for name in ("onnx_ir", "onnxscript", "torch.onnx")},
 }

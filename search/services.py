@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 def configured_layout() -> IndexLayout:
     """The index version that the settings and the loaded models call for."""
     text_spec, image_spec = configured_specs()
-    image = embedders.image_embedder()
+    image = embedders.image_model()
     return IndexLayout(generation_name(embedders.TEXT_MODEL, image.name), image.dim, text_spec, image_spec)
 
 

@@ -170,6 +170,19 @@ def subprocess_env(tmp_path: Path, queue: str) -> dict[str, str]:
             "FINDER_QUEUE": queue, "FINDER_EMBED_BATCH": "6", "FINDER_BROKER_VISIBILITY_TIMEOUT": "3"}
 
 
+@pytest.fixture(scope="session")
+def resnet50_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ResNet-50 weights file: untrained (the real ones cannot be downloaded here), seeded, so
+    the file is the same every run and its ONNX export is made once per machine."""
+    import torch
+    from torchvision.models import resnet50
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("resnet50") / "resnet50.pth"
+    torch.save(resnet50(weights=None).state_dict(), path)
+    return path
+
+
 @pytest.fixture
 def staff(db):
     """A logged-in superuser's client, for the admin."""

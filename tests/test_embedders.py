@@ -1,4 +1,5 @@
-"""The real models: reference similarities, dimensions, and the ResNet-50 loading path."""
+"""The real models: reference similarities, dimensions, the fast runtime's fidelity to eager
+PyTorch, devices, and the ResNet-50 loading path."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
-from torchvision.models import resnet50
 
 from catalog.images import to_rgb
 from search import embedders
@@ -16,7 +15,7 @@ from search.connection import get_client
 from search.schema import IMAGE_VECTOR, alias
 from search.selectors import index_info
 from search.services import ensure_index
-from tests.conftest import DEMO
+from tests.conftest import DEMO, demo_rows
 
 
 def test_minilm_reproduces_the_reference_similarities() -> None:
@@ -37,6 +36,32 @@ def test_efficientnet_features_tell_products_apart() -> None:
     assert vectors[0] @ vectors[2] < 0.95
 
 
+def test_onnx_runtime_gives_the_vectors_eager_pytorch_gives() -> None:
+    """The CPU runtime is an export of the same model: every vector matches eager PyTorch's."""
+    rows = demo_rows(40)
+    texts = [row["productDisplayName"] for row in rows] + ["", "x" * 3000]  # empty, and past the token limit
+    fast, eager = embedders.text_embedder(), embedders.load_text_embedder("cpu", "torch")
+    assert (fast.runtime, eager.runtime) == ("onnx", "torch")
+    assert np.min(np.sum(fast.embed(texts) * eager.embed(texts), axis=1)) > 0.999
+    images = [Image.open(DEMO / "images" / f"{row['id']}.jpg") for row in rows]
+    fast_image, eager_image = embedders.image_embedder(), embedders.load_image_embedder("cpu", "torch")
+    assert np.min(np.sum(fast_image.embed(images) * eager_image.embed(images), axis=1)) > 0.999
+
+
+def test_an_unknown_or_missing_device_is_a_clear_error(settings) -> None:
+    settings.FINDER_DEVICE = "tpu"
+    with pytest.raises(embedders.ModelUnavailable, match="must be one of"):
+        embedders.device()
+    settings.FINDER_DEVICE = "auto"
+    import torch
+
+    assert embedders.device() == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        settings.FINDER_DEVICE = "cuda"
+        with pytest.raises(embedders.ModelUnavailable, match="no CUDA GPU"):
+            embedders.device()
+
+
 def test_transparency_and_cmyk_become_rgb_on_white() -> None:
     transparent = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
     assert to_rgb(transparent).getpixel((0, 0)) == (255, 255, 255)
@@ -51,20 +76,13 @@ def fresh_image_model():
     embedders.image_embedder.cache_clear()
 
 
-@pytest.fixture
-def resnet_weights(tmp_path: Path, settings, fresh_image_model):
-    """A ResNet-50 weights file (untrained: the real ones cannot be downloaded here)."""
-    path = tmp_path / "resnet50.pth"
-    torch.save(resnet50(weights=None).state_dict(), path)
-    settings.FINDER_RESNET50_WEIGHTS = str(path)
-    return path
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("choice", ["auto", "resnet50"])
-def test_resnet50_from_a_weights_file_and_the_index_follows_its_dimension(resnet_weights, search_settings,
-                                                                         choice) -> None:
+def test_resnet50_from_a_weights_file_and_the_index_follows_its_dimension(resnet50_weights: Path, fresh_image_model,
+                                                                         search_settings, choice) -> None:
+    search_settings.FINDER_RESNET50_WEIGHTS = str(resnet50_weights)
     search_settings.FINDER_IMAGE_MODEL = choice
+    assert embedders.image_model() == embedders.ImageModel("resnet50", 2048)
     embedder = embedders.image_embedder()
     assert (embedder.name, embedder.dim) == ("resnet50", 2048)
     assert embedder.embed([Image.open(DEMO / "images" / "10007.jpg")]).shape == (1, 2048)

@@ -97,10 +97,7 @@ def test_each_index_type_and_metric_matches_brute_force(combination, demo_text_v
 
 @pytest.mark.django_db(transaction=True)
 def test_a_changed_index_or_model_is_built_beside_the_live_one_and_search_never_stops(
-        search_settings, celery_worker, catalog_dir, tmp_path) -> None:
-    import torch
-    from torchvision.models import resnet50
-
+        search_settings, celery_worker, catalog_dir, resnet50_weights) -> None:
     Product.objects.all().delete()  # a model change re-embeds every product: this test's must be all there are
     services.ensure_index()
     report = import_catalog(catalog_dir(demo_rows(24)))
@@ -131,9 +128,7 @@ def test_a_changed_index_or_model_is_built_beside_the_live_one_and_search_never_
         assert first not in services.index_versions(client)
 
         # 2. Another image model: new documents, embedded by the worker, then the alias moves.
-        weights = tmp_path / "resnet50.pth"
-        torch.save(resnet50(weights=None).state_dict(), weights)
-        search_settings.FINDER_RESNET50_WEIGHTS = str(weights)
+        search_settings.FINDER_RESNET50_WEIGHTS = str(resnet50_weights)
         embedders.image_embedder.cache_clear()
         assert "building" in services.ensure_index()
         # Asked again meanwhile (another import, a restart), it neither starts over nor re-queues.

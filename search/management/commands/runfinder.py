@@ -56,11 +56,11 @@ class Command(BaseCommand):
             # Two workers: text (and everything else), and images, so that a slow image batch
             # never holds up text. Text is light: one thread leaves the cores to the images.
             for name, queue, threads in (("text", settings.CELERY_TASK_DEFAULT_QUEUE, "1"),
-                                         ("images", image_queue(), os.environ.get("FINDER_TORCH_THREADS", "0"))):
+                                         ("images", image_queue(), os.environ.get("FINDER_MODEL_THREADS", "0"))):
                 children.append(subprocess.Popen(
                     [sys.executable, "-m", "celery", "-A", "finder", "worker", "--loglevel", "INFO",
                      "--concurrency", str(concurrency), "-Q", queue, "-n", f"{name}@%h"],
-                    env={**env, "FINDER_TORCH_THREADS": threads}, start_new_session=True))
+                    env={**env, "FINDER_MODEL_THREADS": threads}, start_new_session=True))
             if Product.objects.exists():
                 queued = reconcile_index()
                 self.stdout.write(f"{Product.objects.count()} products; {queued} queued for indexing")

