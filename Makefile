@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install static run test test-sqlite test-postgres lint browser
+.PHONY: install static run test test-sqlite test-postgres lint browser bench soak
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,11 @@ test-sqlite: install
 
 test-postgres: install
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest
+
+# The benchmark suite: writes bench/results.json and bench/results.md (about 15 minutes).
+bench: static
+	$(PY) -m bench
+
+# The soak test in full: 5 minutes of mixed browsing and search at 32 concurrent clients.
+soak: static
+	FINDER_SOAK_SECONDS=300 $(PY) -m pytest tests/test_soak.py -s

@@ -11,6 +11,7 @@ On a CUDA machine the GPU's throughput is measured too, over a few batch sizes.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,7 +24,8 @@ from PIL import Image
 from search import embedders
 
 
-def _throughput(embed: Callable[[Sequence[Any]], np.ndarray], items: Sequence[Any], batch: int) -> tuple[float, np.ndarray]:
+def _throughput(embed: Callable[[Sequence[Any]], np.ndarray], items: Sequence[Any],
+                batch: int) -> tuple[float, np.ndarray]:
     """Items per second over ``items`` in batches (after one warm-up batch), and the vectors."""
     embed(items[:batch])
     started = time.perf_counter()
@@ -95,9 +97,9 @@ def _gpu(decoded: list[Image.Image], names: list[str]) -> dict[str, Any]:
     text_model = embedders.load_text_embedder("cuda", "torch")
     found: dict[str, Any] = {"device": torch.cuda.get_device_name(0), "image_per_s": {}, "text_per_s": {}}
     for batch in (64, 128, 256, 512):
-        model = embedders.ImageEmbedder(**{**image_model.__dict__, "batch_size": batch})
+        model = dataclasses.replace(image_model, batch_size=batch)
         found["image_per_s"][batch] = round(_throughput(model.embed, decoded * max(1, 2048 // len(decoded)),
                                                         batch)[0], 1)
-        text = embedders.TextEmbedder(**{**text_model.__dict__, "batch_size": batch})
+        text = dataclasses.replace(text_model, batch_size=batch)
         found["text_per_s"][batch] = round(_throughput(text.embed, names * max(1, 8192 // len(names)), batch)[0], 1)
     return found

@@ -85,7 +85,8 @@ async def _run(base_url: str, pick: PathPicker, clients: int, seconds: float, us
                warmup: float) -> LoadResult:
     connector = aiohttp.TCPConnector(limit=clients)
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    jar = aiohttp.CookieJar(unsafe=True)  # keep cookies from an IP address (127.0.0.1)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=jar) as session:
         await log_in(session, base_url, username, password)
         if warmup:
             await asyncio.gather(*(_client(session, base_url, pick, 1000 + n, time.monotonic() + warmup,

@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
+from collections import Counter
 from pathlib import Path
 from types import TracebackType
 
 import psutil
 import redis
 from django.conf import settings
+
+from bench import load
+from search.redis_server import running_url
 
 SHOPPER = ("bench-shopper", "a long bench password 1")
 
@@ -43,7 +49,8 @@ class RunningSite:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.web_workers = web_workers
         self.env = {**os.environ, "FINDER_VAR_DIR": str(folder), "DEBUG": "0", "FINDER_HTTPS": "0",
-                    "SECRET_KEY": "bench-only-secret-key-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                    "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+                    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
                     "FINDER_MODEL_CACHE": str(settings.FINDER_MODEL_CACHE), "LOG_LEVEL": "WARNING"}
         for name in ("REDIS_URL", "DATABASE_URL", "FINDER_QUEUE"):
             self.env.pop(name, None)
@@ -116,8 +123,7 @@ class RunningSite:
         raise TimeoutError(f"indexing did not finish: {counts}")
 
     def redis(self) -> redis.Redis:
-        state = json.loads((self.folder / "redis" / "server.json").read_text())
-        return redis.Redis.from_url(state["url"], protocol=2)
+        return redis.Redis.from_url(running_url(self.folder / "redis"), protocol=2)
 
     def processes(self) -> dict[str, list[psutil.Process]]:
         """The site's processes by role: web (gunicorn), worker (celery), redis."""
@@ -135,3 +141,73 @@ class RunningSite:
         """Resident memory by role, in MB."""
         return {role: round(sum(p.memory_info().rss for p in procs) / 1e6, 1)
                 for role, procs in self.processes().items()}
+
+
+def similar_paths(ids: list[int]) -> load.PathPicker:
+    """A shopper clicking By text or By image on any product, sometimes within a gender."""
+    def pick(rng: random.Random) -> str:
+        by = rng.choice(("text", "image"))
+        gender = rng.choice(("", "", "&gender=Men", "&gender=Women"))
+        return f"/products/{rng.choice(ids)}/similar/?by={by}{gender}"
+    return pick
+
+
+def search_paths(queries: list[str]) -> load.PathPicker:
+    """A shopper typing one of the queries into the search box."""
+    def pick(rng: random.Random) -> str:
+        return f"/search/?q={urllib.parse.quote_plus(rng.choice(queries))}"
+    return pick
+
+
+def _counters(client: redis.Redis) -> Counter[str]:
+    """Commands served, by name, and ``round trips``: the socket reads Redis processed (a
+    pipeline of many commands arrives in one)."""
+    counts = Counter({name.removeprefix("cmdstat_"): stats["calls"]
+                      for name, stats in client.info("commandstats").items()})
+    counts["round trips"] = client.info("stats")["total_reads_processed"]
+    return counts
+
+
+def round_trips(running: RunningSite, client: redis.Redis, pick: load.PathPicker,
+                requests: int = 50) -> dict[str, float]:
+    """Redis round trips and commands per request, over ``requests`` requests one after
+    another, less what the workers and this measurement send meanwhile (measured over as long
+    a quiet spell)."""
+    rng = random.Random(7)
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    page = opener.open(f"{running.base_url}/accounts/login/").read().decode()
+    token = load.CSRF_INPUT.search(page)
+    assert token is not None
+    opener.open(f"{running.base_url}/accounts/login/", data=urllib.parse.urlencode(
+        {"username": SHOPPER[0], "password": SHOPPER[1], "csrfmiddlewaretoken": token.group(1)}).encode())
+    before, started = _counters(client), time.monotonic()
+    for _ in range(requests):
+        opener.open(f"{running.base_url}{pick(rng)}").read()
+    elapsed = time.monotonic() - started
+    during = _counters(client)
+    time.sleep(elapsed)
+    quiet = _counters(client)
+    per_request = {name: (during[name] - before[name] - (quiet[name] - during[name])) / requests
+                   for name in during}
+    return {name: round(value, 2) for name, value in sorted(per_request.items()) if value >= 0.05}
+
+
+def memory_per_product(client: redis.Redis, products: int) -> dict[str, float]:
+    """What the index costs per product: Redis's memory freed by dropping the index and its
+    documents, against the raw float32 bytes of the vectors plus the product's metadata."""
+    from search.schema import alias, meta_key
+    from search.selectors import index_info
+
+    info = index_info(client, alias())
+    dims = sum(vector["dim"] for vector in info["vectors"].values())
+    meta_keys = list(client.scan_iter(match=meta_key("*"), count=1000))
+    metadata = sum(len(client.execute_command("JSON.GET", key)) for key in meta_keys) / max(1, len(meta_keys))
+    before = client.info("memory")["used_memory"]
+    client.ft(alias()).dropindex(delete_documents=True)
+    for start in range(0, len(meta_keys), 1000):
+        client.delete(*meta_keys[start:start + 1000])
+    time.sleep(1)  # large values are freed in the background
+    freed = before - client.info("memory")["used_memory"]
+    raw = dims * 4 + metadata
+    return {"bytes_per_product": round(freed / products), "raw_vector_bytes": dims * 4,
+            "metadata_bytes": round(metadata), "ratio_to_raw": round(freed / products / raw, 2)}

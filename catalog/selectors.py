@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -50,6 +51,12 @@ def status_counts(product_ids: Collection[int] | None = None) -> dict[str, int]:
         failed=Count("id", filter=Q(status=Product.Status.FAILED)),
     )
     return {key: counts[key] for key in ("products", *Product.Status.values)}
+
+
+def recent_status_counts() -> dict[str, int]:
+    """:func:`status_counts` of the whole catalog, at most two seconds old: every search page
+    shows it, and counting a large catalog on each request would cost more than the search."""
+    return cache.get_or_set("catalog-status-counts", status_counts, timeout=2)
 
 
 def import_progress(run: ImportRun) -> dict[str, object]:

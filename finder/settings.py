@@ -19,6 +19,17 @@ DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY") if not DEBUG else env("SECRET_KEY", default="dev-only-insecure-secret-key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
+# Outside DEBUG the site is served over HTTPS (TLS ends at a proxy in front of gunicorn, which
+# says so in X-Forwarded-Proto): cookies only over HTTPS, HTTP redirected, HSTS.
+# FINDER_HTTPS=0 serves plain HTTP, for a site that only listens on loopback (the benchmark).
+FINDER_HTTPS = env.bool("FINDER_HTTPS", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = FINDER_HTTPS
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = FINDER_HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if FINDER_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = FINDER_HTTPS
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
 #: Runtime state that is never committed: the SQLite database, uploaded images, Redis data.
 VAR_DIR = Path(env("FINDER_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -33,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "catalog",
     "search",
 ]
@@ -46,9 +58,22 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for one username
+# from one address, that pair is locked out for AXES_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+
 ROOT_URLCONF = "finder.urls"
+# Sessions read from the process's cache, written through to the database: one query less
+# per request.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 WSGI_APPLICATION = "finder.wsgi.application"
 
 TEMPLATES = [
@@ -112,7 +137,8 @@ REST_FRAMEWORK = {
 REDIS_DIR = VAR_DIR / "redis"
 REDIS_URL = env("REDIS_URL", default="") or running_url(REDIS_DIR)
 
-CELERY_BROKER_URL = REDIS_URL
+# The broker may be another server (CELERY_BROKER_URL); by default it is the same Redis.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL
 #: The queue the app sends tasks to and its workers take them from.
 CELERY_TASK_DEFAULT_QUEUE = env("FINDER_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
@@ -125,6 +151,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("FINDER_BROKER_VISIBILITY_TIMEOUT", default=300)}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing to a broker that is down gives up after about a second (a web request waits for
+# it); what could not be queued stays pending in the database for the sweep.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.3, "interval_max": 0.3}
+# The sweep (search.tasks.sweep_index) runs on the worker started with beat (-B).
+FINDER_SWEEP_SECONDS = env.float("FINDER_SWEEP_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE = {"sweep-index": {"task": "search.tasks.sweep_index", "schedule": FINDER_SWEEP_SECONDS,
+                                        "options": {"expires": FINDER_SWEEP_SECONDS}}}
 
 # Search and embeddings.
 FINDER_INDEX_PREFIX = env("FINDER_INDEX_PREFIX", default="finder")
@@ -144,6 +177,8 @@ FINDER_MAX_UPLOAD_BYTES = env.int("FINDER_MAX_UPLOAD_BYTES", default=2_000_000_0
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Each vector field's index: ALGORITHM:METRIC[:PARAM=VALUE,...] (see search/schema.py).
 FINDER_TEXT_INDEX = env("FINDER_TEXT_INDEX", default="HNSW:COSINE:M=16,EF_CONSTRUCTION=200,EF_RUNTIME=100")
+# How vectors are stored and indexed: FLOAT16 (half the memory) or FLOAT32.
+FINDER_VECTOR_TYPE = env("FINDER_VECTOR_TYPE", default="FLOAT16")
 FINDER_IMAGE_INDEX = env("FINDER_IMAGE_INDEX", default="HNSW:COSINE:M=16,EF_CONSTRUCTION=200,EF_RUNTIME=100")
 
 LOGGING = {

@@ -9,7 +9,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from search.embedders import IMAGE_MODELS
-from search.schema import VectorIndexSpec
+from search.schema import VectorIndexSpec, configured_vector_type
 
 
 @checks.register()
@@ -20,6 +20,10 @@ def check_search_settings(app_configs: Any = None, **kwargs: Any) -> list[checks
             VectorIndexSpec.parse(getattr(settings, name))
         except ImproperlyConfigured as exc:
             errors.append(checks.Error(f"{name}: {exc}", id="search.E001"))
+    try:
+        configured_vector_type()
+    except ImproperlyConfigured as exc:
+        errors.append(checks.Error(str(exc), id="search.E003"))
     if settings.FINDER_IMAGE_MODEL not in IMAGE_MODELS:
         errors.append(checks.Error(f"FINDER_IMAGE_MODEL must be one of {', '.join(IMAGE_MODELS)}",
                                    id="search.E002"))

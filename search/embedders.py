@@ -42,7 +42,6 @@ from catalog.images import to_rgb
 logger = logging.getLogger(__name__)
 
 TEXT_MODEL = "all-MiniLM-L6-v2"
-TEXT_DIM = 384
 IMAGE_SIZE = 224
 IMAGE_MODELS = ("auto", "resnet50", "efficientnet-lite0")
 IMAGE_DIMS = {"resnet50": 2048, "efficientnet-lite0": 1280}

@@ -50,7 +50,7 @@ def recall_check(samples: int = 50, k: int = 12, seed: int = 0) -> list[RecallRe
             raw = [(key, value) for key, value in zip(keys, pipe.execute(), strict=True) if value is not None]
             if not raw:
                 continue
-            matrix = np.stack([np.frombuffer(value, dtype=np.float32) for _, value in raw])
+            matrix = np.stack([live.vector(value) for _, value in raw])
             names = [key.decode() if isinstance(key, bytes) else key for key, _ in raw]
             position = {name: i for i, name in enumerate(names)}
             chosen = random.Random(seed).sample(range(len(raw)), min(samples, len(raw)))
@@ -60,7 +60,7 @@ def recall_check(samples: int = 50, k: int = 12, seed: int = 0) -> list[RecallRe
                 scores = matrix @ matrix[row]
                 top = np.argsort(-scores)[:k]
                 exact_ms.append((time.perf_counter() - started) * 1000)
-                threshold = scores[top[-1]] - 1e-6
+                threshold = scores[top[-1]] - 1e-4  # float16 vectors: the index may round differently
                 query = VectorQuery(vector=raw[row][1], vector_field_name=field, return_fields=[], num_results=k)
                 started = time.perf_counter()
                 found = client.ft(alias()).search(query, query.params).docs

@@ -1,9 +1,11 @@
 """The one object that describes the product index (redisvl's :class:`IndexSchema`).
 
 Storage, as the original demo did it and the guide measured: the index runs over HASH
-documents that hold the filterable fields and both vectors as raw FLOAT32 bytes (a JSON
-array costs about ten times the raw bytes), while the product's display metadata lives in
-a RedisJSON document ``<prefix>:meta:<id>``, fetched for the hits.
+documents that hold the filterable fields and both vectors as raw bytes (a JSON array costs
+about ten times the raw bytes), while the product's display metadata lives in a RedisJSON
+document ``<prefix>:meta:<id>``, fetched for the hits. Vectors are FLOAT16 by default
+(``FINDER_VECTOR_TYPE``): half the memory of FLOAT32, in the documents and in the index's
+own copy, for similarities that differ by less than 0.001 (the vectors are unit length).
 
 Versions. Documents live under a *generation* prefix named after the models that computed
 their vectors, and each index is named after a fingerprint of everything that shapes it
@@ -20,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from redisvl.schema import IndexSchema
@@ -38,6 +41,24 @@ ALGORITHM_PARAMS = {
     "HNSW": {"INITIAL_CAP": int, "M": int, "EF_CONSTRUCTION": int, "EF_RUNTIME": int, "EPSILON": float},
 }
 METRICS = ("L2", "IP", "COSINE")
+VECTOR_TYPES = {"FLOAT32": np.float32, "FLOAT16": np.float16}
+
+
+def vector_bytes(vector: np.ndarray, vector_type: str) -> bytes:
+    """A vector as an index of ``vector_type`` stores it."""
+    return np.asarray(vector, dtype=VECTOR_TYPES[vector_type]).tobytes()
+
+
+def vector_from_bytes(raw: bytes, vector_type: str) -> np.ndarray:
+    return np.frombuffer(raw, dtype=VECTOR_TYPES[vector_type]).astype(np.float32)
+
+
+def configured_vector_type() -> str:
+    vector_type = settings.FINDER_VECTOR_TYPE.upper()
+    if vector_type not in VECTOR_TYPES:
+        raise ImproperlyConfigured(f"FINDER_VECTOR_TYPE must be one of {', '.join(VECTOR_TYPES)}, "
+                                   f"not {settings.FINDER_VECTOR_TYPE!r}")
+    return vector_type
 
 
 @dataclass(frozen=True)
@@ -78,10 +99,10 @@ class VectorIndexSpec:
                 raise ImproperlyConfigured(f"vector index {text!r}: {name} must be positive")
         return cls(algorithm, metric, tuple(sorted(params.items())))
 
-    def attrs(self, dims: int) -> dict[str, Any]:
+    def attrs(self, dims: int, vector_type: str) -> dict[str, Any]:
         """The field's attributes, as redisvl names them."""
         return {"dims": dims, "algorithm": self.algorithm.lower(), "distance_metric": self.metric.lower(),
-                "datatype": "float32", **{name.lower(): value for name, value in self.params}}
+                "datatype": vector_type.lower(), **{name.lower(): value for name, value in self.params}}
 
     def score(self, distance: float) -> float:
         """Turn the metric's distance into a similarity score, higher is more similar.
@@ -105,6 +126,7 @@ class IndexLayout:
     image_dim: int
     text_spec: VectorIndexSpec
     image_spec: VectorIndexSpec
+    vector_type: str
 
     @property
     def doc_prefix(self) -> str:
@@ -115,6 +137,9 @@ class IndexLayout:
 
     def spec(self, field: str) -> VectorIndexSpec:
         return self.text_spec if field == TEXT_VECTOR else self.image_spec
+
+    def vector_bytes(self, vector: np.ndarray) -> bytes:
+        return vector_bytes(vector, self.vector_type)
 
     @property
     def index_name(self) -> str:
@@ -136,8 +161,9 @@ class IndexLayout:
                 {"name": "text", "type": "text"},
                 {"name": "year", "type": "numeric"},
                 {"name": "location", "type": "geo"},
-                {"name": TEXT_VECTOR, "type": "vector", "attrs": self.text_spec.attrs(TEXT_DIM)},
-                {"name": IMAGE_VECTOR, "type": "vector", "attrs": self.image_spec.attrs(self.image_dim)},
+                {"name": TEXT_VECTOR, "type": "vector", "attrs": self.text_spec.attrs(TEXT_DIM, self.vector_type)},
+                {"name": IMAGE_VECTOR, "type": "vector",
+                 "attrs": self.image_spec.attrs(self.image_dim, self.vector_type)},
             ],
         }
 
@@ -146,9 +172,10 @@ class IndexLayout:
 DOCUMENT_FORMAT = "d2"
 
 
-def generation_name(text_model: str, image_model: str) -> str:
-    """A key-safe name for the models that computed a document's vectors, and its format."""
-    return re.sub(r"[^a-z0-9.-]+", "-", f"{text_model}.{image_model}.{DOCUMENT_FORMAT}".lower())
+def generation_name(text_model: str, image_model: str, vector_type: str) -> str:
+    """A key-safe name for the models that computed a document's vectors, how they are stored,
+    and the document format."""
+    return re.sub(r"[^a-z0-9.-]+", "-", f"{text_model}.{image_model}.{vector_type}.{DOCUMENT_FORMAT}".lower())
 
 
 def alias() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from redisvl.query.filter import Tag
 from search import embedders
 from search.connection import SearchUnavailable, get_client, search_errors
 from search.filters import TAG_PARAMETERS, Filters, name_words
-from search.schema import IMAGE_VECTOR, TEXT_VECTOR, VectorIndexSpec, alias, meta_key
+from search.schema import IMAGE_VECTOR, TEXT_VECTOR, VectorIndexSpec, alias, meta_key, vector_bytes, vector_from_bytes
 from search.understanding import Understanding, stem, understand, vocabulary
 
 LIVE_CACHE_SECONDS = 2.0
@@ -65,6 +66,7 @@ def index_info(client: redis.Redis, name: str, detailed: bool = False) -> dict[s
                 "spec": VectorIndexSpec(facts["algorithm"].upper(), facts["distance_metric"].upper(),
                                         tuple(sorted(params.items()))),
                 "dim": int(facts["dim"]),
+                "type": facts["data_type"].upper(),
             }
     name = info["index_name"]
     return {
@@ -104,10 +106,17 @@ class LiveIndex:
     doc_prefix: str
     specs: dict[str, VectorIndexSpec]
     dims: dict[str, int]
+    vector_type: str
     complete: bool
 
     def doc_key(self, product_id: int) -> str:
         return f"{self.doc_prefix}{product_id}"
+
+    def vector_bytes(self, vector: np.ndarray) -> bytes:
+        return vector_bytes(vector, self.vector_type)
+
+    def vector(self, raw: bytes) -> np.ndarray:
+        return vector_from_bytes(raw, self.vector_type)
 
 
 _live_lock = threading.Lock()
@@ -128,7 +137,8 @@ def live_index(refresh: bool = False) -> LiveIndex:
         except redis.ResponseError:
             raise SearchUnavailable("Search is warming up: the index is being built.") from None
     live = LiveIndex(info["name"], info["prefix"], {f: v["spec"] for f, v in info["vectors"].items()},
-                     {f: v["dim"] for f, v in info["vectors"].items()}, complete=info["percent_indexed"] >= 1.0)
+                     {f: v["dim"] for f, v in info["vectors"].items()}, info["vectors"][TEXT_VECTOR]["type"],
+                     complete=info["percent_indexed"] >= 1.0)
     with _live_lock:
         _live_cache[key] = (time.monotonic(), live)
     return live
@@ -190,7 +200,7 @@ def similar_to_image(image: Image.Image, filters: Filters, k: int = 12) -> list[
         live = live_index()
         if live.dims.get(IMAGE_VECTOR) != embedder.dim:
             raise SearchUnavailable("Photo search is being rebuilt for a new image model; try again soon.")
-        vector = embedder.embed([image])[0].tobytes()
+        vector = live.vector_bytes(embedder.embed([image])[0])
         return _nearest(client, live, vector, IMAGE_VECTOR, filters, k)
 
 
@@ -236,7 +246,7 @@ def _blended(client: redis.Redis, live: LiveIndex, vectors: list[bytes], filters
     from the candidates' stored vectors (normalised, so a dot product is the cosine). Products
     without an image vector cannot be blended and are left out.
     """
-    queries = [np.frombuffer(vector, dtype=np.float32) for vector in vectors]
+    queries = [live.vector(vector) for vector in vectors]
     candidates: dict[int, None] = {}
     for field, vector in zip((TEXT_VECTOR, IMAGE_VECTOR), vectors, strict=True):
         query = _knn_query(vector, field, filters, depth, exclude)
@@ -248,7 +258,7 @@ def _blended(client: redis.Redis, live: LiveIndex, vectors: list[bytes], filters
     for product_id, stored in zip(candidates, pipe.execute(), strict=True):
         if None in stored:
             continue
-        text, image = (float(np.frombuffer(v, dtype=np.float32) @ q) for v, q in zip(stored, queries, strict=True))
+        text, image = (float(live.vector(v) @ q) for v, q in zip(stored, queries, strict=True))
         score = (1 - weight) * text + weight * image
         if filters.min_score is None or score >= filters.min_score:
             scored.append((score, product_id, text, image))
@@ -329,6 +339,13 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     return SearchPage(results, page, k, len(ranked), understood, relaxed, narrowed)
 
 
+@functools.lru_cache(maxsize=2048)
+def query_vector(query: str) -> np.ndarray:
+    """The text vector of a shopper's query. Shoppers ask the same things again and again: the
+    popular queries' vectors are kept (the model's answer never changes)."""
+    return embedders.text_embedder().embed([query])[0]
+
+
 def _fused(client: redis.Redis, live: LiveIndex, query: str, filters: Filters, depth: int, mode: Mode,
            filtered_words: set[str]) -> list[tuple[int, dict[str, Any]]]:
     """Both rankings, fused. ``filtered_words`` are query words already turned into filters:
@@ -338,9 +355,8 @@ def _fused(client: redis.Redis, live: LiveIndex, query: str, filters: Filters, d
     rankings: dict[int, dict[str, Any]] = {}
     vector_hits = []
     if mode is not Mode.KEYWORD:
-        vector = embedders.text_embedder().embed([query])[0]
-        knn = VectorQuery(vector=vector.tobytes(), vector_field_name=TEXT_VECTOR, return_fields=[],
-                          filter_expression=expression, num_results=depth)
+        knn = VectorQuery(vector=live.vector_bytes(query_vector(query)), vector_field_name=TEXT_VECTOR,
+                          return_fields=[], filter_expression=expression, num_results=depth)
         vector_hits = client.ft(live.name).search(knn, knn.params).docs
     for rank, hit in enumerate(vector_hits, start=1):
         similarity = spec.score(float(hit.vector_distance))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from kombu.exceptions import OperationalError
 from PIL import Image
 from redis import Redis
 from redisvl.index import SearchIndex
@@ -26,7 +27,7 @@ from redisvl.index import SearchIndex
 from catalog.images import ImageRejected, load_image
 from catalog.models import PENDING, Product
 from search import embedders
-from search.connection import get_client, search_errors
+from search.connection import SearchUnavailable, get_client, search_errors
 from search.schema import (
     IMAGE_VECTOR,
     TAG_FIELDS,
@@ -34,6 +35,7 @@ from search.schema import (
     IndexLayout,
     alias,
     configured_specs,
+    configured_vector_type,
     generation_name,
     meta_key,
 )
@@ -47,7 +49,9 @@ def configured_layout() -> IndexLayout:
     """The index version that the settings and the loaded models call for."""
     text_spec, image_spec = configured_specs()
     image = embedders.image_model()
-    return IndexLayout(generation_name(embedders.TEXT_MODEL, image.name), image.dim, text_spec, image_spec)
+    vector_type = configured_vector_type()
+    return IndexLayout(generation_name(embedders.TEXT_MODEL, image.name, vector_type), image.dim, text_spec,
+                       image_spec, vector_type)
 
 
 def ensure_index() -> str:
@@ -159,7 +163,11 @@ def image_queue() -> str:
 
 
 def queue_embedding(product_ids: Iterable[int]) -> None:
-    """Queue the products' text and, for those with an image, image embedding, in batches."""
+    """Queue the products' text and, for those with an image, image embedding, in batches.
+
+    With the broker unreachable (after Celery's own retries), the products stay pending in the
+    database and :func:`sweep_index` queues them once it is back: nothing is lost.
+    """
     from search.tasks import embed_images, embed_texts
 
     ids = list(product_ids)
@@ -167,10 +175,41 @@ def queue_embedding(product_ids: Iterable[int]) -> None:
     Product.objects.filter(id__in=with_image).update(image_pending=True)
     images = [pid for pid in ids if pid in with_image]
     size = settings.FINDER_EMBED_BATCH
-    for start in range(0, len(ids), size):
-        embed_texts.delay(ids[start:start + size])
-    for start in range(0, len(images), size):
-        embed_images.apply_async((images[start:start + size],), queue=image_queue())
+    try:
+        for start in range(0, len(ids), size):
+            embed_texts.delay(ids[start:start + size])
+        for start in range(0, len(images), size):
+            embed_images.apply_async((images[start:start + size],), queue=image_queue())
+    except OperationalError as exc:
+        logger.warning("the broker cannot be reached (%s): %d products stay pending until the sweep "
+                       "queues them", exc, len(ids))
+
+
+def waiting_tasks() -> int:
+    """Embedding tasks waiting in the broker's queues."""
+    from finder.celery import app
+
+    with app.connection_for_read() as connection:
+        channel = connection.default_channel
+        return sum(channel.queue_declare(queue, passive=True).message_count
+                   for queue in (settings.CELERY_TASK_DEFAULT_QUEUE, image_queue()))
+
+
+def sweep_index() -> int:
+    """Queue what the index lacks and no waiting task will bring; how many products.
+
+    Celery beat runs this every ``FINDER_SWEEP_SECONDS``. It is what makes a lost task or a
+    lost write harmless: Redis killed before its append-only file caught up, a broker that was
+    down when an import queued its work. While tasks wait in the queues an import is under way,
+    and its own tasks will finish the work.
+    """
+    ensure_index()
+    try:
+        if waiting_tasks():
+            return 0
+    except OperationalError as exc:
+        raise SearchUnavailable(f"the broker cannot be reached: {exc}") from exc
+    return reconcile_index()
 
 
 def rebuild_from_database() -> int:
@@ -199,7 +238,8 @@ def index_texts(product_ids: list[int]) -> None:
         pipe = client.pipeline(transaction=True)
         for product, vector in zip(products, vectors, strict=True):
             fields: dict[str, str | bytes | int] = {"id": str(product.id), "name": product.name,
-                                                    "text": product.search_text(), TEXT_VECTOR: vector.tobytes()}
+                                                    "text": product.search_text(),
+                                                    TEXT_VECTOR: layout.vector_bytes(vector)}
             fields.update({name: getattr(product, name) for name in TAG_FIELDS if getattr(product, name)})
             if product.year is not None:
                 fields["year"] = product.year
@@ -236,7 +276,7 @@ def index_images(product_ids: list[int]) -> None:
         for product in products:
             key = layout.doc_key(product.id)
             if product.id in vectors:
-                pipe.hset(key, IMAGE_VECTOR, vectors[product.id].tobytes())
+                pipe.hset(key, IMAGE_VECTOR, layout.vector_bytes(vectors[product.id]))
             else:
                 pipe.hdel(key, IMAGE_VECTOR)
         pipe.execute()
@@ -290,19 +330,22 @@ def remove_from_index(product_ids: Iterable[int]) -> None:
 
 
 def reconcile_index() -> int:
-    """Queue every product the index lacks: pending ones, and indexed ones whose document is gone.
+    """Queue every product the index lacks: pending ones, indexed ones whose document is gone,
+    and ones whose image vector is gone.
 
     This is how the index is rebuilt from the database after Redis lost its data.
     """
     layout = configured_layout()
     client = get_client()
-    indexed = list(Product.objects.filter(status=Product.Status.INDEXED).values_list("id", flat=True))
+    indexed = list(Product.objects.filter(status=Product.Status.INDEXED, image_pending=False)
+                   .values_list("id", "image", "image_problem"))
     with search_errors():
         pipe = client.pipeline(transaction=False)
-        for pid in indexed:
-            pipe.exists(layout.doc_key(pid))
+        for pid, _, _ in indexed:
+            pipe.hmget(layout.doc_key(pid), ["id", IMAGE_VECTOR])
         present = pipe.execute()
-    lost = [pid for pid, exists in zip(indexed, present, strict=True) if not exists]
+    lost = [pid for (pid, image, problem), (doc, vector) in zip(indexed, present, strict=True)
+            if doc is None or (image and not problem and vector is None)]
     if lost:
         Product.objects.filter(id__in=lost).update(status=Product.Status.PENDING)
     todo = list(Product.objects.filter(PENDING).values_list("id", flat=True))

@@ -43,6 +43,19 @@ def embed_images(product_ids: list[int]) -> None:
     _embed(services.index_images, services.image_failed, "image", product_ids)
 
 
+@shared_task(ignore_result=True)
+def sweep_index() -> None:
+    """Queue whatever the index lacks (see :func:`search.services.sweep_index`); on Redis
+    trouble, the next sweep tries again."""
+    try:
+        queued = services.sweep_index()
+    except SearchUnavailable as exc:
+        logger.warning("index sweep skipped: %s", exc)
+        return
+    if queued:
+        logger.info("index sweep queued %d products", queued)
+
+
 @shared_task(bind=True, max_retries=None, acks_late=True)
 def complete_rebuild(self: Task, index_name: str) -> None:
     """Move the alias to a newly built index version once it is complete; until then, check

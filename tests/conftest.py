@@ -166,7 +166,8 @@ def subprocess_env(tmp_path: Path, queue: str) -> dict[str, str]:
         host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
         database = f"postgres://{db['USER'] or 'postgres'}@{host}/{db['NAME']}"
     return {**os.environ, "REDIS_URL": django_settings.REDIS_URL, "DATABASE_URL": database,
-            "FINDER_VAR_DIR": str(tmp_path), "FINDER_INDEX_PREFIX": django_settings.FINDER_INDEX_PREFIX,
+            "FINDER_VAR_DIR": str(tmp_path), "FINDER_MODEL_CACHE": str(django_settings.FINDER_MODEL_CACHE),
+            "FINDER_INDEX_PREFIX": django_settings.FINDER_INDEX_PREFIX,
             "FINDER_QUEUE": queue, "FINDER_EMBED_BATCH": "6", "FINDER_BROKER_VISIBILITY_TIMEOUT": "3"}
 
 

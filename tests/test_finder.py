@@ -24,7 +24,7 @@ def _vectors(field: str) -> dict[int, np.ndarray]:
     for product_id in Product.objects.values_list("id", flat=True):
         raw = client.hget(live_index().doc_key(product_id), field)
         if raw is not None:
-            found[product_id] = np.frombuffer(raw, dtype=np.float32)
+            found[product_id] = live_index().vector(raw)
     return found
 
 
@@ -86,11 +86,12 @@ def test_by_image_for_a_product_without_image_says_so(indexed) -> None:
 
 
 @pytest.mark.django_db
-def test_vectors_are_stored_as_raw_float32(indexed) -> None:
+def test_vectors_are_stored_as_raw_float16_by_default(indexed) -> None:
     product = Product.objects.exclude(image="").first()
     client = get_client()
-    assert len(client.hget(live_index().doc_key(product.id), TEXT_VECTOR)) == 384 * 4
-    assert len(client.hget(live_index().doc_key(product.id), IMAGE_VECTOR)) == 1280 * 4
+    assert live_index().vector_type == "FLOAT16"
+    assert len(client.hget(live_index().doc_key(product.id), TEXT_VECTOR)) == 384 * 2
+    assert len(client.hget(live_index().doc_key(product.id), IMAGE_VECTOR)) == 1280 * 2
 
 
 @pytest.fixture

@@ -18,7 +18,16 @@ from catalog.services import import_catalog
 from search import embedders, services
 from search.connection import get_client
 from search.filters import Filters
-from search.schema import IMAGE_VECTOR, TEXT_VECTOR, IndexLayout, VectorIndexSpec, alias, generation_name
+from search.schema import (
+    IMAGE_VECTOR,
+    TEXT_VECTOR,
+    IndexLayout,
+    VectorIndexSpec,
+    alias,
+    generation_name,
+    vector_bytes,
+    vector_from_bytes,
+)
 from search.selectors import By, index_info, live_index, live_index_name, similar_products
 from tests.conftest import DEMO, demo_rows, wait_until_settled
 
@@ -33,8 +42,8 @@ def test_specs_parse_and_bad_ones_are_refused() -> None:
     assert (spec.algorithm, spec.metric) == ("HNSW", "COSINE")
     assert dict(spec.params) == {"M": 16, "EF_CONSTRUCTION": 200, "EF_RUNTIME": 100, "EPSILON": 0.02}
     flat = VectorIndexSpec.parse("FLAT:L2:INITIAL_CAP=3000,BLOCK_SIZE=3000")
-    assert flat.attrs(384) == {"dims": 384, "algorithm": "flat", "distance_metric": "l2", "datatype": "float32",
-                               "block_size": 3000, "initial_cap": 3000}
+    assert flat.attrs(384, "FLOAT32") == {"dims": 384, "algorithm": "flat", "distance_metric": "l2",
+                                          "datatype": "float32", "block_size": 3000, "initial_cap": 3000}
     assert str(VectorIndexSpec.parse(str(flat))) == str(flat)
     for bad in ("HNSW", "IVF:L2", "FLAT:HAMMING", "FLAT:L2:M=16", "HNSW:IP:M=many", "HNSW:IP:M=-1", "a:b:c:d"):
         with pytest.raises(ImproperlyConfigured):
@@ -60,16 +69,21 @@ def demo_text_vectors() -> tuple[list[int], np.ndarray]:
     return [int(r["id"]) for r in rows], embedders.text_embedder().embed(texts)
 
 
+@pytest.mark.parametrize("vector_type", ["FLOAT32", "FLOAT16"])
 @pytest.mark.parametrize("combination", COMBINATIONS)
-def test_each_index_type_and_metric_matches_brute_force(combination, demo_text_vectors, search_settings) -> None:
-    ids, vectors = demo_text_vectors
+def test_each_index_type_and_metric_matches_brute_force(combination, vector_type, demo_text_vectors,
+                                                        search_settings) -> None:
+    ids, embedded = demo_text_vectors
+    # Exact search over the vectors as stored (FLOAT16 rounds them).
+    vectors = np.stack([vector_from_bytes(vector_bytes(v, vector_type), vector_type) for v in embedded])
+    assert np.min(np.sum(vectors * embedded, axis=1)) > 0.9999
     algorithm = combination.split(":")[0]
     spec = VectorIndexSpec.parse(combination + DEFAULTS[algorithm])
-    layout = IndexLayout("minilm", 1280, spec, spec)
+    layout = IndexLayout(f"minilm-{vector_type}", 1280, spec, spec, vector_type)
     client = get_client()
     pipe = client.pipeline(transaction=False)
     for product_id, vector in zip(ids, vectors, strict=True):
-        pipe.hset(layout.doc_key(product_id), mapping={"id": product_id, TEXT_VECTOR: vector.tobytes()})
+        pipe.hset(layout.doc_key(product_id), mapping={"id": product_id, TEXT_VECTOR: layout.vector_bytes(vector)})
     pipe.execute()
     SearchIndex(layout.schema(), redis_client=client).create()
     while index_info(client, layout.index_name)["percent_indexed"] < 1:
@@ -81,7 +95,7 @@ def test_each_index_type_and_metric_matches_brute_force(combination, demo_text_v
     for row in rows:
         exact = vectors @ vectors[row]
         top = np.sort(exact)[::-1][:K]
-        query = VectorQuery(vector=vectors[row].tobytes(), vector_field_name=TEXT_VECTOR, return_fields=[],
+        query = VectorQuery(vector=layout.vector_bytes(vectors[row]), vector_field_name=TEXT_VECTOR, return_fields=[],
                             num_results=K)
         docs = client.ft(layout.index_name).search(query, query.params).docs
         scores = np.array([spec.score(float(doc.vector_distance)) for doc in docs])
@@ -147,7 +161,8 @@ def test_a_changed_index_or_model_is_built_beside_the_live_one_and_search_never_
     assert info["vectors"][IMAGE_VECTOR]["dim"] == 2048 and info["num_docs"] == 24
     assert services.index_versions(client) == [third]
     # The old generation's documents went with its index.
-    old_prefix = f"{search_settings.FINDER_INDEX_PREFIX}:{generation_name('all-MiniLM-L6-v2', 'efficientnet-lite0')}:"
+    old_generation = generation_name("all-MiniLM-L6-v2", "efficientnet-lite0", "FLOAT16")
+    old_prefix = f"{search_settings.FINDER_INDEX_PREFIX}:{old_generation}:"
     assert old_prefix != info["prefix"] and not list(client.scan_iter(match=f"{old_prefix}*"))
     assert live_index(refresh=True).doc_prefix == info["prefix"]
     assert client.ft(alias()).info()["index_name"] in (third, third.encode())

@@ -14,6 +14,7 @@ from catalog.models import Product
 from search.filters import Filters
 from search.selectors import search_products
 from search.understanding import understand
+from tests.strategies import HOSTILE
 
 VOCABULARY = {
     "gender": ["Men", "Women", "Boys", "Girls", "Unisex"],
@@ -79,13 +80,22 @@ def test_search_page_and_api(shopper) -> None:
 
 
 @pytest.mark.django_db
-@given(query=st.text(max_size=60) | st.text(alphabet="{}|@*-()[]\"':;$~\\%", max_size=20))
-@settings(max_examples=100, deadline=None)
-def test_hostile_queries_never_break_search(shopper, query) -> None:
-    if "\x00" in query:
-        return
-    for response in (shopper.get("/search/", {"q": query}), shopper.get("/api/v1/search", {"q": query})):
+@given(query=st.text(max_size=60) | st.text(alphabet="{}|@*-()[]\"':;$~\\%", max_size=20),
+       params=st.fixed_dictionaries({}, optional={
+           "gender": st.lists(HOSTILE, max_size=2), "not_usage": st.lists(HOSTILE, max_size=2), "name": HOSTILE,
+           "page": HOSTILE, "year_min": HOSTILE, "min_score": HOSTILE}))
+@settings(max_examples=1000, deadline=None)
+def test_hostile_queries_never_break_search(shopper, query, params) -> None:
+    if "\x00" in query or "\x00" in str(params):
+        return  # Django's test client refuses NUL
+    for response in (shopper.get("/search/", {"q": query, **params}),
+                     shopper.get("/api/v1/search", {"q": query, **params})):
         assert response.status_code in (200, 400), response.content[:300]
+        assert b"Traceback" not in response.content
+    if response.status_code == 200:
+        wanted = {v.strip().lower() for v in params.get("gender", []) if v.strip()}
+        for result in response.json()["results"]:
+            assert not wanted or result["gender"].lower() in wanted, "a filter was bypassed"
 
 
 @pytest.mark.django_db

@@ -47,19 +47,23 @@ class Command(BaseCommand):
                 url = server.url
                 self.stdout.write(f"Redis with RediSearch and RedisJSON on {url} (data in {settings.REDIS_DIR})")
             settings.REDIS_URL = url
-            celery_app.conf.broker_url = url
+            if not os.environ.get("CELERY_BROKER_URL"):
+                celery_app.conf.broker_url = url
             env = {**os.environ, "REDIS_URL": url}
             self.stdout.write(f"Search index: {ensure_index()}")
             while (progress := index_progress()) < 1.0:
                 self.stdout.write(f"Redis is rebuilding the index: {progress:.0%}")
                 time.sleep(1)
-            # Two workers: text (and everything else), and images, so that a slow image batch
-            # never holds up text. Text is light: one thread leaves the cores to the images.
-            for name, queue, threads in (("text", settings.CELERY_TASK_DEFAULT_QUEUE, "1"),
-                                         ("images", image_queue(), os.environ.get("FINDER_MODEL_THREADS", "0"))):
+            # Two workers: text (and everything else, the periodic sweep included: -B), and
+            # images, so that a slow image batch never holds up text. Text is light: one thread
+            # leaves the cores to the images.
+            beat = ["-B", "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule")]
+            for name, queue, threads, extra in (
+                    ("text", settings.CELERY_TASK_DEFAULT_QUEUE, "1", beat),
+                    ("images", image_queue(), os.environ.get("FINDER_MODEL_THREADS", "0"), [])):
                 children.append(subprocess.Popen(
                     [sys.executable, "-m", "celery", "-A", "finder", "worker", "--loglevel", "INFO",
-                     "--concurrency", str(concurrency), "-Q", queue, "-n", f"{name}@%h"],
+                     "--concurrency", str(concurrency), "-Q", queue, "-n", f"{name}@%h", *extra],
                     env={**env, "FINDER_MODEL_THREADS": threads}, start_new_session=True))
             if Product.objects.exists():
                 queued = reconcile_index()

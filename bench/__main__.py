@@ -1,0 +1,161 @@
+"""The benchmark suite: ``make bench`` (or ``python -m bench``).
+
+Every comparison is measured in the same run, on this machine, and reported as a ratio:
+
+- embedding: image and text throughput, the finder's runtime against eager PyTorch;
+- knn: Redis FLAT and HNSW against hnswlib and numpy, on the demo catalog's embeddings and on
+  100,000 synthetic vectors of 384, 1280 and 2048 dimensions;
+- site: a real finder (``runfinder``) from launch to the demo catalog fully searchable, Redis
+  memory per product, Redis round trips per request, and ``/similar`` and ``/search`` under 16
+  concurrent clients.
+
+Writes ``results.json`` and ``results.md`` (the table the README shows) into ``--out``.
+``--quick`` runs everything on tiny inputs: what the test suite does to keep this code working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finder.settings")
+django.setup()
+
+import numpy as np  # noqa: E402
+import redis  # noqa: E402
+import torch  # noqa: E402
+from django.conf import settings  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from bench import embedding, knn, site  # noqa: E402
+from search import embedders  # noqa: E402
+from search.redis_server import EmbeddedRedis  # noqa: E402
+from search.schema import configured_vector_type  # noqa: E402
+
+DEMO = Path(settings.BASE_DIR) / "data" / "demo-catalog"
+SPECS = ["FLAT:L2", "FLAT:IP", "FLAT:COSINE", "HNSW:L2:M=16,EF_CONSTRUCTION=200,EF_RUNTIME=100",
+         "HNSW:IP:M=16,EF_CONSTRUCTION=200,EF_RUNTIME=100", "HNSW:COSINE:M=16,EF_CONSTRUCTION=200,EF_RUNTIME=100"]
+
+
+def machine() -> dict[str, Any]:
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "python": platform.python_version(), "torch": torch.__version__}
+
+
+def demo_catalog(quick: bool) -> Path:
+    """The demo catalog, or (quick) a copy of its first 24 products."""
+    if not quick:
+        return DEMO
+    folder = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
+    with (DEMO / "styles.csv").open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = [row for _, row in zip(range(24), reader, strict=False)]
+        fields = reader.fieldnames or []
+    (folder / "images").mkdir()
+    with (folder / "styles.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    for row in rows:
+        shutil.copy(DEMO / "images" / f"{row['id']}.jpg", folder / "images")
+    return folder
+
+
+def knn_section(catalog: Path, synthetic: int, queries: int) -> list[dict[str, Any]]:
+    with (catalog / "styles.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    text = embedders.text_embedder().embed([row["productDisplayName"] for row in rows])
+    images = [Image.open(catalog / "images" / f"{row['id']}.jpg") for row in rows]
+    image = np.concatenate([embedders.image_embedder().embed(images[i:i + 256]) for i in range(0, len(images), 256)])
+    vector_type = configured_vector_type()
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        server = EmbeddedRedis.start(Path(folder))
+        try:
+            client = redis.Redis.from_url(server.url, protocol=2)
+            rng = np.random.default_rng(0)
+            for vectors in (text, image):
+                # Demo size: each product's vector queries all the others (itself included).
+                chosen = vectors[rng.choice(len(vectors), min(queries, len(vectors)), replace=False)]
+                results += knn.compare(client, "demo catalog", vectors, chosen, SPECS, vector_type)
+            for dims in (384, 1280, 2048):
+                vectors = knn.clustered(synthetic + queries, dims, seed=dims)
+                results += knn.compare(client, "synthetic", vectors[:synthetic], vectors[synthetic:], SPECS[2::3],
+                                       vector_type)
+        finally:
+            server.stop()
+    return results
+
+
+def site_section(catalog: Path, out: Path, http_seconds: float, clients: int) -> dict[str, Any]:
+    expected = sum(1 for _ in (catalog / "images").glob("*.jpg"))
+    folder = Path(tempfile.mkdtemp(prefix="bench-site-", dir=settings.VAR_DIR))
+    try:
+        with site.RunningSite(folder, catalog) as running:
+            serving_s = running.wait_until_serving()
+            indexed_s = running.wait_until_indexed(expected)
+            client = running.redis()
+            ids = [int(row["id"]) for row in csv.DictReader((catalog / "styles.csv").open(newline=""))]
+            queries = [q["q"] for q in json.loads((DEMO.parent / "shopper-queries.json").read_text())]
+            similar = site.similar_paths(ids)
+            search = site.search_paths(queries)
+            result: dict[str, Any] = {"products": expected, "serving_s": round(serving_s, 1),
+                                      "fully_searchable_s": round(indexed_s, 1)}
+            result["round_trips"] = {name: site.round_trips(running, client, pick)
+                                     for name, pick in (("similar", similar), ("search", search))}
+            memory_before = running.memory_mb()
+            for name, pick in (("similar", similar), ("search", search)):
+                load = site.load.run_load(running.base_url, pick, clients, http_seconds, *site.SHOPPER)
+                result[f"http_{name}"] = load.summary() | {"error_samples": load.errors[:5]}
+            result["process_memory_mb"] = {"before": memory_before, "after": running.memory_mb()}
+            result["redis_memory"] = site.memory_per_product(client, expected)
+            return result
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny inputs: checks that the code runs")
+    parser.add_argument("--sections", default="embedding,knn,site", help="comma-separated")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent)
+    args = parser.parse_args()
+    sections = set(args.sections.split(","))
+    catalog = demo_catalog(args.quick)
+    results: dict[str, Any] = {"machine": machine(), "quick": args.quick,
+                               "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    if "embedding" in sections:
+        print("embedding throughput…", flush=True)
+        results["embedding"] = embedding.run(catalog, images=16 if args.quick else 512,
+                                             texts=32 if args.quick else 2946)
+    if "knn" in sections:
+        print("KNN…", flush=True)
+        results["knn"] = knn_section(catalog, synthetic=2000 if args.quick else 100_000,
+                                     queries=10 if args.quick else 200)
+    if "site" in sections:
+        print("the finder, end to end…", flush=True)
+        results["site"] = site_section(catalog, args.out, http_seconds=2 if args.quick else 30,
+                                       clients=2 if args.quick else 16)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    from bench.report import markdown
+
+    table = markdown(results)
+    (args.out / "results.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The benchmark's results as markdown: each goal next to what was measured, then the details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _goals(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """(what, measured, goal, met) for every goal the results cover."""
+    goals = []
+    if emb := results.get("embedding"):
+        goals += [
+            ("image embedding, ONNX Runtime vs eager PyTorch",
+             f"{emb['image_onnx_per_s']} vs {emb['image_eager_per_s']} images/s = {emb['image_speedup']}x",
+             ">= 3x", emb["image_speedup"] >= 3),
+            ("image vectors, lowest cosine to eager", f"{emb['image_min_cosine']}", ">= 0.99",
+             emb["image_min_cosine"] >= 0.99),
+            ("image relevance (same type in top 12), ONNX vs eager",
+             f"{emb['image_precision_onnx']} vs {emb['image_precision_eager']}", "no drop",
+             emb["image_precision_onnx"] >= emb["image_precision_eager"] - 0.005),
+            ("text embedding vs sentence-transformers",
+             f"{emb['text_onnx_per_s']} vs {emb['text_eager_per_s']} names/s = {emb['text_speedup']}x",
+             ">= 2x", emb["text_speedup"] >= 2),
+        ]
+    for row in results.get("knn", []):
+        if row["data"] == "synthetic" and row["engine"].startswith("redis HNSW"):
+            goals.append((f"HNSW at {row['vectors']:,} x {row['dims']}-d: recall@12, p50",
+                          f"{row['recall_at_12']}, {row['p50_ms']} ms", ">= 0.98, <= 1 ms",
+                          row["recall_at_12"] >= 0.98 and row["p50_ms"] <= 1))
+    if web := results.get("site"):
+        goals.append((f"{web['products']} products: launch to fully searchable", f"{web['fully_searchable_s']} s",
+                      "<= 60 s", web["fully_searchable_s"] <= 60))
+        for name, p50_goal, rps_goal in (("similar", 10, 200), ("search", 25, 0)):
+            http = web[f"http_{name}"]
+            measured = f"p50 {http['p50_ms']} ms, p99 {http['p99_ms']} ms, {http['requests_per_s']}/s, " \
+                       f"{http['errors']} errors"
+            goal = f"p50 <= {p50_goal} ms, p99 <= 50 ms" + (f", >= {rps_goal}/s" if rps_goal else "") + ", 0 errors"
+            met = http["p50_ms"] <= p50_goal and http["p99_ms"] <= 50 and http["requests_per_s"] >= rps_goal \
+                and http["errors"] == 0
+            goals.append((f"/{name}, {http['clients']} clients, {http['seconds']} s", measured, goal, met))
+            trips = web["round_trips"][name]
+            commands = ", ".join(f"{n} {v}" for n, v in trips.items() if n != "round trips")
+            goals.append((f"/{name}: Redis round trips per request", f"{trips['round trips']} ({commands})",
+                          "constant (not one per result)", trips["round trips"] <= 6))
+        memory = web["redis_memory"]
+        goals.append(("Redis memory per product / (raw float32 vectors + metadata)",
+                      f"{memory['bytes_per_product']} B / {memory['raw_vector_bytes'] + memory['metadata_bytes']} B"
+                      f" = {memory['ratio_to_raw']}x", "<= 1.5x", memory["ratio_to_raw"] <= 1.5))
+    return goals
+
+
+def markdown(results: dict[str, Any]) -> str:
+    machine = results["machine"]
+    lines = [f"Measured {results['started']} on {machine['cores']} cores ({machine['cpu']}), "
+             f"{machine['memory_gb']} GB, GPU: {machine['gpu'] or 'none'}; torch {machine['torch']}."
+             + (" QUICK RUN (tiny inputs): not a measurement." if results["quick"] else ""), "",
+             "| what | measured | goal | met |", "|---|---|---|---|"]
+    lines += [f"| {what} | {measured} | {goal} | {'yes' if met else '**no**'} |"
+              for what, measured, goal, met in _goals(results)]
+    if results.get("knn"):
+        lines += ["", "| data | vectors | dims | type | engine | recall@12 | p50 ms | p99 ms | build s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['data']} | {r['vectors']:,} | {r['dims']} | {r['vector_type']} | {r['engine']} | "
+                  f"{r['recall_at_12']} | {r['p50_ms']} | {r['p99_ms']} | {r.get('build_s', '')} |"
+                  for r in results["knn"]]
+    if gpu := results.get("embedding", {}).get("gpu"):
+        lines += ["", f"GPU ({gpu['device']}): images/s by batch {gpu['image_per_s']}, "
+                      f"texts/s by batch {gpu['text_per_s']}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,147 @@
+"""Security: logins everywhere, staff-only tools, CSRF, passwords, login throttling, production
+settings, escaped product names. (Uploads are limited and checked by content in test_upload
+and test_search_box; hostile query parameters are fuzzed in test_hybrid and test_search_box.)"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from catalog.models import Product
+
+#: Pages anyone may see: logging in, signing up, the password reset flow. Everything else of
+#: the finder needs a login; the admin has its own (staff) login.
+PUBLIC = re.compile(r"^(accounts/|admin/|media/|static/)")
+
+
+def _finder_paths() -> list[tuple[str, str]]:
+    """Every URL pattern of the finder (pages and API), with sample arguments, and its name."""
+    found = []
+
+    def walk(patterns: list, prefix: str) -> None:
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+            elif isinstance(pattern, URLPattern) and not PUBLIC.match(route.lstrip("^")):
+                found.append(("/" + re.sub(r"<int:\w+>", "1", route).lstrip("^").rstrip("$"), pattern.name or ""))
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+def test_the_route_list_covers_pages_and_api() -> None:
+    paths = {path for path, _ in _finder_paths()}
+    assert {"/", "/products/1/", "/products/1/similar/", "/search/", "/search/photo/", "/api/v1/search",
+            "/api/v1/products/1/similar", "/api/v1/status"} <= paths
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "name"), _finder_paths())
+def test_every_finder_page_and_endpoint_needs_a_login(path: str, name: str) -> None:
+    client = Client()
+    for response in (client.get(path), client.post(path)):
+        if path.startswith("/api/"):
+            assert response.status_code == 401, (path, response.status_code)
+        else:
+            assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), path
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/admin/", "/admin/search-index/", "/admin/catalog/importrun/add/",
+                                  "/admin/catalog/product/"])
+def test_admin_tools_are_for_staff_only(path: str) -> None:
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("shopper", password="a long shopper password 7"))
+    response = client.get(path)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_every_form_carries_a_csrf_token() -> None:
+    templates = Path(settings.BASE_DIR) / "templates"
+    for template in templates.rglob("*.html"):
+        text = template.read_text()
+        for form in re.findall(r"<form[^>]*method=\"post\".*?</form>", text, flags=re.S | re.I):
+            assert "{% csrf_token %}" in form, template
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/accounts/login/", "/accounts/signup/", "/accounts/logout/", "/search/photo/",
+                                  "/admin/catalog/importrun/add/"])
+def test_a_post_without_its_csrf_token_is_refused(path: str) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(get_user_model().objects.create_superuser("boss", password="a long boss password 7"))
+    assert client.post(path, {"username": "x", "password": "y"}).status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("password", "message"), [("password", "too common"), ("12345678901", "entirely numeric"),
+                                                   ("short1", "too short"), ("newshopper1", "too similar")])
+def test_sign_up_refuses_weak_passwords(password: str, message: str) -> None:
+    response = Client().post("/accounts/signup/", {"username": "newshopper1", "password1": password,
+                                                   "password2": password})
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not get_user_model().objects.filter(username="newshopper1").exists()
+
+
+@pytest.mark.django_db
+def test_repeated_failed_logins_lock_the_account_out() -> None:
+    get_user_model().objects.create_user("victim", password="the right password 42")
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = client.post("/accounts/login/", {"username": "victim", "password": "a guess"})
+        assert response.status_code == 200  # the form again, with its error
+    locked = client.post("/accounts/login/", {"username": "victim", "password": "the right password 42"})
+    assert locked.status_code == 429 and "Too many failed logins" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+    # Another user from the same address is not locked out.
+    get_user_model().objects.create_user("bystander", password="another right password 42")
+    assert Client().post("/accounts/login/", {"username": "bystander",
+                                              "password": "another right password 42"}).status_code == 302
+
+
+def test_production_settings_pass_the_deployment_checks(tmp_path: Path) -> None:
+    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "shop.example",
+           "FINDER_VAR_DIR": str(tmp_path)}
+    env.pop("FINDER_HTTPS", None)
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=settings.BASE_DIR, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+    # Without a secret, production refuses to start.
+    del env["SECRET_KEY"]
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "SECRET_KEY" in result.stderr
+
+
+SCRIPT_NAME = '<script>alert("x")</script><img src=x onerror=alert(1)> Shirt'
+
+
+@pytest.mark.django_db
+def test_product_names_holding_html_render_escaped(shopper, indexed) -> None:
+    product = Product.objects.exclude(image="").first()
+    original = product.name
+    Product.objects.filter(id=product.id).update(name=SCRIPT_NAME)
+    try:
+        for path in ("/", f"/products/{product.id}/", f"/products/{product.id}/similar/?by=text",
+                     f"/admin/catalog/product/{product.id}/change/"):
+            client = shopper
+            if path.startswith("/admin/"):
+                client = Client()
+                client.force_login(get_user_model().objects.create_superuser("escaper", password="x long pw 77"))
+            body = client.get(path).content.decode()
+            assert "&lt;script&gt;alert(" in body, path
+            assert "<script>alert(" not in body and "<img src=x" not in body, path
+    finally:
+        Product.objects.filter(id=product.id).update(name=original)
