@@ -13,11 +13,13 @@ in the background), or over documents re-embedded by the workers when the models
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from amqp.exceptions import ChannelError
 from django.conf import settings
 from kombu.exceptions import OperationalError
 from PIL import Image
@@ -186,13 +188,16 @@ def queue_embedding(product_ids: Iterable[int]) -> None:
 
 
 def waiting_tasks() -> int:
-    """Embedding tasks waiting in the broker's queues."""
+    """Embedding tasks waiting in the broker's queues (a queue the broker does not know, as
+    after it lost its data, holds none)."""
     from finder.celery import app
 
+    waiting = 0
     with app.connection_for_read() as connection:
-        channel = connection.default_channel
-        return sum(channel.queue_declare(queue, passive=True).message_count
-                   for queue in (settings.CELERY_TASK_DEFAULT_QUEUE, image_queue()))
+        for queue in (settings.CELERY_TASK_DEFAULT_QUEUE, image_queue()):
+            with contextlib.suppress(ChannelError):
+                waiting += connection.default_channel.queue_declare(queue, passive=True).message_count
+    return waiting
 
 
 def sweep_index() -> int:
