@@ -38,6 +38,7 @@ from django.conf import settings  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from bench import embedding, knn, site  # noqa: E402
+from bench.report import markdown  # noqa: E402
 from search import embedders  # noqa: E402
 from search.redis_server import EmbeddedRedis  # noqa: E402
 from search.schema import configured_vector_type  # noqa: E402
@@ -54,11 +55,12 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version(), "torch": torch.__version__}
 
 
-def demo_catalog(quick: bool) -> Path:
-    """The demo catalog, or (quick) a copy of its first 24 products."""
+def demo_catalog(quick: bool, scratch: Path) -> Path:
+    """The demo catalog, or (quick) a copy of its first 24 products in ``scratch``."""
     if not quick:
         return DEMO
-    folder = Path(tempfile.mkdtemp(prefix="bench-catalog-"))
+    folder = scratch / "catalog"
+    folder.mkdir()
     with (DEMO / "styles.csv").open(newline="") as handle:
         reader = csv.DictReader(handle)
         rows = [row for _, row in zip(range(24), reader, strict=False)]
@@ -99,7 +101,7 @@ def knn_section(catalog: Path, synthetic: int, queries: int) -> list[dict[str, A
     return results
 
 
-def site_section(catalog: Path, out: Path, http_seconds: float, clients: int) -> dict[str, Any]:
+def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, Any]:
     expected = sum(1 for _ in (catalog / "images").glob("*.jpg"))
     folder = Path(tempfile.mkdtemp(prefix="bench-site-", dir=settings.VAR_DIR))
     try:
@@ -119,6 +121,9 @@ def site_section(catalog: Path, out: Path, http_seconds: float, clients: int) ->
             for name, pick in (("similar", similar), ("search", search)):
                 load = site.load.run_load(running.base_url, pick, clients, http_seconds, *site.SHOPPER)
                 result[f"http_{name}"] = load.summary() | {"error_samples": load.errors[:5]}
+                # One shopper at a time: what a request costs when it does not queue behind others.
+                alone = site.load.run_load(running.base_url, pick, 1, http_seconds / 3, *site.SHOPPER)
+                result[f"http_{name}_alone"] = alone.summary()
             result["process_memory_mb"] = {"before": memory_before, "after": running.memory_mb()}
             result["redis_memory"] = site.memory_per_product(client, expected)
             return result
@@ -133,28 +138,28 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent)
     args = parser.parse_args()
     sections = set(args.sections.split(","))
-    catalog = demo_catalog(args.quick)
-    results: dict[str, Any] = {"machine": machine(), "quick": args.quick,
-                               "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-    if "embedding" in sections:
-        print("embedding throughput…", flush=True)
-        results["embedding"] = embedding.run(catalog, images=16 if args.quick else 512,
-                                             texts=32 if args.quick else 2946)
-    if "knn" in sections:
-        print("KNN…", flush=True)
-        results["knn"] = knn_section(catalog, synthetic=2000 if args.quick else 100_000,
-                                     queries=10 if args.quick else 200)
-    if "site" in sections:
-        print("the finder, end to end…", flush=True)
-        results["site"] = site_section(catalog, args.out, http_seconds=2 if args.quick else 30,
-                                       clients=2 if args.quick else 16)
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        results = run(sections, args.quick, demo_catalog(args.quick, Path(scratch)))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    from bench.report import markdown
-
     table = markdown(results)
     (args.out / "results.md").write_text(table)
     print(table)
+
+
+def run(sections: set[str], quick: bool, catalog: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": machine(), "quick": quick,
+                               "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    if "embedding" in sections:
+        print("embedding throughput…", flush=True)
+        results["embedding"] = embedding.run(catalog, images=16 if quick else 512, texts=32 if quick else 2946)
+    if "knn" in sections:
+        print("KNN…", flush=True)
+        results["knn"] = knn_section(catalog, synthetic=2000 if quick else 100_000, queries=10 if quick else 200)
+    if "site" in sections:
+        print("the finder, end to end…", flush=True)
+        results["site"] = site_section(catalog, http_seconds=3 if quick else 30, clients=2 if quick else 16)
+    return results
 
 
 if __name__ == "__main__":

@@ -38,6 +38,10 @@ def _goals(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             met = http["p50_ms"] <= p50_goal and http["p99_ms"] <= 50 and http["requests_per_s"] >= rps_goal \
                 and http["errors"] == 0
             goals.append((f"/{name}, {http['clients']} clients, {http['seconds']} s", measured, goal, met))
+            alone = web[f"http_{name}_alone"]
+            goals.append((f"/{name}, 1 client (no queueing), {alone['seconds']} s",
+                          f"p50 {alone['p50_ms']} ms, p99 {alone['p99_ms']} ms, {alone['requests_per_s']}/s",
+                          f"p50 <= {p50_goal} ms, p99 <= 50 ms", alone["p50_ms"] <= p50_goal and alone["p99_ms"] <= 50))
             trips = web["round_trips"][name]
             commands = ", ".join(f"{n} {v}" for n, v in trips.items() if n != "round trips")
             goals.append((f"/{name}: Redis round trips per request", f"{trips['round trips']} ({commands})",

@@ -14,5 +14,7 @@ class SignUpView(CreateView):
 
     def form_valid(self, form: UserCreationForm) -> HttpResponse:
         response = super().form_valid(form)
-        login(self.request, self.object)
+        # The password was just set through the form: the model backend vouches for it (the
+        # throttling backend in front of it authenticates nobody).
+        login(self.request, self.object, backend="django.contrib.auth.backends.ModelBackend")
         return response

@@ -95,6 +95,15 @@ def test_sign_up_refuses_weak_passwords(password: str, message: str) -> None:
 
 
 @pytest.mark.django_db
+def test_sign_up_with_a_good_password_logs_the_shopper_in() -> None:
+    client = Client()
+    response = client.post("/accounts/signup/", {"username": "newshopper2", "password1": "a-long-Passphrase-42",
+                                                 "password2": "a-long-Passphrase-42"})
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+@pytest.mark.django_db
 def test_repeated_failed_logins_lock_the_account_out() -> None:
     get_user_model().objects.create_user("victim", password="the right password 42")
     client = Client()
