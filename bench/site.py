@@ -9,7 +9,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,15 +23,9 @@ import redis
 from django.conf import settings
 
 from bench import load
-from search.redis_server import running_url
+from search.redis_server import free_port, running_url
 
 SHOPPER = ("bench-shopper", "a long bench password 1")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class RunningSite:

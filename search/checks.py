@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from search.embedders import IMAGE_MODELS
+from search.embedders import DEVICES, IMAGE_MODELS
 from search.schema import VectorIndexSpec, configured_vector_type
 
 
@@ -27,4 +27,6 @@ def check_search_settings(app_configs: Any = None, **kwargs: Any) -> list[checks
     if settings.FINDER_IMAGE_MODEL not in IMAGE_MODELS:
         errors.append(checks.Error(f"FINDER_IMAGE_MODEL must be one of {', '.join(IMAGE_MODELS)}",
                                    id="search.E002"))
+    if settings.FINDER_DEVICE not in DEVICES:
+        errors.append(checks.Error(f"FINDER_DEVICE must be one of {', '.join(DEVICES)}", id="search.E004"))
     return errors

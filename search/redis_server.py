@@ -100,7 +100,7 @@ class EmbeddedRedis:
                 f"An embedded Redis (pid {state['pid']}, port {state['port']}) already runs on "
                 f"{data_dir}; stop it first or point REDIS_URL at it."
             )
-        port = port or _free_port()
+        port = port or free_port()
         command = [
             str(get_redis_server()), "--port", str(port), "--bind", "127.0.0.1",
             "--dir", str(data_dir), "--appendonly", "yes",
@@ -152,7 +152,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -24,7 +24,7 @@ from django.test import Client
 from catalog.models import PENDING, Product
 from search import services
 from search.connection import get_client
-from search.redis_server import EmbeddedRedis, _free_port
+from search.redis_server import EmbeddedRedis, free_port
 from search.schema import IMAGE_VECTOR
 from search.selectors import index_info, live_index
 from tests.conftest import demo_rows, subprocess_env
@@ -141,7 +141,7 @@ def test_the_broker_down_during_an_import_loses_nothing(own_redis, catalog_dir, 
     still succeeds, its products wait in the database, and the sweep queues them once the
     broker is back."""
     Product.objects.all().delete()
-    broker_port = _free_port()
+    broker_port = free_port()
     env = _env(tmp_path, own_redis.url, broker_url=f"redis://127.0.0.1:{broker_port}/0")
     services.ensure_index()
     result = _import(tmp_path, env, catalog_dir(demo_rows(24)))

