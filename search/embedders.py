@@ -26,6 +26,7 @@ import logging
 import os
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -354,7 +355,9 @@ def _onnx_export(module: torch.nn.Module, key: str, example: tuple[torch.Tensor,
     logger.info("exporting %s to ONNX (once per machine)", key)
     batch = torch.export.Dim("batch")
     shapes = tuple({0: batch, **axes} for axes in dynamic)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # Inputs that share an axis (token ids and their mask) make the exporter say so, harmlessly.
+        warnings.filterwarnings("ignore", message="# The axis name", category=UserWarning)
         program = torch.onnx.export(module, example, dynamo=True, dynamic_shapes=shapes, verbose=False)
     with tempfile.NamedTemporaryFile(dir=cache, suffix=".part", delete=False) as handle:
         handle.write(program.model_proto.SerializeToString())
