@@ -5,8 +5,9 @@ Two data sets: the demo catalog's real embeddings (each index type and metric), 
 vectors of 384, 1280 and 2048 dimensions (COSINE, FLAT and HNSW). Synthetic vectors are drawn
 around a hierarchy of cluster centres (groups of similar products within departments), as
 real embeddings are, rather than uniformly on the sphere, where no neighbour is nearer than any
-other. Queries are vectors of the same distribution that are not in the index. Latency is one
-client's round trip, query parsing included, as the web app sees it.
+other; their queries are vectors of the same distribution that are not in the index. The demo
+catalog's queries are products' own vectors, as "similar products" asks. Latency is one client's
+round trip, query parsing included, as the web app sees it.
 """
 
 from __future__ import annotations
