@@ -115,10 +115,10 @@ def test_redis_killed_during_an_import_and_restarted_loses_nothing(own_redis, ca
     services.ensure_index()
     worker = _start_worker(tmp_path, env)
     try:
-        result = _import(tmp_path, env, catalog_dir(demo_rows(60)))
+        result = _import(tmp_path, env, catalog_dir(demo_rows(96)))
         assert result.returncode == 0, result.stderr
         ids = list(Product.objects.values_list("id", flat=True))
-        assert len(ids) == 60
+        assert len(ids) == 96
         deadline = time.monotonic() + 120
         while not Product.objects.filter(status=Product.Status.INDEXED).exists():
             assert time.monotonic() < deadline, "the worker never indexed anything"
