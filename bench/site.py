@@ -43,9 +43,9 @@ class RunningSite:
         self.web_workers = web_workers
         self.env = {**os.environ, "FINDER_VAR_DIR": str(folder), "DEBUG": "0", "FINDER_HTTPS": "0",
                     "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
-                    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+                    "ALLOWED_HOSTS": "127.0.0.1,localhost",
                     "FINDER_MODEL_CACHE": str(settings.FINDER_MODEL_CACHE), "LOG_LEVEL": "WARNING"}
-        for name in ("REDIS_URL", "DATABASE_URL", "FINDER_QUEUE"):
+        for name in ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL", "FINDER_QUEUE"):
             self.env.pop(name, None)
         self.process: subprocess.Popen[bytes] | None = None
         self.started = 0.0
