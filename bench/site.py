@@ -162,25 +162,17 @@ def _counters(client: redis.Redis) -> Counter[str]:
 
 
 def round_trips(running: RunningSite, client: redis.Redis, pick: load.PathPicker,
-                requests: int = 50) -> dict[str, float]:
-    """Redis round trips and commands per request, over ``requests`` requests one after
-    another, less what the workers and this measurement send meanwhile (measured over as long
-    a quiet spell)."""
-    rng = random.Random(7)
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
-    page = opener.open(f"{running.base_url}/accounts/login/").read().decode()
-    token = load.CSRF_INPUT.search(page)
-    assert token is not None
-    opener.open(f"{running.base_url}/accounts/login/", data=urllib.parse.urlencode(
-        {"username": SHOPPER[0], "password": SHOPPER[1], "csrfmiddlewaretoken": token.group(1)}).encode())
+                seconds: float = 3.0) -> dict[str, float]:
+    """Redis round trips and commands per request, from one client asking one request after
+    another for ``seconds``, less what the workers and this measurement send meanwhile
+    (measured over as long a quiet spell)."""
     before, started = _counters(client), time.monotonic()
-    for _ in range(requests):
-        opener.open(f"{running.base_url}{pick(rng)}").read()
+    result = load.run_load(running.base_url, pick, 1, seconds, *SHOPPER, warmup=0)
     elapsed = time.monotonic() - started
     during = _counters(client)
     time.sleep(elapsed)
     quiet = _counters(client)
-    per_request = {name: (during[name] - before[name] - (quiet[name] - during[name])) / requests
+    per_request = {name: (during[name] - before[name] - (quiet[name] - during[name])) / result.requests
                    for name in during}
     return {name: round(value, 2) for name, value in sorted(per_request.items()) if value >= 0.05}
 

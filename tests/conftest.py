@@ -10,6 +10,8 @@ import csv
 import itertools
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -169,6 +171,27 @@ def subprocess_env(tmp_path: Path, queue: str) -> dict[str, str]:
             "FINDER_VAR_DIR": str(tmp_path), "FINDER_MODEL_CACHE": str(django_settings.FINDER_MODEL_CACHE),
             "FINDER_INDEX_PREFIX": django_settings.FINDER_INDEX_PREFIX,
             "FINDER_QUEUE": queue, "FINDER_EMBED_BATCH": "6", "FINDER_BROKER_VISIBILITY_TIMEOUT": "3"}
+
+
+def start_worker_process(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
+    """A real worker process on the queue ``env`` names (and its image queue), logging to
+    ``worker.log``; ``extra`` arguments go to ``celery worker`` (``-B`` for the sweep)."""
+    queue = env["FINDER_QUEUE"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "finder", "worker", "--concurrency", "1", "-Q",
+         f"{queue},{queue}.images", "--loglevel", "INFO", *extra],
+        cwd=django_settings.BASE_DIR, env=env, start_new_session=True,
+        stdout=(tmp_path / "worker.log").open("ab"), stderr=subprocess.STDOUT)
+
+
+def wait_until_something_is_indexed(timeout: float = 120.0) -> None:
+    """Until the first product is indexed: a worker is at work, in the middle of the import."""
+    from catalog.models import Product
+
+    deadline = time.monotonic() + timeout
+    while not Product.objects.filter(status=Product.Status.INDEXED).exists():
+        assert time.monotonic() < deadline, "the worker never indexed anything"
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

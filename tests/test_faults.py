@@ -27,7 +27,7 @@ from search.connection import get_client
 from search.redis_server import EmbeddedRedis, free_port
 from search.schema import IMAGE_VECTOR
 from search.selectors import index_info, live_index
-from tests.conftest import demo_rows, subprocess_env
+from tests.conftest import demo_rows, start_worker_process, subprocess_env, wait_until_something_is_indexed
 
 QUEUE = "faults"  # a queue of its own: the in-process test worker must not take these tasks
 
@@ -42,6 +42,11 @@ def own_redis(tmp_path: Path, search_settings) -> Iterator[EmbeddedRedis]:
         server.stop()
 
 
+def _restart(server: EmbeddedRedis) -> None:
+    """Start the killed server again, on its data and its port."""
+    server.process = EmbeddedRedis.start(server.data_dir, port=server.port).process
+
+
 def _env(tmp_path: Path, redis_url: str, broker_url: str | None = None) -> dict[str, str]:
     env = {**subprocess_env(tmp_path, QUEUE), "REDIS_URL": redis_url, "FINDER_SWEEP_SECONDS": "2"}
     if broker_url:
@@ -51,11 +56,7 @@ def _env(tmp_path: Path, redis_url: str, broker_url: str | None = None) -> dict[
 
 def _start_worker(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """A worker with beat, as ``make run`` starts the text worker."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "finder", "worker", "--concurrency", "1", "-Q",
-         f"{QUEUE},{QUEUE}.images", "-B", "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "INFO"],
-        cwd=settings.BASE_DIR, env=env, start_new_session=True, stdout=(tmp_path / "worker.log").open("ab"),
-        stderr=subprocess.STDOUT)
+    return start_worker_process(tmp_path, env, "-B", "--schedule", str(tmp_path / "beat-schedule"))
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:
@@ -119,16 +120,12 @@ def test_redis_killed_during_an_import_and_restarted_loses_nothing(own_redis, ca
         assert result.returncode == 0, result.stderr
         ids = list(Product.objects.values_list("id", flat=True))
         assert len(ids) == 96
-        deadline = time.monotonic() + 120
-        while not Product.objects.filter(status=Product.Status.INDEXED).exists():
-            assert time.monotonic() < deadline, "the worker never indexed anything"
-            time.sleep(0.05)
+        wait_until_something_is_indexed()
         own_redis.process.kill()  # SIGKILL: no chance to write anything more
         own_redis.process.wait()
         assert Product.objects.filter(PENDING).exists(), "the import finished before Redis could be killed"
         time.sleep(2)
-        restarted = EmbeddedRedis.start(own_redis.data_dir, port=own_redis.port)
-        own_redis.process = restarted.process
+        _restart(own_redis)
         _wait_until_complete(ids)
     finally:
         _stop(worker)
@@ -179,8 +176,7 @@ def test_redis_down_pages_and_api_say_so_and_recover_on_their_own(own_redis, sho
     api = shopper_client.get("/api/v1/search", {"q": "blue shirt"})
     assert api.status_code == 503
     assert api.json() == {"detail": "Search is unavailable: Redis cannot be reached."}
-    restarted = EmbeddedRedis.start(own_redis.data_dir, port=own_redis.port)
-    own_redis.process = restarted.process
+    _restart(own_redis)
     # Nothing restarted but Redis: the same process answers again.
     assert shopper_client.get("/search/", {"q": "blue shirt"}).status_code == 200
     assert shopper_client.get("/api/v1/search", {"q": "blue shirt"}).status_code == 200
@@ -209,6 +205,7 @@ def test_pages_say_so_while_the_index_is_incomplete(own_redis, shopper_client) -
     live_index(refresh=True)
     assert "catching up" not in shopper_client.get("/search/", {"q": "filler"}).content.decode()
     # 2. Products in the database not yet embedded (a rebuild from the database, an import).
+    Product.objects.all().delete()  # the session's catalog, back after this test's transaction
     Product.objects.bulk_create(Product(id=20_000_000 + n, name=f"Pending shirt {n}", gender="Men",
                                         master_category="Apparel") for n in range(5))
     from django.core.cache import cache

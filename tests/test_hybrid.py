@@ -26,15 +26,20 @@ def _haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371.0088 * math.asin(math.sqrt(h))
 
 
-def _passes(product: Product, params: dict[str, Any]) -> bool:
-    """Whether ``product`` passes the filters, decided in Python from the database row."""
+def _passes_tags(product: Product, params: dict[str, Any]) -> bool:
+    """Whether ``product`` passes the tag, negated tag and name filters."""
     for parameter, field in TAG_PARAMETERS.items():
         wanted = {v.strip().lower() for v in params.get(parameter, []) if v.strip()}
         unwanted = {v.strip().lower() for v in params.get(f"not_{parameter}", []) if v.strip()}
         value = getattr(product, field).lower()
         if (wanted and value not in wanted) or value in unwanted:
             return False
-    if not set(name_words(params.get("name", ""))) <= set(name_words(product.name)):
+    return set(name_words(params.get("name", ""))) <= set(name_words(product.name))
+
+
+def _passes(product: Product, params: dict[str, Any]) -> bool:
+    """Whether ``product`` passes the filters, decided in Python from the database row."""
+    if not _passes_tags(product, params):
         return False
     if "year_min" in params and (product.year is None or product.year < params["year_min"]):
         return False
@@ -47,16 +52,6 @@ def _passes(product: Product, params: dict[str, Any]) -> bool:
         if distance > params.get("radius_km", 10.0) * 1.005:
             return False
     return True
-
-
-def _passes_tags(product: Product, params: dict[str, Any]) -> bool:
-    for parameter, field in TAG_PARAMETERS.items():
-        wanted = {v.strip().lower() for v in params.get(parameter, []) if v.strip()}
-        unwanted = {v.strip().lower() for v in params.get(f"not_{parameter}", []) if v.strip()}
-        value = getattr(product, field).lower()
-        if (wanted and value not in wanted) or value in unwanted:
-            return False
-    return set(name_words(params.get("name", ""))) <= set(name_words(product.name))
 
 
 def _query(client: Client, product_id: int, params: dict[str, Any]) -> Any:

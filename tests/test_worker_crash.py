@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from django.conf import settings
@@ -16,17 +15,19 @@ from catalog.models import Product
 from search import services
 from search.connection import get_client
 from search.selectors import index_info, live_index
-from tests.conftest import demo_rows, subprocess_env, wait_until_settled
+from tests.conftest import (
+    demo_rows,
+    start_worker_process,
+    subprocess_env,
+    wait_until_settled,
+    wait_until_something_is_indexed,
+)
 
 QUEUE = "crash-test"  # a queue of its own: the in-process test worker must not take these tasks
 
 
 def _start_worker(tmp_path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "celery", "-A", "finder", "worker", "--concurrency", "1",
-                             "-Q", f"{QUEUE},{QUEUE}.images",
-                             "--loglevel", "INFO"], cwd=settings.BASE_DIR, env=subprocess_env(tmp_path, QUEUE),
-                            start_new_session=True, stdout=(tmp_path / "worker.log").open("ab"),
-                            stderr=subprocess.STDOUT)
+    return start_worker_process(tmp_path, subprocess_env(tmp_path, QUEUE))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,10 +41,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(search_settings, catalog_dir, t
                        cwd=settings.BASE_DIR, env=subprocess_env(tmp_path, QUEUE), check=True, capture_output=True)
         ids = list(Product.objects.values_list("id", flat=True))
         assert len(ids) == 48
-        deadline = time.monotonic() + 120
-        while not Product.objects.filter(status=Product.Status.INDEXED).exists():
-            assert time.monotonic() < deadline, "the first worker never indexed anything"
-            time.sleep(0.05)
+        wait_until_something_is_indexed()
         # The first batch is done: the worker is now inside the next one, embedding images.
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
