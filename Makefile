@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+# The settings fail closed (DEBUG off, a secret required, HTTPS only); on a developer's machine
+# the finder runs in development mode unless told otherwise.
+export DEBUG ?= 1
 
 .PHONY: install static run test test-sqlite test-postgres lint browser bench soak
 

@@ -42,7 +42,7 @@ class RunningSite:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.web_workers = web_workers
         self.env = {**os.environ, "FINDER_VAR_DIR": str(folder), "DEBUG": "0", "FINDER_HTTPS": "0",
-                    "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+                    "FINDER_THROTTLE": "0", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
                     "ALLOWED_HOSTS": "127.0.0.1,localhost",
                     "FINDER_MODEL_CACHE": str(settings.FINDER_MODEL_CACHE), "LOG_LEVEL": "WARNING"}
         for name in ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL", "FINDER_QUEUE"):
@@ -60,7 +60,7 @@ class RunningSite:
         self._manage("collectstatic", "--noinput", "--verbosity", "0")
         self._manage("shell", "-c", "from django.contrib.auth.models import User; "
                      f"User.objects.create_user({SHOPPER[0]!r}, password={SHOPPER[1]!r})")
-        self.token = self._manage("api_token", SHOPPER[0])
+        self.token = self._manage("api_token", SHOPPER[0]).split()[-1]
         self.log = (self.folder / "runfinder.log").open("wb")
         self.started = time.monotonic()
         self.process = subprocess.Popen(

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from catalog.images import ImageRejected
 
 #: CSV column -> Product field, for every column we read.
 COLUMNS = {
@@ -33,7 +36,20 @@ COLUMNS = {
 REQUIRED = ("id", "gender", "masterCategory", "subCategory", "articleType", "productDisplayName")
 MAX_LENGTHS = {"gender": 32, "season": 32, "name": 255}
 DEFAULT_MAX_LENGTH = 64
+#: Fields whose values become tags in the index, where ``|`` separates one tag from the next.
+TAG_FIELDS = ("gender", "master_category", "sub_category", "article_type", "base_colour", "season", "usage")
+#: The largest id both databases store (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+#: Limits on what a .zip may declare inside it, checked before anything is decompressed: a
+#: zip bomb (a few kilobytes that inflate to gigabytes, or millions of entries) is refused whole.
+MAX_ZIP_ENTRIES = 500_000
+MAX_CSV_BYTES = 2_000_000_000
+MAX_IMAGE_BYTES = 50_000_000
+MAX_ZIP_TOTAL_BYTES = 50_000_000_000
+#: Control characters (NUL, escape, newlines...) have no place in a catalog value; PostgreSQL
+#: refuses NUL outright.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class CatalogError(ValueError):
@@ -89,8 +105,8 @@ def _row(line: int, record: list[str], header: list[str], positions: dict[str, i
     if len(record) != len(header):
         return Rejected(line, f"expected {len(header)} fields, found {len(record)} "
                               "(an unquoted comma in a value?)", product_id)
-    if not product_id.isdigit():
-        return Rejected(line, f"id {product_id!r} is not a positive whole number", product_id)
+    if not _whole_number(product_id, 1, MAX_ID):
+        return Rejected(line, f"id {product_id[:30]!r} is not a whole number from 1 to {MAX_ID}", product_id[:30])
     values: dict[str, object] = {}
     for column, field in COLUMNS.items():
         raw = record[positions[column]].strip() if column in positions else ""
@@ -99,11 +115,17 @@ def _row(line: int, record: list[str], header: list[str], positions: dict[str, i
         if len(raw) > MAX_LENGTHS.get(field, DEFAULT_MAX_LENGTH):
             return Rejected(line, f"{column} is longer than {MAX_LENGTHS.get(field, DEFAULT_MAX_LENGTH)} characters",
                             product_id)
+        if CONTROL.search(raw):
+            return Rejected(line, f"{column} holds a control character", product_id)
+        if "\ufffd" in raw:
+            return Rejected(line, f"{column} is not UTF-8 text", product_id)
+        if field in TAG_FIELDS and "|" in raw:
+            return Rejected(line, f"{column} holds '|', which separates tags", product_id)
         values[field] = raw
     values["id"] = int(product_id)
     year = values["year"]
-    if year and not (isinstance(year, str) and year.isdigit() and 1900 <= int(year) <= 2100):
-        return Rejected(line, f"year {year!r} is not a year", product_id)
+    if year and not _whole_number(str(year), 1900, 2100):
+        return Rejected(line, f"year {year!r} is not a year from 1900 to 2100", product_id)
     values["year"] = int(year) if year else None
     for field, bound in (("latitude", 90.0), ("longitude", 180.0)):
         raw = values[field]
@@ -118,8 +140,18 @@ def _row(line: int, record: list[str], header: list[str], positions: dict[str, i
     return Row(line, values)
 
 
+def _whole_number(text: str, low: int, high: int) -> bool:
+    """Whether ``text`` is ASCII digits (``'²'.isdigit()`` is true too) for a number in range."""
+    return text.isascii() and text.isdigit() and len(text) <= len(str(high)) and low <= int(text) <= high
+
+
 class CatalogSource:
-    """A catalog folder or .zip: its styles.csv and its images, by product id."""
+    """A catalog folder or .zip: its styles.csv, streamed, and its images, by product id.
+
+    Nothing is read whole into memory: the CSV is decoded as it is parsed, straight from the
+    zip when it is in one, and an image is read only when its product's row comes up. A zip's
+    directory is checked against the limits above before any entry is decompressed.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -131,13 +163,14 @@ class CatalogSource:
                 raise CatalogError(f"{path} has no styles.csv")
             self._root = PurePosixPath()
         elif zipfile.is_zipfile(path):
-            self._zip = zipfile.ZipFile(path)
-            candidates = sorted((PurePosixPath(name) for name in self._zip.namelist()
+            self._zip = _open_zip(path)
+            self._names = {info.filename: info for info in self._zip.infolist()}
+            candidates = sorted((PurePosixPath(name) for name in self._names
                                  if PurePosixPath(name).name == "styles.csv"), key=lambda p: len(p.parts))
             if not candidates:
+                self._zip.close()
                 raise CatalogError(f"{path.name} holds no styles.csv")
             self._root = candidates[0].parent
-            self._names = set(self._zip.namelist())
         else:
             raise CatalogError(f"{path} is neither a folder nor a .zip file")
 
@@ -150,13 +183,14 @@ class CatalogSource:
                 archive.close()
 
     def rows(self) -> Iterator[Row | Rejected]:
-        raw = self._read(self._root / "styles.csv")
-        assert raw is not None
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise CatalogError(f"styles.csv is not UTF-8 text ({exc})") from exc
-        yield from parse_styles(io.StringIO(text, newline=""))
+        """Every row of styles.csv, decoded as it streams; undecodable bytes reject their row."""
+        member = str(self._root / "styles.csv")
+        if self._zip is None:
+            binary: io.BufferedIOBase = (self.path / member).open("rb")
+        else:
+            binary = self._zip.open(self._names[member])
+        with binary, io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="") as text:
+            yield from parse_styles(text)
 
     def image(self, product_id: int) -> bytes | None:
         """The image file for a product, or None when there is none."""
@@ -169,18 +203,49 @@ class CatalogSource:
     def _images_zip(self) -> zipfile.ZipFile | None:
         """A folder's ``images.zip``, for a catalog uploaded as a CSV plus a zip of images."""
         if self._zip is None and self._images is None and (self.path / "images.zip").is_file():
-            self._images = zipfile.ZipFile(self.path / "images.zip")
-            self._image_names = {PurePosixPath(name).name: name for name in self._images.namelist()}
+            self._images = _open_zip(self.path / "images.zip")
+            self._image_names = {PurePosixPath(info.filename).name: info for info in self._images.infolist()}
         return self._images
 
     def _read(self, member: PurePosixPath) -> bytes | None:
         if self._zip is None:
             path = self.path / member
             if path.is_file():
+                if path.stat().st_size > MAX_IMAGE_BYTES:
+                    raise ImageRejected(f"the image file is too large (at most {MAX_IMAGE_BYTES // 1_000_000} MB)")
                 return path.read_bytes()
             images = self._images_zip() if member.parent.name == "images" else None
             if images is not None and member.name in self._image_names:
                 return images.read(self._image_names[member.name])
             return None
-        name = str(member)
-        return self._zip.read(name) if name in self._names else None
+        info = self._names.get(str(member))
+        return self._zip.read(info) if info is not None else None
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    """Open a .zip, refusing one whose directory declares absurd sizes or counts.
+
+    The declared sizes can be trusted for bounding memory: :mod:`zipfile` never inflates an
+    entry past its declared size (a larger one fails its CRC check instead).
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CatalogError(f"{path.name} is not a readable .zip file ({exc})") from None
+    entries = archive.infolist()
+    problem = ""
+    if len(entries) > MAX_ZIP_ENTRIES:
+        problem = f"it holds {len(entries):,} entries (at most {MAX_ZIP_ENTRIES:,})"
+    elif sum(info.file_size for info in entries) > MAX_ZIP_TOTAL_BYTES:
+        problem = f"it would unpack to more than {MAX_ZIP_TOTAL_BYTES // 1_000_000_000} GB"
+    else:
+        for info in entries:
+            limit = MAX_CSV_BYTES if info.filename.lower().endswith(".csv") else MAX_IMAGE_BYTES
+            if info.file_size > limit:
+                problem = (f"{info.filename} would unpack to {info.file_size:,} bytes "
+                           f"(at most {limit // 1_000_000} MB)")
+                break
+    if problem:
+        archive.close()
+        raise CatalogError(f"{path.name} was refused: {problem}. Is it a zip bomb?")
+    return archive

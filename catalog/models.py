@@ -33,6 +33,9 @@ class Product(models.Model):
     status = models.CharField(max_length=16, choices=Status, default=Status.PENDING, db_index=True,
                               help_text="Pending until the product is searchable by text; failed with a reason.")
     image_pending = models.BooleanField(default=False, help_text="Its image is queued for embedding.")
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="When its text was last queued for embedding.")
+    image_queued_at = models.DateTimeField(null=True, blank=True,
+                                           help_text="When its image was last queued for embedding.")
     status_reason = models.CharField(max_length=255, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import shutil
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
@@ -17,7 +24,12 @@ from catalog.importer import CatalogError, CatalogSource, Rejected, Row
 from catalog.models import ImportRun, Product
 from search.services import queue_embedding, remove_from_index
 
+logger = logging.getLogger(__name__)
+
 IMAGE_DIR = "products"
+#: Rows are written this many at a time, each batch in one transaction: an import of any size
+#: holds one batch in memory, never the whole file.
+IMPORT_BATCH = 1000
 #: Fields that, when changed by an import, make a product's embeddings stale.
 CATALOG_FIELDS = ("gender", "master_category", "sub_category", "article_type", "base_colour",
                   "season", "year", "usage", "name", "latitude", "longitude", "image", "image_problem")
@@ -39,39 +51,57 @@ def import_catalog(path: Path) -> ImportReport:
     """Upsert every well-formed row of the catalog at ``path`` and queue its embedding.
 
     Rows that cannot be read are reported with their line and reason, and the rest is
-    imported. A duplicate id within the file: the last row wins, and the earlier is reported.
-    Products whose image is missing or unusable are imported all the same, searchable by
-    text, with the problem recorded on the product; a product that already has a photo keeps
-    it when the file brings none. Importing the same file twice changes nothing and queues
-    nothing.
+    imported, :data:`IMPORT_BATCH` rows to a transaction. A duplicate id within the file: the
+    last row wins, and the earlier is reported. Products whose image is missing or unusable
+    are imported all the same, searchable by text, with the problem recorded on the product; a
+    product that already has a photo keeps it when the file brings none. Importing the same
+    file twice changes nothing and queues nothing.
     """
     report = ImportReport()
-    rows: dict[int, Row] = {}
+    lines: dict[int, int] = {}  # id -> the line of the row that stands
     with CatalogSource(path) as source:
+        batch: dict[int, Row] = {}
         for item in source.rows():
             if isinstance(item, Rejected):
                 report.rejected.append(item)
                 continue
             product_id = int(item.values["id"])
-            if product_id in rows:
-                report.rejected.append(Rejected(rows[product_id].line,
-                                                f"duplicate id, replaced by line {item.line}",
+            if product_id in lines:
+                report.rejected.append(Rejected(lines[product_id], f"duplicate id, replaced by line {item.line}",
                                                 str(product_id)))
-            rows[product_id] = item
-        existing = Product.objects.in_bulk(list(rows))
-        images = {pid: _store_image(source, row, existing.get(pid), report) for pid, row in rows.items()}
+            lines[product_id] = item.line
+            batch[product_id] = item
+            if len(batch) >= IMPORT_BATCH:
+                _import_batch(source, batch, report)
+                batch = {}
+        if batch:
+            _import_batch(source, batch, report)
+    report.product_ids = list(lines)
+    return report
 
+
+def _import_batch(source: CatalogSource, rows: dict[int, Row], report: ImportReport) -> None:
+    """Write one batch of rows in one transaction; queue their embedding once it commits.
+
+    Photos are stored first, under names of their own, so the rows switch to them in the
+    transaction; the photos they replace are removed once it has committed (and a photo whose
+    transaction failed is an orphan for :func:`remove_stale_files`).
+    """
+    existing = Product.objects.in_bulk(list(rows))
     to_create: list[Product] = []
     to_update: list[Product] = []
     stale: list[int] = []
+    replaced: list[str] = []
     for product_id, row in rows.items():
-        values = {**row.values, **images[product_id]}
+        values = {**row.values, **_store_image(source, row, existing.get(product_id), report)}
         product = existing.get(product_id)
         if product is None:
             to_create.append(Product(**values))
             stale.append(product_id)
             continue
         changed = [name for name in CATALOG_FIELDS if getattr(product, name) != values[name]]
+        if "image" in changed and product.image:
+            replaced.append(product.image.name)
         if changed:
             for name in changed:
                 setattr(product, name, values[name])
@@ -81,29 +111,29 @@ def import_catalog(path: Path) -> ImportReport:
         elif product.status != Product.Status.INDEXED or product.image_pending:
             stale.append(product_id)
     with transaction.atomic():
-        Product.objects.bulk_create(to_create, batch_size=500)
-        Product.objects.bulk_update(to_update, [*CATALOG_FIELDS, "status", "status_reason"], batch_size=500)
+        Product.objects.bulk_create(to_create)
+        Product.objects.bulk_update(to_update, [*CATALOG_FIELDS, "status", "status_reason"])
         transaction.on_commit(lambda: queue_embedding(stale))
-    report.created, report.updated = len(to_create), len(to_update)
-    report.unchanged = len(rows) - report.created - report.updated
-    report.product_ids = list(rows)
-    report.queued = len(stale)
-    return report
+        transaction.on_commit(lambda: delete_photos(replaced))
+    report.created += len(to_create)
+    report.updated += len(to_update)
+    report.unchanged += len(rows) - len(to_create) - len(to_update)
+    report.queued += len(stale)
 
 
 def _store_image(source: CatalogSource, row: Row, known: Product | None,
                  report: ImportReport) -> dict[str, str]:
-    """Check the product's image, convert it if it must be, and store it under MEDIA_ROOT as
-    ``products/<id>.jpg``; the product's image fields.
+    """Check the product's image, convert it if it must be, and store it; the product's image
+    fields.
 
     A catalog file without an image for a product that already has one keeps that image: a
     shop re-uploading its CSV to fix names does not mean to take its photos down.
     """
     product_id = int(row.values["id"])
-    found = source.image(product_id)
-    if found is None and known is not None and known.image:
-        return {"image": known.image.name, "image_problem": ""}
     try:
+        found = source.image(product_id)
+        if found is None and known is not None and known.image:
+            return {"image": known.image.name, "image_problem": ""}
         if found is None:
             raise ImageRejected("no image file")
         data, note = normalise(found)
@@ -112,12 +142,56 @@ def _store_image(source: CatalogSource, row: Row, known: Product | None,
         return {"image": "", "image_problem": str(exc)}
     if note:
         report.images_converted.append(Rejected(row.line, note, str(product_id)))
-    name = f"{product_id}.jpg"
-    target = Path(settings.MEDIA_ROOT) / IMAGE_DIR / name
-    if not target.is_file() or target.read_bytes() != data:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    return {"image": f"{IMAGE_DIR}/{name}", "image_problem": ""}
+    return {"image": store_photo(product_id, data), "image_problem": ""}
+
+
+def photo_name(product_id: int, data: bytes) -> str:
+    """The photo's own name: the product and a digest of the bytes."""
+    return f"{IMAGE_DIR}/{product_id}-{hashlib.sha256(data).hexdigest()[:16]}.jpg"
+
+
+def store_photo(product_id: int, data: bytes) -> str:
+    """Store a checked, web-ready photo (see :func:`catalog.images.normalise`); its name."""
+    name = photo_name(product_id, data)
+    if not default_storage.exists(name):
+        default_storage.save(name, ContentFile(data))
+    return name
+
+
+def delete_photos(names: Iterable[str]) -> None:
+    """Delete photo files that no product refers to any more."""
+    names = {name for name in names if name}
+    if not names:
+        return
+    names -= set(Product.objects.filter(image__in=names).values_list("image", flat=True))
+    for name in names:
+        default_storage.delete(name)
+
+
+def remove_stale_files(now: float | None = None) -> dict[str, int]:
+    """Delete photos no product refers to and catalog uploads past their retention; how many.
+
+    A photo is left alone for an hour after it was written: an import that is still running
+    may be about to refer to it. An upload is kept ``FINDER_UPLOAD_RETENTION_DAYS`` (its run's
+    report stays; only the files go).
+    """
+    now = time.time() if now is None else now
+    removed = {"photos": 0, "uploads": 0}
+    photos = Path(settings.MEDIA_ROOT) / IMAGE_DIR
+    if photos.is_dir():
+        referenced = set(Product.objects.exclude(image="").values_list("image", flat=True))
+        for path in photos.iterdir():
+            if f"{IMAGE_DIR}/{path.name}" not in referenced and now - path.stat().st_mtime > 3600:
+                path.unlink(missing_ok=True)
+                removed["photos"] += 1
+    uploads = Path(settings.FINDER_UPLOAD_DIR)
+    if uploads.is_dir():
+        cutoff = now - settings.FINDER_UPLOAD_RETENTION_DAYS * 86400
+        for folder in uploads.iterdir():
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed["uploads"] += 1
+    return removed
 
 
 def reembed(products: QuerySet[Product]) -> int:
@@ -129,15 +203,18 @@ def reembed(products: QuerySet[Product]) -> int:
 
 
 def delete_products(products: QuerySet[Product]) -> int:
-    """Delete products from the index, then from the catalog.
+    """Delete products from the index, then from the catalog, then their photos.
 
     In that order: should the second step fail, the products are still in the database, and
     ``reconcile_index`` puts back what the index lacks; the other way round would leave the
     index showing products that no longer exist.
     """
-    ids = list(products.values_list("id", flat=True))
+    found = list(products.values_list("id", "image"))
+    ids = [pid for pid, _ in found]
     remove_from_index(ids)
-    Product.objects.filter(id__in=ids).delete()
+    with transaction.atomic():
+        Product.objects.filter(id__in=ids).delete()
+        transaction.on_commit(lambda: delete_photos(image for _, image in found))
     return len(ids)
 
 
@@ -164,15 +241,28 @@ def store_upload(files: dict[str, UploadedFile], user: AbstractBaseUser | None) 
     return run
 
 
-def run_import(run: ImportRun) -> None:
-    """Import an uploaded catalog and record the report on its run."""
-    run.state = ImportRun.State.READING
-    run.save(update_fields=["state"])
+def run_import(run_id: int) -> None:
+    """Import an uploaded catalog and record the report on its run.
+
+    Only a queued run starts, or one whose worker died while reading it (a redelivered task;
+    the import is idempotent): a task delivered twice never imports a run that has finished.
+    Whatever goes wrong ends the run as failed, with the reason: a run is never left reading.
+    """
+    started = ImportRun.objects.filter(pk=run_id, state__in=[ImportRun.State.QUEUED, ImportRun.State.READING]).update(
+        state=ImportRun.State.READING)
+    if not started:
+        logger.warning("import run %s is not waiting to be read; left as it is", run_id)
+        return
+    run = ImportRun.objects.get(pk=run_id)
     try:
         report = import_catalog(Path(run.folder))
     except CatalogError as exc:
-        run.state, run.error, run.finished_at = ImportRun.State.FAILED, str(exc), timezone.now()
-        run.save(update_fields=["state", "error", "finished_at"])
+        fail_import(run_id, str(exc))
+        return
+    except Exception as exc:
+        logger.exception("import run %s failed", run_id)
+        fail_import(run_id, f"the import stopped on an unexpected error ({type(exc).__name__}: {exc}); "
+                            "the rows before it were imported")
         return
 
     def rows(items: list[Rejected]) -> list[dict[str, object]]:
@@ -183,3 +273,9 @@ def run_import(run: ImportRun) -> None:
     run.images_converted, run.product_ids = rows(report.images_converted), report.product_ids
     run.state, run.indexing_started_at = ImportRun.State.INDEXING, timezone.now()
     run.save()
+
+
+def fail_import(run_id: int, reason: str) -> None:
+    """End a run that has not finished as failed, with the reason."""
+    ImportRun.objects.filter(pk=run_id).exclude(state__in=[ImportRun.State.DONE, ImportRun.State.FAILED]).update(
+        state=ImportRun.State.FAILED, error=reason, finished_at=timezone.now())

@@ -5,10 +5,17 @@ from __future__ import annotations
 from celery import shared_task
 
 from catalog import services
-from catalog.models import ImportRun
+from finder.celery import BoundedTask
 
 
-@shared_task
+@shared_task(base=BoundedTask, give_up=staticmethod(services.fail_import))
 def import_upload(run_id: int) -> None:
-    """Read an uploaded catalog into the database; its embedding is queued from there."""
-    services.run_import(ImportRun.objects.get(pk=run_id))
+    """Read an uploaded catalog into the database; its embedding is queued from there. Runs on
+    the imports queue, under the imports' time limit (see settings)."""
+    services.run_import(run_id)
+
+
+@shared_task(base=BoundedTask)
+def remove_stale_files() -> None:
+    """Delete orphaned photos and expired uploads (Celery beat runs this hourly)."""
+    services.remove_stale_files()

@@ -4,6 +4,7 @@ Every value a deployment changes comes from an environment variable; the default
 project on one machine with SQLite and the embedded Redis that ``make run`` starts.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -14,7 +15,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: ``make run`` and the tests ask for development mode (DEBUG=1); a
+# deployment that forgets the variable fails closed.
+DEBUG = env.bool("DEBUG", default=False)
 # Outside DEBUG there is no default: a deployment must bring its own secret.
 SECRET_KEY = env("SECRET_KEY") if not DEBUG else env("SECRET_KEY", default="dev-only-insecure-secret-key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
@@ -23,6 +26,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 # says so in X-Forwarded-Proto): cookies only over HTTPS, HTTP redirected, HSTS.
 # FINDER_HTTPS=0 serves plain HTTP, for a site that only listens on loopback (the benchmark).
 FINDER_HTTPS = env.bool("FINDER_HTTPS", default=not DEBUG)
+# gunicorn passes X-Forwarded-Proto on only from the addresses in its --forwarded-allow-ips
+# (loopback by default; the TLS proxy's in docker-compose.yml), so a client cannot forge it.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = FINDER_HTTPS
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = FINDER_HTTPS
@@ -43,7 +48,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "axes",
     "catalog",
     "search",
@@ -51,7 +56,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before CSRF, which would otherwise read (and spool) a request body to look for its token.
+    "finder.middleware.BodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -61,18 +69,55 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Content-Security-Policy (django-csp): the finder's own scripts, styles and images only.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
+    "default-src": ["'self'"], "img-src": ["'self'", "data:"], "object-src": ["'none'"],
+    "base-uri": ["'self'"], "form-action": ["'self'"], "frame-ancestors": ["'none'"],
+}}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# The client's address: REMOTE_ADDR, unless FINDER_PROXY_COUNT trusted proxies (a load balancer,
+# the TLS proxy) stand in front and append it to X-Forwarded-For. Throttles, rate limits and
+# login lockouts all key on the address from finder.throttling.client_ip.
+FINDER_PROXY_COUNT = env.int("FINDER_PROXY_COUNT", default=0)
+
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for one username
-# from one address, that pair is locked out for AXES_COOLOFF_MINUTES.
+# from one address, that pair is locked out for AXES_COOLOFF_MINUTES. Attempts are kept in
+# the shared cache, so every web process sees them. (Logins and sign-ups are also rate
+# limited per address and per username: FINDER_RATES.)
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "finder.throttling.client_ip"
+
+# Throttling: requests per period, per signed-in user (or, signed out, per address). Off with
+# FINDER_THROTTLE=0, for load tests and benchmarks.
+FINDER_THROTTLE = env.bool("FINDER_THROTTLE", default=True)
+FINDER_RATES = {
+    "anon": env("FINDER_RATE_ANON", default="120/m"),  # any API request, signed out
+    "user": env("FINDER_RATE_USER", default="600/m"),  # any API request, signed in
+    "search": env("FINDER_RATE_SEARCH", default="120/m"),  # the search box, page or API
+    "photo": env("FINDER_RATE_PHOTO", default="20/m"),  # search by photo, page or API
+    "login": env("FINDER_RATE_LOGIN", default="20/m"),  # login attempts per address, and per username
+    "signup": env("FINDER_RATE_SIGNUP", default="10/h"),  # sign-ups per address
+}
+RATELIMIT_IP_META_KEY = "finder.throttling.client_ip"
+#: Shopper photos embedded at once in one web process; more wait (up to FINDER_PHOTO_WAIT
+#: seconds, then "busy, try again") instead of stalling every page of that process.
+FINDER_PHOTO_CONCURRENCY = env.int("FINDER_PHOTO_CONCURRENCY", default=1)
+FINDER_PHOTO_WAIT = env.float("FINDER_PHOTO_WAIT", default=10.0)
+#: The deepest result a query may ask for (k x page): deeper KNN costs Redis, single-threaded,
+#: tens of milliseconds per request.
+FINDER_MAX_DEPTH = env.int("FINDER_MAX_DEPTH", default=300)
 
 ROOT_URLCONF = "finder.urls"
-# Sessions read from the process's cache, written through to the database: one query less
-# per request.
+# Sessions read from the shared cache (Redis), written through to the database: one query
+# less per request, and a session ended in one web process is ended in all of them.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 WSGI_APPLICATION = "finder.wsgi.application"
 
@@ -119,36 +164,66 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
+#: Whether Django serves the photos itself (development); in production the web server does.
+FINDER_SERVE_MEDIA = env.bool("FINDER_SERVE_MEDIA", default=DEBUG)
+# Product photos: written whole or not at all, under names of their own (catalog/storage.py).
+STORAGES = {
+    "default": {"BACKEND": "catalog.storage.PhotoStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 REST_FRAMEWORK = {
     # Token first: its "WWW-Authenticate: Token" header is what makes a request without
     # credentials answer 401 rather than 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["finder.throttling.AnonThrottle", "finder.throttling.UserThrottle",
+                                 "finder.throttling.ScopedThrottle"],
     "EXCEPTION_HANDLER": "search.api.exception_handler",
 }
+# API tokens (django-rest-knox): only a digest is stored; each expires.
+REST_KNOX = {"TOKEN_TTL": timedelta(days=env.int("FINDER_TOKEN_DAYS", default=30)), "AUTO_REFRESH": False}
 
 # Redis with RediSearch and RedisJSON: the search index and the Celery broker. Unset, the
 # embedded server that ``manage.py runfinder`` started (if any) is found through its state file.
 REDIS_DIR = VAR_DIR / "redis"
 REDIS_URL = env("REDIS_URL", default="") or running_url(REDIS_DIR)
 
+# One cache for every process, on the same Redis (a database of its own): sessions, throttle
+# counts, login lockouts, task delivery counts. The server is looked up at first use, so
+# the embedded Redis that runfinder starts after these settings are read is found too.
+CACHES = {"default": {"BACKEND": "finder.cache.SharedRedisCache", "LOCATION": "", "KEY_PREFIX": "finder"}}
+
 # The broker may be another server (CELERY_BROKER_URL); by default it is the same Redis.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL
 #: The queue the app sends tasks to and its workers take them from.
 CELERY_TASK_DEFAULT_QUEUE = env("FINDER_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
+#: Catalog imports have a queue of their own (make run's text worker takes it too).
+FINDER_IMPORT_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.imports"
+CELERY_TASK_ROUTES = {"catalog.tasks.import_upload": {"queue": FINDER_IMPORT_QUEUE}}
+# Every task has time limits: one that hangs is stopped (and, for imports, its run marked
+# failed) rather than holding a worker forever. An import may take long; a batch may not.
+FINDER_IMPORT_TIME_LIMIT = env.int("FINDER_IMPORT_TIME_LIMIT", default=3600)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("FINDER_TASK_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
+CELERY_TASK_ANNOTATIONS = {"catalog.tasks.import_upload": {"soft_time_limit": FINDER_IMPORT_TIME_LIMIT,
+                                                           "time_limit": FINDER_IMPORT_TIME_LIMIT + 60}}
 # A task is acknowledged when it is done, not when it starts: a worker that dies mid-batch
 # loses nothing. Its unacknowledged tasks go back to the queue when a pool process dies
 # (reject on worker lost), or, when the whole worker is killed, once the visibility timeout
-# passes. Every task is idempotent, so one run twice does no harm.
+# passes. Every task is idempotent, so one run twice does no harm; one that keeps killing its
+# worker is given up after a few deliveries (finder.celery.BoundedTask). The visibility timeout
+# is longer than the longest task may run, so a task still running is never handed to a
+# second worker; work a dead worker held meanwhile is re-queued by the sweep.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("FINDER_BROKER_VISIBILITY_TIMEOUT", default=300)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("FINDER_BROKER_VISIBILITY_TIMEOUT",
+                                                                 default=FINDER_IMPORT_TIME_LIMIT + 300)}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing to a broker that is down gives up after about a second (a web request waits for
@@ -156,8 +231,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.3, "interval_max": 0.3}
 # The sweep (search.tasks.sweep_index) runs on the worker started with beat (-B).
 FINDER_SWEEP_SECONDS = env.float("FINDER_SWEEP_SECONDS", default=60.0)
-CELERY_BEAT_SCHEDULE = {"sweep-index": {"task": "search.tasks.sweep_index", "schedule": FINDER_SWEEP_SECONDS,
-                                        "options": {"expires": FINDER_SWEEP_SECONDS}}}
+#: Work queued longer ago than this is queued again by the sweep, and shown as delayed.
+FINDER_PENDING_TOO_LONG = env.int("FINDER_PENDING_TOO_LONG", default=600)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-index": {"task": "search.tasks.sweep_index", "schedule": FINDER_SWEEP_SECONDS,
+                    "options": {"expires": FINDER_SWEEP_SECONDS}},
+    "remove-stale-files": {"task": "catalog.tasks.remove_stale_files", "schedule": 3600.0,
+                           "options": {"expires": 3600}},
+}
 
 # Search and embeddings.
 FINDER_INDEX_PREFIX = env("FINDER_INDEX_PREFIX", default="finder")
@@ -173,6 +254,8 @@ FINDER_MAX_PHOTO_BYTES = env.int("FINDER_MAX_PHOTO_BYTES", default=10_000_000)
 #: Catalog uploads in the admin: where they are kept, and the largest accepted.
 FINDER_UPLOAD_DIR = Path(env("FINDER_UPLOAD_DIR", default=str(VAR_DIR / "uploads")))
 FINDER_MAX_UPLOAD_BYTES = env.int("FINDER_MAX_UPLOAD_BYTES", default=2_000_000_000)
+#: Uploaded catalog files are deleted this many days after upload (their runs' reports stay).
+FINDER_UPLOAD_RETENTION_DAYS = env.int("FINDER_UPLOAD_RETENTION_DAYS", default=7)
 # Uploads above this size stream to a temporary file rather than memory (Django's default).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Each vector field's index: ALGORITHM:METRIC[:PARAM=VALUE,...] (see search/schema.py).

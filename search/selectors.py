@@ -200,8 +200,21 @@ def similar_to_image(image: Image.Image, filters: Filters, k: int = 12) -> list[
         live = live_index()
         if live.dims.get(IMAGE_VECTOR) != embedder.dim:
             raise SearchUnavailable("Photo search is being rebuilt for a new image model; try again soon.")
-        vector = live.vector_bytes(embedder.embed([image])[0])
+        slots = _photo_slots()
+        if not slots.acquire(timeout=settings.FINDER_PHOTO_WAIT):
+            raise SearchUnavailable("Photo search is busy right now; try again in a moment.")
+        try:
+            vector = live.vector_bytes(embedder.embed([image])[0])
+        finally:
+            slots.release()
         return _nearest(client, live, vector, IMAGE_VECTOR, filters, k)
+
+
+@functools.cache
+def _photo_slots() -> threading.BoundedSemaphore:
+    """How many shopper photos this process embeds at once (``FINDER_PHOTO_CONCURRENCY``): a
+    burst of uploads waits its turn here rather than taking every core from every page."""
+    return threading.BoundedSemaphore(settings.FINDER_PHOTO_CONCURRENCY)
 
 
 def _knn_query(vector: bytes, field: str, filters: Filters, depth: int, exclude: int | None) -> VectorQuery:

@@ -16,17 +16,20 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable
-from pathlib import Path
+from datetime import timedelta
 
 import numpy as np
 from amqp.exceptions import ChannelError
 from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 from PIL import Image
 from redis import Redis
 from redisvl.index import SearchIndex
 
 from catalog.images import ImageRejected, load_image
+from catalog.importer import MAX_IMAGE_BYTES
 from catalog.models import PENDING, Product
 from search import embedders
 from search.connection import SearchUnavailable, get_client, search_errors
@@ -164,7 +167,7 @@ def image_queue() -> str:
     return f"{settings.CELERY_TASK_DEFAULT_QUEUE}.images"
 
 
-def queue_embedding(product_ids: Iterable[int]) -> None:
+def queue_embedding(product_ids: Iterable[int], text: bool = True, images: bool = True) -> None:
     """Queue the products' text and, for those with an image, image embedding, in batches.
 
     With the broker unreachable (after Celery's own retries), the products stay pending in the
@@ -173,30 +176,37 @@ def queue_embedding(product_ids: Iterable[int]) -> None:
     from search.tasks import embed_images, embed_texts
 
     ids = list(product_ids)
-    with_image = set(Product.objects.filter(id__in=ids).exclude(image="").values_list("id", flat=True))
-    Product.objects.filter(id__in=with_image).update(image_pending=True)
-    images = [pid for pid in ids if pid in with_image]
+    now = timezone.now()
+    with_image: set[int] = set()
+    if text:
+        Product.objects.filter(id__in=ids).update(queued_at=now)
+    if images:
+        with_image = set(Product.objects.filter(id__in=ids).exclude(image="").values_list("id", flat=True))
+        Product.objects.filter(id__in=with_image).update(image_pending=True, image_queued_at=now)
+    texts = ids if text else []
+    photos = [pid for pid in ids if pid in with_image]
     size = settings.FINDER_EMBED_BATCH
     try:
-        for start in range(0, len(ids), size):
-            embed_texts.delay(ids[start:start + size])
-        for start in range(0, len(images), size):
-            embed_images.apply_async((images[start:start + size],), queue=image_queue())
+        for start in range(0, len(texts), size):
+            embed_texts.delay(texts[start:start + size])
+        for start in range(0, len(photos), size):
+            embed_images.apply_async((photos[start:start + size],), queue=image_queue())
     except OperationalError as exc:
         logger.warning("the broker cannot be reached (%s): %d products stay pending until the sweep "
                        "queues them", exc, len(ids))
 
 
-def waiting_tasks() -> int:
-    """Embedding tasks waiting in the broker's queues (a queue the broker does not know, as
+def waiting_tasks() -> dict[str, int]:
+    """Embedding tasks waiting in the broker, by queue (a queue the broker does not know, as
     after it lost its data, holds none)."""
     from finder.celery import app
 
-    waiting = 0
+    waiting = {}
     with app.connection_for_read() as connection:
         for queue in (settings.CELERY_TASK_DEFAULT_QUEUE, image_queue()):
+            waiting[queue] = 0
             with contextlib.suppress(ChannelError):
-                waiting += connection.default_channel.queue_declare(queue, passive=True).message_count
+                waiting[queue] = connection.default_channel.queue_declare(queue, passive=True).message_count
     return waiting
 
 
@@ -205,16 +215,18 @@ def sweep_index() -> int:
 
     Celery beat runs this every ``FINDER_SWEEP_SECONDS``. It is what makes a lost task or a
     lost write harmless: Redis killed before its append-only file caught up, a broker that was
-    down when an import queued its work. While tasks wait in the queues an import is under way,
-    and its own tasks will finish the work.
+    down when an import queued its work. Each queue is swept on its own: while a queue holds
+    tasks, an import is under way and its own tasks will finish the work, so only what has
+    waited longer than ``FINDER_PENDING_TOO_LONG`` is queued again (its task was lost, or its
+    worker is gone); an empty queue gets everything its kind still lacks.
     """
     ensure_index()
     try:
-        if waiting_tasks():
-            return 0
+        waiting = waiting_tasks()
     except OperationalError as exc:
         raise SearchUnavailable(f"the broker cannot be reached: {exc}") from exc
-    return reconcile_index()
+    return reconcile_index(text_busy=bool(waiting[settings.CELERY_TASK_DEFAULT_QUEUE]),
+                           images_busy=bool(waiting[image_queue()]))
 
 
 def rebuild_from_database() -> int:
@@ -302,7 +314,10 @@ def _image_vectors(products: list[Product]) -> dict[int, np.ndarray]:
         if not product.image:
             continue
         try:
-            images[product.id] = load_image(Path(product.image.path).read_bytes())
+            if product.image.size > MAX_IMAGE_BYTES:
+                raise ImageRejected(f"the image file is too large (at most {MAX_IMAGE_BYTES // 1_000_000} MB)")
+            with product.image.open("rb") as handle:
+                images[product.id] = load_image(handle.read())
         except OSError as exc:
             product.image_problem = f"the image file cannot be read ({exc})"[:255]
         except ImageRejected as exc:
@@ -334,10 +349,12 @@ def remove_from_index(product_ids: Iterable[int]) -> None:
             client.delete(*keys[start:start + 1000])
 
 
-def reconcile_index() -> int:
+def reconcile_index(text_busy: bool = False, images_busy: bool = False) -> int:
     """Queue every product the index lacks: pending ones, indexed ones whose document is gone,
-    and ones whose image vector is gone.
+    and ones whose image vector is gone; how many.
 
+    With ``text_busy`` (or ``images_busy``), that kind of work is queued again only for
+    products that have waited longer than ``FINDER_PENDING_TOO_LONG`` seconds.
     This is how the index is rebuilt from the database after Redis lost its data.
     """
     layout = configured_layout()
@@ -349,10 +366,20 @@ def reconcile_index() -> int:
         for pid, _, _ in indexed:
             pipe.hmget(layout.doc_key(pid), ["id", IMAGE_VECTOR])
         present = pipe.execute()
-    lost = [pid for (pid, image, problem), (doc, vector) in zip(indexed, present, strict=True)
-            if doc is None or (image and not problem and vector is None)]
-    if lost:
-        Product.objects.filter(id__in=lost).update(status=Product.Status.PENDING)
-    todo = list(Product.objects.filter(PENDING).values_list("id", flat=True))
-    queue_embedding(todo)
-    return len(todo)
+    lost_text = [pid for (pid, _, _), (doc, _) in zip(indexed, present, strict=True) if doc is None]
+    lost_image = [pid for (pid, image, problem), (doc, vector) in zip(indexed, present, strict=True)
+                  if doc is not None and image and not problem and vector is None]
+    Product.objects.filter(id__in=lost_text).update(status=Product.Status.PENDING, queued_at=None)
+    Product.objects.filter(id__in=lost_image).update(image_pending=True, image_queued_at=None)
+    overdue = timezone.now() - timedelta(seconds=settings.FINDER_PENDING_TOO_LONG)
+    texts = Product.objects.filter(status=Product.Status.PENDING)
+    if text_busy:
+        texts = texts.filter(Q(queued_at__lt=overdue) | Q(queued_at=None))
+    photos = Product.objects.filter(image_pending=True)
+    if images_busy:
+        photos = photos.filter(Q(image_queued_at__lt=overdue) | Q(image_queued_at=None))
+    text_ids = set(texts.values_list("id", flat=True))
+    photo_ids = set(photos.values_list("id", flat=True)) - text_ids
+    queue_embedding(text_ids)
+    queue_embedding(photo_ids, text=False)
+    return len(text_ids | photo_ids)

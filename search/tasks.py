@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from celery import Task, shared_task
 
+from finder.celery import BoundedTask
 from search import services
 from search.connection import SearchUnavailable
 
@@ -14,8 +15,8 @@ logger = logging.getLogger(__name__)
 
 
 #: Redis trouble is transient: retried with exponential backoff, up to a minute apart.
-EMBED_RETRY = {"autoretry_for": (SearchUnavailable,), "retry_backoff": True, "retry_backoff_max": 60,
-               "retry_kwargs": {"max_retries": 10}}
+EMBED_RETRY = {"base": BoundedTask, "autoretry_for": (SearchUnavailable,), "retry_backoff": True,
+               "retry_backoff_max": 60, "retry_kwargs": {"max_retries": 10}}
 
 
 def _embed(work: Callable[[list[int]], None], failed: Callable[[list[int], str], None], what: str,
@@ -30,13 +31,13 @@ def _embed(work: Callable[[list[int]], None], failed: Callable[[list[int], str],
         failed(product_ids, f"{what} embedding failed: {exc}")
 
 
-@shared_task(**EMBED_RETRY)
+@shared_task(**EMBED_RETRY, give_up=staticmethod(services.mark_failed))
 def embed_texts(product_ids: list[int]) -> None:
     """Embed one batch of products' text into the index."""
     _embed(services.index_texts, services.mark_failed, "text", product_ids)
 
 
-@shared_task(**EMBED_RETRY)
+@shared_task(**EMBED_RETRY, give_up=staticmethod(services.image_failed))
 def embed_images(product_ids: list[int]) -> None:
     """Embed one batch of products' images into the index (the products stay searchable by
     text whatever happens here)."""

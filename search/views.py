@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -10,6 +11,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from catalog.models import Product
+from finder.throttling import limit
 from search.connection import SearchUnavailable
 from search.filters import Filters, filter_problem, filters_from_query
 from search.photos import BadPhoto, open_photo
@@ -17,7 +19,6 @@ from search.selectors import By, NotSearchable, search_products, similar_product
 from search.sidebar import sidebar
 
 SIMILAR_COUNT = 12
-MAX_PAGE = 50
 
 
 class Problem:
@@ -60,6 +61,7 @@ def similar(request: HttpRequest, product_id: int) -> HttpResponse:
 
 
 @login_required
+@limit("search", method="GET")
 def search(request: HttpRequest) -> HttpResponse:
     """The search box: free text, within the filters, a page at a time."""
     query = request.GET.get("q", "").strip()[:200]
@@ -84,14 +86,16 @@ def _weight(request: HttpRequest) -> float:
 
 
 def _page_number(request: HttpRequest) -> int:
+    """The page asked for, no deeper than ``FINDER_MAX_DEPTH`` results."""
     try:
-        return max(1, min(int(request.GET.get("page", "1")), MAX_PAGE))
+        return max(1, min(int(request.GET.get("page", "1")), settings.FINDER_MAX_DEPTH // SIMILAR_COUNT))
     except ValueError:
         return 1
 
 
 @login_required
 @require_POST
+@limit("photo")
 def search_by_photo(request: HttpRequest) -> HttpResponse:
     """Products that look like the shopper's photo, within the filters."""
     results, problem, filters = [], Problem(), Filters()

@@ -49,13 +49,29 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
     server.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_cache(redis_server: EmbeddedRedis) -> None:
+    """Every test has the shared cache (sessions, throttles, lockouts) on the test Redis."""
+    django_settings.REDIS_URL = redis_server.url
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(settings) -> None:
+    """Each test starts with an empty cache (no lockouts or counts from another test), and with
+    throttling off, as in load tests: the tests of throttling turn it on."""
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.FINDER_THROTTLE = False
+
+
 @pytest.fixture(scope="session")
 def celery_worker(redis_server: EmbeddedRedis) -> Iterator[None]:
     """A real worker, in this process (a thread), consuming from the real Redis broker."""
     from search.services import image_queue
 
     celery_app.conf.broker_url = redis_server.url
-    queues = [celery_app.conf.task_default_queue, image_queue()]
+    queues = [celery_app.conf.task_default_queue, image_queue(), django_settings.FINDER_IMPORT_QUEUE]
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=60, queues=queues):
         yield
 
@@ -179,7 +195,7 @@ def start_worker_process(tmp_path: Path, env: dict[str, str], *extra: str) -> su
     queue = env["FINDER_QUEUE"]
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "finder", "worker", "--concurrency", "1", "-Q",
-         f"{queue},{queue}.images", "--loglevel", "INFO", *extra],
+         f"{queue},{queue}.images,{queue}.imports", "--loglevel", "INFO", *extra],
         cwd=django_settings.BASE_DIR, env=env, start_new_session=True,
         stdout=(tmp_path / "worker.log").open("ab"), stderr=subprocess.STDOUT)
 

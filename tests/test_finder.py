@@ -105,7 +105,7 @@ def token(user) -> str:
 
     out = StringIO()
     call_command("api_token", user.username, stdout=out)
-    return out.getvalue().strip()
+    return out.getvalue().split()[-1]
 
 
 @pytest.mark.django_db

@@ -46,7 +46,7 @@ def test_row_problems_are_reported_with_line_and_reason() -> None:
                   + '5,Women,Apparel,Topwear,Tops,Red,Summer,,Casual,"A top, quoted"\n')
     assert isinstance(items[0], Row) and items[0].values["year"] == 2011
     assert [(i.line, i.product_id) for i in items[1:4]] == [(3, "abc"), (4, "3"), (5, "4")]
-    assert "not a positive whole number" in items[1].reason
+    assert "not a whole number" in items[1].reason
     assert "not a year" in items[2].reason
     assert "gender is empty" in items[3].reason
     assert isinstance(items[4], Row) and items[4].line == 7

@@ -54,12 +54,12 @@ class Command(BaseCommand):
             while (progress := index_progress()) < 1.0:
                 self.stdout.write(f"Redis is rebuilding the index: {progress:.0%}")
                 time.sleep(1)
-            # Two workers: text (and everything else, the periodic sweep included: -B), and
-            # images, so that a slow image batch never holds up text. Text is light: one thread
-            # leaves the cores to the images.
+            # Two workers: text (and everything else: catalog imports, the periodic sweep: -B),
+            # and images, so that a slow image batch never holds up text. Text is light: one
+            # thread leaves the cores to the images.
             beat = ["-B", "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule")]
             for name, queue, threads, extra in (
-                    ("text", settings.CELERY_TASK_DEFAULT_QUEUE, "1", beat),
+                    ("text", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.FINDER_IMPORT_QUEUE}", "1", beat),
                     ("images", image_queue(), os.environ.get("FINDER_MODEL_THREADS", "0"), [])):
                 children.append(subprocess.Popen(
                     [sys.executable, "-m", "celery", "-A", "finder", "worker", "--loglevel", "INFO",
