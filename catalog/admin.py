@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -13,13 +15,14 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from catalog import selectors, services
-from catalog.forms import CatalogUploadForm
+from catalog.forms import CatalogUploadForm, ProductAdminForm
 from catalog.models import ImportRun, Product
 from catalog.services import CATALOG_FIELDS
 
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    form = ProductAdminForm
     list_display = ["id", "name", "gender", "master_category", "article_type", "status", "status_reason"]
     list_filter = ["status", "gender", "master_category"]
     search_fields = ["id", "name", "article_type"]
@@ -27,7 +30,13 @@ class ProductAdmin(admin.ModelAdmin):
     actions = ["reembed", "retry_failed"]
 
     def save_model(self, request: HttpRequest, obj: Product, form: ModelForm, change: bool) -> None:
+        replaced = ""
+        if "image" in form.changed_data:
+            obj.image_problem = ""
+            replaced = Product.objects.filter(pk=obj.pk).values_list("image", flat=True).first() or ""
         super().save_model(request, obj, form, change)
+        if replaced:
+            transaction.on_commit(lambda: services.delete_photos([replaced]))
         if not change or set(form.changed_data) & set(CATALOG_FIELDS):
             services.reembed(Product.objects.filter(pk=obj.pk))
 
@@ -66,7 +75,7 @@ class ImportRunAdmin(admin.ModelAdmin):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         if not self.has_add_permission(request):
-            return HttpResponse(status=403)
+            raise PermissionDenied
         form, refused = CatalogUploadForm(), ""
         limit = settings.FINDER_MAX_UPLOAD_BYTES
         # Refuse an upload that is too large before reading a byte of it.
@@ -85,10 +94,15 @@ class ImportRunAdmin(admin.ModelAdmin):
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict | None = None) -> HttpResponse:
         run = get_object_or_404(ImportRun, pk=object_id)
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
         return TemplateResponse(request, "admin/catalog/import_run.html", {
             **self.admin_site.each_context(request), "title": str(run), "run": run, "opts": self.model._meta,
             "progress": selectors.import_progress(run),
         })
 
     def progress_view(self, request: HttpRequest, run_id: int) -> JsonResponse:
-        return JsonResponse(selectors.import_progress(get_object_or_404(ImportRun, pk=run_id)))
+        run = get_object_or_404(ImportRun, pk=run_id)
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
+        return JsonResponse(selectors.import_progress(run))

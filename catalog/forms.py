@@ -1,4 +1,4 @@
-"""The catalog upload form of the admin."""
+"""The admin's forms: catalog upload, and a product's photo checked like an imported one."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.validators import FileExtensionValidator
+
+from catalog.images import ImageRejected, normalise
+from catalog.importer import MAX_IMAGE_BYTES
+from catalog.models import Product
+from catalog.services import photo_name
 
 
 class CatalogUploadForm(forms.Form):
@@ -31,3 +37,28 @@ class CatalogUploadForm(forms.Form):
 
     def files_by_role(self) -> dict[str, Any]:
         return {role: upload for role, upload in self.cleaned_data.items() if upload}
+
+
+class ProductAdminForm(forms.ModelForm):
+    """A photo attached by staff goes through the import's checks and conversion, and is stored
+    under a name of its own (never the file name it came with, which could be another
+    product's)."""
+
+    class Meta:
+        model = Product
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        upload = data.get("image")
+        if upload and "image" in self.changed_data and data.get("id"):
+            if upload.size > MAX_IMAGE_BYTES:
+                self.add_error("image", f"The photo is too large: at most {MAX_IMAGE_BYTES // 1_000_000} MB.")
+                return data
+            try:
+                photo, _ = normalise(upload.read())
+            except ImageRejected as exc:
+                self.add_error("image", f"That photo cannot be used: {exc}.")
+                return data
+            data["image"] = ContentFile(photo, name=photo_name(data["id"], photo).removeprefix("products/"))
+        return data

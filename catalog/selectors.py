@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -51,6 +53,23 @@ def status_counts(product_ids: Collection[int] | None = None) -> dict[str, int]:
         failed=Count("id", filter=Q(status=Product.Status.FAILED)),
     )
     return {key: counts[key] for key in ("products", *Product.Status.values)}
+
+
+def embedding_backlog(overdue_after: float) -> dict[str, int]:
+    """Work still queued: products waiting for their text, for their image, and for their
+    image longer than ``overdue_after`` seconds (an image worker gone, or far behind)."""
+    overdue = timezone.now() - timedelta(seconds=overdue_after)
+    return Product.objects.exclude(status=Product.Status.FAILED).aggregate(
+        text=Count("id", filter=Q(status=Product.Status.PENDING)),
+        images=Count("id", filter=Q(image_pending=True)),
+        images_delayed=Count("id", filter=Q(image_pending=True, image_queued_at__lt=overdue)),
+    )
+
+
+def recent_embedding_backlog() -> dict[str, int]:
+    """:func:`embedding_backlog` with ``FINDER_PENDING_TOO_LONG``, at most two seconds old."""
+    return cache.get_or_set("catalog-embedding-backlog",
+                            lambda: embedding_backlog(settings.FINDER_PENDING_TOO_LONG), timeout=2)
 
 
 def recent_status_counts() -> dict[str, int]:

@@ -30,6 +30,7 @@ FINDER_HTTPS = env.bool("FINDER_HTTPS", default=not DEBUG)
 # (loopback by default; the TLS proxy's in docker-compose.yml), so a client cannot forge it.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = FINDER_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container health check, from inside the container
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = FINDER_HTTPS
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if FINDER_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = FINDER_HTTPS

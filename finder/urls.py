@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from finder.throttling import limit
-from finder.views import SignUpView
+from finder.views import SignUpView, health
 from search.urls import api_urlpatterns
 
 # Logins are rate limited per address (one password sprayed over many usernames) and per
@@ -15,6 +15,7 @@ login = limit("login", key="ip")(limit("login", key="post:username", group="logi
     auth_views.LoginView.as_view()))
 
 urlpatterns = [
+    path("healthz", health, name="health"),
     path("admin/", include("search.admin")),
     path("admin/login/", limit("login", key="ip", group="admin-login")(admin.site.login)),
     path("admin/", admin.site.urls),

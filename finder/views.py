@@ -1,8 +1,10 @@
-"""Account pages that Django's auth app does not ship: sign-up."""
+"""Pages of the project itself: sign-up (Django's auth app ships none) and the health check."""
 
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
-from django.http import HttpResponse
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse_lazy
 from django.views.generic import CreateView
 
@@ -18,3 +20,19 @@ class SignUpView(CreateView):
         # throttling backend in front of it authenticates nobody).
         login(self.request, self.object, backend="django.contrib.auth.backends.ModelBackend")
         return response
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    """``/healthz``: 200 when the database and the shared cache (Redis) answer, else 503; for a
+    container's health check, so it is plain HTTP and needs no login."""
+    problems = []
+    try:
+        connection.ensure_connection()
+    except Exception as exc:
+        problems.append(f"database: {type(exc).__name__}")
+    try:
+        cache.get("health")
+    except Exception as exc:
+        problems.append(f"cache: {type(exc).__name__}")
+    return JsonResponse({"status": "unwell" if problems else "ok", "problems": problems},
+                        status=503 if problems else 200)

@@ -1,14 +1,19 @@
-"""The admin page "Search index": what is live and building, and a recall check on demand."""
+"""The admin page "Search index": what is live and building, and a recall check on demand (run by
+a worker). Seeing it takes the permission ``search.view_search_index``; running the check,
+``search.check_recall``."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 
+from catalog.selectors import embedding_backlog
 from search.connection import SearchUnavailable, get_client, search_errors
-from search.evaluation import recall_check
+from search.evaluation import last_recall_check, start_recall_check
 from search.selectors import index_info, live_index_name
 from search.services import index_versions
 
@@ -16,15 +21,23 @@ RECALL_SAMPLES = 50
 
 
 def search_index_view(request: HttpRequest) -> HttpResponse:
-    context = {**admin.site.each_context(request), "title": "Search index", "versions": [], "problem": ""}
+    if not request.user.has_perm("search.view_search_index"):
+        raise PermissionDenied
+    if request.method == "POST":
+        if not request.user.has_perm("search.check_recall"):
+            raise PermissionDenied
+        start_recall_check(RECALL_SAMPLES)
+        return HttpResponseRedirect(reverse("search-index"), status=303)
+    context = {**admin.site.each_context(request), "title": "Search index", "versions": [], "problem": "",
+               "recall": last_recall_check(), "may_check": request.user.has_perm("search.check_recall"),
+               "backlog": embedding_backlog(settings.FINDER_PENDING_TOO_LONG),
+               "overdue_minutes": settings.FINDER_PENDING_TOO_LONG // 60}
     try:
         client = get_client()
         with search_errors():
             live = live_index_name(client)
             context["versions"] = [{**index_info(client, name, detailed=True), "live": name == live}
                                    for name in index_versions(client)]
-        if request.method == "POST":
-            context["recall"] = recall_check(samples=RECALL_SAMPLES)
     except SearchUnavailable as exc:
         context["problem"] = str(exc)
     return TemplateResponse(request, "admin/search_index.html", context)

@@ -10,13 +10,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.core.cache import cache
+from django.utils import timezone
 from redisvl.query import VectorQuery
 
 from catalog.models import Product
-from search.connection import get_client, search_errors
+from search.connection import SearchUnavailable, get_client, search_errors
 from search.filters import Filters, name_words
 from search.schema import IMAGE_VECTOR, TEXT_VECTOR, alias
 from search.selectors import By, Mode, live_index, search_products, similar_products
+
+#: How long the last recall check's result is kept to be shown.
+RECALL_KEPT_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,33 @@ def recall_check(samples: int = 50, k: int = 12, seed: int = 0) -> list[RecallRe
                 exact_ms_p50=float(np.percentile(exact_ms, 50)),
             ))
     return reports
+
+
+def _recall_key() -> str:
+    return f"recall-check:{alias()}"
+
+
+def start_recall_check(samples: int) -> None:
+    """Queue a recall check for a worker: it costs a brute-force pass over every vector, which
+    no web process should spend its time on."""
+    from search.tasks import check_recall
+
+    cache.set(_recall_key(), {"state": "running", "at": timezone.now()}, RECALL_KEPT_SECONDS)
+    check_recall.delay(samples)
+
+
+def run_recall_check(samples: int) -> None:
+    """Run a recall check and keep its reports (or why it failed) for :func:`last_recall_check`."""
+    try:
+        outcome = {"state": "done", "reports": recall_check(samples=samples)}
+    except SearchUnavailable as exc:
+        outcome = {"state": "failed", "error": str(exc)}
+    cache.set(_recall_key(), {**outcome, "at": timezone.now()}, RECALL_KEPT_SECONDS)
+
+
+def last_recall_check() -> dict[str, Any] | None:
+    """The latest recall check: its state ("running", "done", "failed"), time, and reports."""
+    return cache.get(_recall_key())
 
 
 @dataclass(frozen=True)

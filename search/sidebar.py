@@ -20,12 +20,17 @@ FACET_LABELS = {"gender": "Gender", "category": "Category", "sub_category": "Sub
 
 def index_notice() -> str:
     """What the shopper should know while results may be incomplete, or ""."""
-    counts = catalog_selectors.recent_status_counts()
     if not live_index().complete:
         return "Search is catching up after a restart: Redis is re-reading the index, so results may be incomplete."
-    if counts["pending"]:
-        return (f"The search index is being built: {counts['products'] - counts['pending']:,} of "
+    backlog = catalog_selectors.recent_embedding_backlog()
+    if backlog["text"]:
+        counts = catalog_selectors.recent_status_counts()
+        return (f"The search index is being built: {counts['products'] - backlog['text']:,} of "
                 f"{counts['products']:,} products are searchable so far, so results may be incomplete.")
+    if backlog["images_delayed"]:
+        return "Search by photo is running late: some new products can be found by text only for now."
+    if backlog["images"]:
+        return "New photos are being indexed: search by photo may miss the newest products for a moment."
     return ""
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from celery import Task, shared_task
 
 from finder.celery import BoundedTask
-from search import services
+from search import evaluation, services
 from search.connection import SearchUnavailable
 
 logger = logging.getLogger(__name__)
@@ -63,3 +63,9 @@ def complete_rebuild(self: Task, index_name: str) -> None:
     again every few seconds."""
     if not services.swap_alias_if_complete(index_name):
         raise self.retry(countdown=2)
+
+
+@shared_task(base=BoundedTask)
+def check_recall(samples: int) -> None:
+    """Measure the live index's recall against exact search (the admin's "Search index" page)."""
+    evaluation.run_recall_check(samples)

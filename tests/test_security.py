@@ -21,7 +21,7 @@ from catalog.models import Product
 
 #: Pages anyone may see: logging in, signing up, the password reset flow. Everything else of
 #: the finder needs a login; the admin has its own (staff) login.
-PUBLIC = re.compile(r"^(accounts/|admin/|media/|static/)")
+PUBLIC = re.compile(r"^(accounts/|admin/|media/|static/|healthz)")
 
 
 def _finder_paths() -> list[tuple[str, str]]:
