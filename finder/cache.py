@@ -6,19 +6,29 @@ process's memory. It lives on the finder's Redis, in a database of its own (1), 
 clearing it can never touch the search index (database 0). The server is looked up when the
 cache is first used, not when settings are read: ``runfinder`` starts the embedded Redis
 after that.
+
+While Redis is down the cache answers as an empty one (reads miss, writes are dropped), so
+that pages keep working: sessions fall back to the database, throttles and lockouts let
+requests through. Search itself reports that it is down, in its own words.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.core.exceptions import ImproperlyConfigured
 
+logger = logging.getLogger(__name__)
+
 CACHE_DATABASE = 1
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
 @functools.cache
@@ -31,8 +41,61 @@ def cache_url(redis_url: str) -> str:
     return urlsplit(redis_url)._replace(path=f"/{CACHE_DATABASE}").geturl()
 
 
+def _tolerant(answer: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """With Redis down, log it and return ``answer(*args, **kwargs)`` instead."""
+    def decorator(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def call(self: SharedRedisCache, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except REDIS_DOWN as exc:
+                logger.warning("the shared cache is unavailable (%s); carrying on without it", exc)
+                return answer(*args, **kwargs)
+        return call
+    return decorator
+
+
+def _nothing(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def _false(*args: Any, **kwargs: Any) -> bool:
+    return False
+
+
+def _default(key: str, default: Any = None, *args: Any, **kwargs: Any) -> Any:
+    return kwargs.get("default", default)
+
+
 class SharedRedisCache(RedisCache):
-    """:class:`RedisCache` on ``settings.REDIS_URL`` as it is when the cache is used."""
+    """:class:`RedisCache` on ``settings.REDIS_URL`` as it is when the cache is used; an empty
+    cache while that Redis is down."""
+
+    get = _tolerant(_default)(RedisCache.get)
+    get_many = _tolerant(lambda *args, **kwargs: {})(RedisCache.get_many)
+    has_key = _tolerant(_false)(RedisCache.has_key)
+    add = _tolerant(_false)(RedisCache.add)
+    set = _tolerant(_nothing)(RedisCache.set)
+    set_many = _tolerant(lambda *args, **kwargs: [])(RedisCache.set_many)
+    touch = _tolerant(_false)(RedisCache.touch)
+    incr = _tolerant(_nothing)(RedisCache.incr)
+    delete = _tolerant(_false)(RedisCache.delete)
+    delete_many = _tolerant(_nothing)(RedisCache.delete_many)
+
+    @_tolerant(_false)
+    def clear(self) -> bool:
+        """Delete the cache's keys, one batch at a time. Never FLUSHDB: RediSearch drops every
+        index of the server on a flush of any database."""
+        client = self._cache.get_client(None, write=True)
+        batch = []
+        for key in client.scan_iter(match=f"{self.key_prefix}:*", count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                client.delete(*batch)
+                batch.clear()
+        if batch:
+            client.delete(*batch)
+        return True
 
     @property
     def _cache(self) -> RedisCacheClient:  # type: ignore[override]

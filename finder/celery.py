@@ -40,7 +40,7 @@ class BoundedTask(Task):
         if self.request.id and not self.request.is_eager:
             key = f"deliveries:{self.request.id}:{self.request.retries}"
             cache.add(key, 0, timeout=86_400)
-            deliveries = cache.incr(key)
+            deliveries = cache.incr(key) or 0  # None: the cache is down, and the task runs
             if deliveries > self.max_deliveries:
                 reason = (f"{self.name} was delivered {deliveries} times without finishing "
                           "(it stopped its worker each time); given up")

@@ -108,6 +108,7 @@ FINDER_RATES = {
     "signup": env("FINDER_RATE_SIGNUP", default="10/h"),  # sign-ups per address
 }
 RATELIMIT_IP_META_KEY = "finder.throttling.client_ip"
+RATELIMIT_FAIL_OPEN = True  # with Redis (the shared cache) down, pages keep answering
 #: Shopper photos embedded at once in one web process; more wait (up to FINDER_PHOTO_WAIT
 #: seconds, then "busy, try again") instead of stalling every page of that process.
 FINDER_PHOTO_CONCURRENCY = env.int("FINDER_PHOTO_CONCURRENCY", default=1)

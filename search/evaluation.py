@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import redis
 from django.core.cache import cache
 from django.utils import timezone
 from redisvl.query import VectorQuery
@@ -97,7 +98,7 @@ def run_recall_check(samples: int) -> None:
     """Run a recall check and keep its reports (or why it failed) for :func:`last_recall_check`."""
     try:
         outcome = {"state": "done", "reports": recall_check(samples=samples)}
-    except SearchUnavailable as exc:
+    except (SearchUnavailable, redis.ResponseError) as exc:
         outcome = {"state": "failed", "error": str(exc)}
     cache.set(_recall_key(), {**outcome, "at": timezone.now()}, RECALL_KEPT_SECONDS)
 

@@ -118,7 +118,13 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
-        return _url(self.port, _password(self.data_dir))
+        return self.url_for(self.data_dir, self.port)
+
+    @staticmethod
+    def url_for(data_dir: Path, port: int) -> str:
+        """The URL a server on ``data_dir`` will answer at on ``port``, before it is started."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return _url(port, _password(data_dir.resolve(), create=True))
 
     @classmethod
     def start(cls, data_dir: Path, port: int | None = None) -> EmbeddedRedis:

@@ -139,7 +139,7 @@ def test_the_broker_down_during_an_import_loses_nothing(own_redis, catalog_dir, 
     broker is back."""
     Product.objects.all().delete()
     broker_port = free_port()
-    env = _env(tmp_path, own_redis.url, broker_url=f"redis://127.0.0.1:{broker_port}/0")
+    env = _env(tmp_path, own_redis.url, broker_url=EmbeddedRedis.url_for(tmp_path / "broker", broker_port))
     services.ensure_index()
     result = _import(tmp_path, env, catalog_dir(demo_rows(24)))
     assert result.returncode == 0, result.stderr

@@ -3,6 +3,8 @@ with the real models into the real Redis, then search it through selectors, page
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
@@ -135,7 +137,7 @@ def test_api_with_a_token(indexed, token) -> None:
     detail = client.get(f"/api/v1/products/{product.id}").json()
     assert set(detail) == {"id", "name", "gender", "master_category", "sub_category", "article_type",
                            "base_colour", "season", "year", "usage", "image_url"}
-    assert detail["image_url"] == f"/media/products/{product.id}.jpg"
+    assert re.fullmatch(rf"/media/products/{product.id}-[0-9a-f]{{16}}\.jpg", detail["image_url"])
 
     similar = client.get(f"/api/v1/products/{product.id}/similar",
                          {"by": "image", "category": "Apparel", "k": 7}).json()["results"]

@@ -109,3 +109,71 @@ def test_an_import_converts_or_rejects_each_kind_and_keeps_every_product(search_
         stored = Image.open(Product.objects.get(id=product_id).image.path)
         assert stored.format == "JPEG" and stored.mode == "RGB" and max(stored.size) <= MAX_SIDE
         assert similar_products(product_id, By.IMAGE, Filters(), k=3)
+
+
+# Hostile shapes and formats: refused from the header, before any pixel is decoded.
+
+def _strip(width: int, height: int) -> bytes:
+    """A few kilobytes of PNG that decode to width x height pixels."""
+    return encode(Image.new("L", (width, height), 255), "PNG", optimize=True)
+
+
+@pytest.mark.parametrize(("size", "reason"), [
+    ((12_000, 400), "too large"),  # a side longer than any photo
+    ((9_000, 400), "too narrow"),  # 22:1
+    ((400, 9_000), "too narrow"),
+    ((60_000, 60), "too large"),
+])
+def test_strips_are_refused_before_they_are_decoded(size, reason) -> None:
+    data = _strip(*size)
+    assert len(data) < 100_000
+    with pytest.raises(ImageRejected, match=reason):
+        load_image(data)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF", "ICO", "PPM"])
+def test_only_jpeg_png_and_webp_are_taken(fmt) -> None:
+    data = encode(Image.open(PHOTO).convert("RGB").resize((64, 64)), fmt)
+    with pytest.raises(ImageRejected, match=r"JPEG, PNG or WebP"):
+        load_image(data)
+
+
+def test_webp_is_taken_and_converted() -> None:
+    data, note = normalise(encode(Image.open(PHOTO), "WEBP"))
+    assert "from WEBP to JPEG" in note and Image.open(io.BytesIO(data)).format == "JPEG"
+
+
+PEAK_MEMORY = """
+import io, resource, sys
+from PIL import Image
+from catalog.images import load_image
+from search.embedders import ImageEmbedder
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+image = load_image(sys.stdin.buffer.read())
+before = peak_mb()
+embedder = ImageEmbedder("m", 3, "cpu", "onnx", 1, (0.5,) * 3, (0.5,) * 3, run=None)
+array = embedder.preprocess(image)
+assert array.shape == (3, 224, 224)
+print(peak_mb() - before)
+"""
+
+
+def test_preparing_a_long_photo_for_the_model_costs_little_memory() -> None:
+    """The widest photo taken (8:1, 10,000 px) is scaled before it is padded to a square: the
+    padding never costs a 10,000 px square (300 MB); measured in a process of its own."""
+    import subprocess
+    import sys
+
+    data = encode(Image.new("RGB", (10_000, 1_250), (200, 30, 30)), "PNG")
+    result = subprocess.run([sys.executable, "-c", PEAK_MEMORY], input=data, capture_output=True,
+                            cwd=settings.BASE_DIR, check=True)
+    grown_mb = float(result.stdout)
+    assert grown_mb < 80, f"preprocessing grew the process by {grown_mb:.0f} MB"
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale() -> None:
+    image = load_image(encode(Image.new("RGB", (6_000, 4_000), "white"), "JPEG", quality=50))
+    assert max(image.size) < 6_000 and max(image.size) >= MAX_SIDE

@@ -118,3 +118,127 @@ def test_a_duplicate_id_in_one_file_last_row_wins_and_is_reported(search_setting
     assert [(r.line, r.product_id, r.reason) for r in report.rejected] == [
         (2, "8000001", "duplicate id, replaced by line 4")]
     assert Product.objects.get(id=8000001).name == "Second Tee"
+
+
+# Hostile rows: each rejected with its line and reason; the good rows around them imported.
+GOOD = "Men,Apparel,Topwear,Tshirts,White,Summer,2011,Casual,"
+HOSTILE = {
+    "²": f"²,{GOOD}Superscript id",  # '²'.isdigit() is true, int('²') raises
+    "૧૨": f"૧૨,{GOOD}Gujarati digits",
+    "123456789012345678901234": f"123456789012345678901234,{GOOD}Twenty-four digit id",
+    "0": f"0,{GOOD}Zero id",
+    "8100001": f"8100001,{GOOD}Nul\x00in the name",
+    "8100002": "8100002,Men,Apparel,Topwear,Tshirts,Red|Blue,Summer,2011,Casual,Tag separator",
+    "8100003": "8100003,Men,Apparel,Topwear,Tshirts,White,Summer,\uff12\uff10\uff11\uff11,Casual,Fullwidth year",
+    "8100004": f"8100004,{GOOD}Escape \x1b[31m in the name",
+    "8100005": "8100005,Men,Apparel,Topwear,Tshirts,White,Summer,99999999999999999999,Casual,Huge year",
+}
+REASONS = {"²": "not a whole number", "૧૨": "not a whole number", "123456789012345678901234": "not a whole number",
+           "0": "not a whole number", "8100001": "control character", "8100002": "separates tags",
+           "8100003": "not a year", "8100004": "control character", "8100005": "not a year"}
+
+
+def hostile_csv() -> str:
+    lines = [f"8100100,{GOOD}A good tee"]
+    for row in HOSTILE.values():
+        lines.extend([row, f"{8100101 + len(lines)},{GOOD}Another good tee"])
+    return HEADER + "\n".join(lines) + "\n"
+
+
+def test_hostile_rows_are_each_rejected_with_line_and_reason() -> None:
+    items = parse(hostile_csv())
+    rejected = {item.product_id: item for item in items if isinstance(item, Rejected)}
+    assert set(rejected) == set(HOSTILE)
+    for product_id, reason in REASONS.items():
+        assert reason in rejected[product_id].reason, (product_id, rejected[product_id].reason)
+    lines = hostile_csv().split("\n")
+    assert all(lines[item.line - 1].startswith(product_id) for product_id, item in rejected.items())
+    assert sum(isinstance(item, Row) for item in items) == len(HOSTILE) + 1
+
+
+@pytest.mark.django_db
+def test_a_hostile_catalog_imports_its_good_rows_into_the_database(search_settings, tmp_path) -> None:
+    """Into the real database (SQLite and PostgreSQL: a NUL or a 24-digit id once raised there)."""
+    from catalog.models import Product
+    from catalog.services import import_catalog
+
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    (folder / "styles.csv").write_text(hostile_csv())
+    report = import_catalog(folder)
+    assert report.created == len(HOSTILE) + 1 and len(report.rejected) == len(HOSTILE)
+    assert Product.objects.filter(name__contains="good tee").count() == len(HOSTILE) + 1
+
+
+def test_bytes_that_are_not_utf8_reject_their_row_only(tmp_path: Path) -> None:
+    folder = tmp_path / "latin1"
+    folder.mkdir()
+    (folder / "styles.csv").write_bytes((HEADER + f"1,{GOOD}Plain\n").encode()
+                                        + f"2,{GOOD}Caf\xe9\n".encode("latin-1") + f"3,{GOOD}Fine\n".encode())
+    with CatalogSource(folder) as source:
+        items = list(source.rows())
+    assert [type(item) for item in items] == [Row, Rejected, Row]
+    assert "not UTF-8" in items[1].reason and items[1].line == 3
+
+
+def _zip_with(path: Path, entries: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_zip_bombs_are_refused_before_anything_is_inflated(tmp_path: Path, monkeypatch) -> None:
+    import catalog.importer as importer
+
+    # Limits lowered so that the test's bombs stay small on disk: a few kilobytes that would
+    # inflate far past them, and more entries than allowed.
+    monkeypatch.setattr(importer, "MAX_CSV_BYTES", 5_000_000)
+    monkeypatch.setattr(importer, "MAX_IMAGE_BYTES", 1_000_000)
+    monkeypatch.setattr(importer, "MAX_ZIP_ENTRIES", 100)
+    big_csv = _zip_with(tmp_path / "csv.zip", {"styles.csv": HEADER.encode() + b"0" * 20_000_000})
+    assert big_csv.stat().st_size < 100_000
+    with pytest.raises(CatalogError, match=r"styles.csv would unpack to 20,000,\d+ bytes .*zip bomb"):
+        CatalogSource(big_csv)
+    big_image = _zip_with(tmp_path / "image.zip", {"styles.csv": HEADER.encode(), "images/1.jpg": b"\0" * 5_000_000})
+    with pytest.raises(CatalogError, match=r"images/1\.jpg would unpack"):
+        CatalogSource(big_image)
+    many = _zip_with(tmp_path / "many.zip", {"styles.csv": HEADER.encode(),
+                                             **{f"images/{n}.jpg": b"" for n in range(150)}})
+    with pytest.raises(CatalogError, match="151 entries"):
+        CatalogSource(many)
+
+
+STREAMING = """
+import resource, sys
+from pathlib import Path
+from catalog.importer import CatalogSource, Row
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+before = peak_mb()
+with CatalogSource(Path(sys.argv[1])) as source:
+    rows = sum(isinstance(item, Row) for item in source.rows())
+print(rows, peak_mb() - before)
+"""
+
+
+def test_a_large_csv_in_a_zip_is_read_as_a_stream(tmp_path: Path) -> None:
+    """A 100 MB styles.csv (a 1 MB zip) is parsed in a process whose peak memory barely moves
+    (it held the file three times over before: bytes, text and a StringIO)."""
+    import subprocess
+    import sys
+
+    row = f"{GOOD}A plain white tee shirt for summer days in cotton with a regular fit and a crew neck\n"
+    count = 100_000_000 // (len(row) + 8)
+    archive = tmp_path / "large.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped, zipped.open("styles.csv", "w") as out:
+        out.write(HEADER.encode())
+        for start in range(1, count + 1, 10_000):
+            out.write("".join(f"{n},{row}" for n in range(start, min(start + 10_000, count + 1))).encode())
+    result = subprocess.run([sys.executable, "-c", STREAMING, str(archive)], capture_output=True, text=True,
+                            cwd=settings.BASE_DIR, check=True)
+    rows, grown_mb = result.stdout.split()
+    assert int(rows) == count
+    assert float(grown_mb) < 40, f"parsing grew the process by {float(grown_mb):.0f} MB"
