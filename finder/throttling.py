@@ -15,7 +15,6 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_ratelimit.core import is_ratelimited
-from ipware import get_client_ip
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 if TYPE_CHECKING:  # DRF's views import the throttles from the settings: no import of them here
@@ -26,14 +25,15 @@ View = Callable[..., HttpResponse]
 
 
 def client_ip(request: HttpRequest, *args: object) -> str:
-    """The client's address: REMOTE_ADDR, or, behind ``FINDER_PROXY_COUNT`` trusted proxies, the
-    address the outermost of them saw (an address a client wrote into X-Forwarded-For itself
-    is never taken)."""
+    """The client's address: REMOTE_ADDR or, behind ``FINDER_PROXY_COUNT`` trusted proxies that
+    each append the address they saw to X-Forwarded-For, the entry the outermost of them
+    appended (DRF's NUM_PROXIES rule). Entries before it are the client's own word, never taken.
+    """
     proxies = settings.FINDER_PROXY_COUNT
-    if proxies:
-        address, _ = get_client_ip(request, proxy_count=proxies)
-        if address:
-            return address
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        addresses = [address.strip() for address in forwarded.split(",")]
+        return addresses[-min(proxies, len(addresses))]
     return request.META.get("REMOTE_ADDR", "")
 
 

@@ -21,6 +21,7 @@ from datetime import timedelta
 import numpy as np
 from amqp.exceptions import ChannelError
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -182,7 +183,10 @@ def queue_embedding(product_ids: Iterable[int], text: bool = True, images: bool 
         Product.objects.filter(id__in=ids).update(queued_at=now)
     if images:
         with_image = set(Product.objects.filter(id__in=ids).exclude(image="").values_list("id", flat=True))
-        Product.objects.filter(id__in=with_image).update(image_pending=True, image_queued_at=now)
+        # image_queued_at says how long a photo has waited: queued again, it keeps its time.
+        Product.objects.filter(Q(image_pending=False) | Q(image_queued_at=None), id__in=with_image).update(
+            image_queued_at=now)
+        Product.objects.filter(id__in=with_image).update(image_pending=True)
     texts = ids if text else []
     photos = [pid for pid in ids if pid in with_image]
     size = settings.FINDER_EMBED_BATCH
@@ -359,27 +363,35 @@ def reconcile_index(text_busy: bool = False, images_busy: bool = False) -> int:
     """
     layout = configured_layout()
     client = get_client()
-    indexed = list(Product.objects.filter(status=Product.Status.INDEXED, image_pending=False)
-                   .values_list("id", "image", "image_problem"))
+    indexed = list(Product.objects.filter(status=Product.Status.INDEXED)
+                   .values_list("id", "image", "image_problem", "image_pending"))
     with search_errors():
         pipe = client.pipeline(transaction=False)
-        for pid, _, _ in indexed:
+        for pid, *_ in indexed:
             pipe.hmget(layout.doc_key(pid), ["id", IMAGE_VECTOR])
         present = pipe.execute()
-    lost_text = [pid for (pid, _, _), (doc, _) in zip(indexed, present, strict=True) if doc is None]
-    lost_image = [pid for (pid, image, problem), (doc, vector) in zip(indexed, present, strict=True)
-                  if doc is not None and image and not problem and vector is None]
+    lost_text = [pid for (pid, *_), (doc, _) in zip(indexed, present, strict=True) if doc is None]
+    lost_image = [pid for (pid, image, problem, pending), (doc, vector) in zip(indexed, present, strict=True)
+                  if doc is not None and image and not problem and not pending and vector is None]
     Product.objects.filter(id__in=lost_text).update(status=Product.Status.PENDING, queued_at=None)
     Product.objects.filter(id__in=lost_image).update(image_pending=True, image_queued_at=None)
     overdue = timezone.now() - timedelta(seconds=settings.FINDER_PENDING_TOO_LONG)
     texts = Product.objects.filter(status=Product.Status.PENDING)
     if text_busy:
-        texts = texts.filter(Q(queued_at__lt=overdue) | Q(queued_at=None))
+        texts = texts.filter(Q(queued_at__lt=overdue) | Q(queued_at=None)) if _due("text") else texts.none()
     photos = Product.objects.filter(image_pending=True)
     if images_busy:
-        photos = photos.filter(Q(image_queued_at__lt=overdue) | Q(image_queued_at=None))
+        photos = (photos.filter(Q(image_queued_at__lt=overdue) | Q(image_queued_at=None)) if _due("images")
+                  else photos.none())
     text_ids = set(texts.values_list("id", flat=True))
     photo_ids = set(photos.values_list("id", flat=True)) - text_ids
     queue_embedding(text_ids)
     queue_embedding(photo_ids, text=False)
     return len(text_ids | photo_ids)
+
+
+def _due(kind: str) -> bool:
+    """Whether overdue work of ``kind`` may be queued again behind a busy queue: once every
+    ``FINDER_PENDING_TOO_LONG`` seconds, so that a queue whose worker is gone does not fill up
+    with copies of the same work at every sweep."""
+    return cache.add(f"sweep-requeued:{kind}", True, timeout=settings.FINDER_PENDING_TOO_LONG)

@@ -51,8 +51,10 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_cache(redis_server: EmbeddedRedis) -> None:
-    """Every test has the shared cache (sessions, throttles, lockouts) on the test Redis."""
+    """Every test has the shared cache (sessions, throttles, lockouts) and the broker on the test
+    Redis."""
     django_settings.REDIS_URL = redis_server.url
+    celery_app.conf.broker_url = redis_server.url
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +72,6 @@ def celery_worker(redis_server: EmbeddedRedis) -> Iterator[None]:
     """A real worker, in this process (a thread), consuming from the real Redis broker."""
     from search.services import image_queue
 
-    celery_app.conf.broker_url = redis_server.url
     queues = [celery_app.conf.task_default_queue, image_queue(), django_settings.FINDER_IMPORT_QUEUE]
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=60, queues=queues):
         yield
