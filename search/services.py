@@ -222,7 +222,7 @@ def sweep_index() -> int:
     down when an import queued its work. Each queue is swept on its own: while a queue holds
     tasks, an import is under way and its own tasks will finish the work, so only what has
     waited longer than ``FINDER_PENDING_TOO_LONG`` is queued again (its task was lost, or its
-    worker is gone); an empty queue gets everything its kind still lacks.
+    worker is gone), at most once in that time; an empty queue gets everything its kind lacks.
     """
     ensure_index()
     try:
