@@ -51,6 +51,11 @@ def running_url(data_dir: Path) -> str:
     return ""
 
 
+def _shown(url: str) -> str:
+    """``url`` with its password masked, for messages."""
+    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url)
+
+
 def _url(port: int, password: str) -> str:
     return f"redis://:{password}@127.0.0.1:{port}/0"
 
@@ -92,17 +97,19 @@ def wait_ready(url: str, timeout: float = 120.0, process: subprocess.Popen[bytes
             client.ping()
             modules = {module["name"].lower() for module in client.module_list()}
             break
+        except redis.AuthenticationError as exc:
+            raise RedisNotReady(f"Redis at {_shown(url)} refused the password: {exc}") from exc
         except (redis.BusyLoadingError, redis.ConnectionError) as exc:
             if process is not None and process.poll() is not None:
                 raise RedisNotReady(f"redis-server exited with status {process.returncode}; "
                                     "see its log for why") from exc
             if time.monotonic() > deadline:
-                raise RedisNotReady(f"Redis at {url} did not become ready in {timeout:.0f} s: {exc}") from exc
+                raise RedisNotReady(f"Redis at {_shown(url)} did not become ready in {timeout:.0f} s: {exc}") from exc
             time.sleep(0.1)
     missing = [label for name, label in REQUIRED_MODULES.items() if name not in modules]
     if missing:
         raise RedisNotReady(
-            f"Redis at {url} lacks the module(s) {', '.join(missing)}. Use Redis 8, "
+            f"Redis at {_shown(url)} lacks the module(s) {', '.join(missing)}. Use Redis 8, "
             "Redis Stack 7.2+, or leave REDIS_URL unset to run the embedded server."
         )
     return client
@@ -140,6 +147,8 @@ class EmbeddedRedis:
                 f"{data_dir}; stop it first or point REDIS_URL at it."
             )
         port = port or free_port()
+        if _listening(port):
+            raise RedisNotReady(f"Another server already answers on port {port}: stop it, or choose another port.")
         # The password goes in a private config file, not on the command line, where every
         # local user could read it in the process list.
         _private(data_dir / CONFIG_FILE, f"requirepass {_password(data_dir, create=True)}\n")
@@ -163,7 +172,7 @@ class EmbeddedRedis:
                                     f"here (pid {process.pid}); stop it, or choose another port.")
         except RedisNotReady as exc:
             server.stop()
-            raise RedisNotReady(_damaged_aof_advice(data_dir) or str(exc)) from exc
+            raise RedisNotReady(_log_advice(data_dir, port) or str(exc)) from exc
         except BaseException:
             server.stop()
             raise
@@ -184,12 +193,15 @@ class EmbeddedRedis:
             (self.data_dir / STATE_FILE).unlink(missing_ok=True)
 
 
-def _damaged_aof_advice(data_dir: Path) -> str:
-    """What to do, when the server stopped because its append-only file is damaged; else ""."""
+def _log_advice(data_dir: Path, port: int) -> str:
+    """What to do, when the server's log says why it stopped (its port taken, its append-only
+    file damaged); else ""."""
     try:
         log = (data_dir / "redis.log").read_text(errors="replace").splitlines()[-50:]
     except OSError:
         return ""
+    if any("Address already in use" in line for line in log):
+        return f"Another server already answers on port {port}: stop it, or choose another port."
     if not any(DAMAGED_AOF.search(line) for line in log):
         return ""
     return (f"Redis cannot start: its append-only file in {data_dir / 'appendonlydir'} is damaged (see "
@@ -213,6 +225,11 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def free_port() -> int:

@@ -62,3 +62,58 @@ def test_a_relative_data_dir_works(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert (tmp_path / "var" / "redis" / "redis.log").is_file()
     finally:
         server.stop()
+
+
+def test_the_embedded_server_answers_no_one_without_its_password(tmp_path: Path) -> None:
+    server = EmbeddedRedis.start(tmp_path)
+    try:
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=server.port).ping()
+        assert redis.Redis.from_url(server.url).ping()
+        for name in ("password", "redis.conf", "server.json"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+        # Not on the command line, where any local user could read it.
+        assert not any("requirepass" in arg or server.url.split(":")[2].split("@")[0] in arg
+                       for arg in server.process.args)
+    finally:
+        server.stop()
+    again = EmbeddedRedis.start(tmp_path)  # the same password across restarts
+    try:
+        assert again.url == server.url.replace(str(server.port), str(again.port))
+    finally:
+        again.stop()
+
+
+def test_a_port_another_server_holds_is_refused(tmp_path: Path) -> None:
+    port = free_port()
+    other = subprocess.Popen([str(get_redis_server()), "--port", str(port), "--bind", "127.0.0.1",
+                              "--dir", str(tmp_path), "--save", "", "--appendonly", "no"])
+    try:
+        wait_for_port = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                wait_for_port.ping()
+                break
+            except redis.ConnectionError:
+                import time
+
+                time.sleep(0.05)
+        with pytest.raises(RedisNotReady, match=f"Another server already answers on port {port}"):
+            EmbeddedRedis.start(tmp_path / "finder", port=port)
+        assert other.poll() is None and wait_for_port.ping()  # the other server is left alone
+    finally:
+        other.terminate()
+        other.wait()
+
+
+def test_a_damaged_append_only_file_says_how_to_rebuild(tmp_path: Path) -> None:
+    server = EmbeddedRedis.start(tmp_path)
+    client = redis.Redis.from_url(server.url)
+    for n in range(200):
+        client.set(f"key{n}", "x" * 100)
+    server.stop()
+    (incremental,) = (tmp_path / "appendonlydir").glob("*.incr.aof")
+    data = incremental.read_bytes()
+    incremental.write_bytes(data[:len(data) // 2] + b"\r\n!not a command\r\n" + data[len(data) // 2:])
+    with pytest.raises(RedisNotReady, match=r"damaged.*rebuilds the index from the database"):
+        EmbeddedRedis.start(tmp_path)

@@ -59,7 +59,7 @@ def test_every_finder_page_and_endpoint_needs_a_login(path: str, name: str) -> N
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/admin/", "/admin/search-index/", "/admin/catalog/importrun/add/",
-                                  "/admin/catalog/product/"])
+                                  "/admin/catalog/product/", "/admin/catalog/importrun/1/progress/"])
 def test_admin_tools_are_for_staff_only(path: str) -> None:
     client = Client()
     client.force_login(get_user_model().objects.create_user("shopper", password="a long shopper password 7"))
@@ -155,3 +155,77 @@ def test_product_names_holding_html_render_escaped(shopper, indexed) -> None:
             assert "<script>alert(" not in body and "<img src=x" not in body, path
     finally:
         Product.objects.filter(id=product.id).update(name=original)
+
+
+@pytest.mark.django_db
+def test_import_runs_need_their_model_permissions(staff) -> None:
+    """A staff account without the catalog's permissions gets 403 from every import-run page."""
+    from django.contrib.auth.models import Permission
+
+    from catalog.models import ImportRun
+
+    run = ImportRun.objects.create(source="styles.csv", folder="/nowhere")
+    clerk = get_user_model().objects.create_user("clerk", password="a long clerk password 7", is_staff=True)
+    client = Client()
+    client.force_login(clerk)
+    pages = ("/admin/catalog/importrun/add/", f"/admin/catalog/importrun/{run.pk}/change/",
+             f"/admin/catalog/importrun/{run.pk}/progress/")
+    assert [client.get(page).status_code for page in pages] == [403, 403, 403]
+    clerk.user_permissions.add(Permission.objects.get(codename="view_importrun"))
+    assert [client.get(page).status_code for page in pages] == [403, 200, 200]
+    clerk.user_permissions.add(Permission.objects.get(codename="add_importrun"))
+    assert client.get(pages[0]).status_code == 200
+
+
+def test_debug_is_off_unless_asked_for(tmp_path: Path) -> None:
+    env = {**os.environ, "SECRET_KEY": secrets.token_urlsafe(50), "FINDER_VAR_DIR": str(tmp_path)}
+    env.pop("DEBUG", None)
+    shown = subprocess.run([sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
+                            "print(settings.DEBUG, settings.SECURE_SSL_REDIRECT, settings.FINDER_SERVE_MEDIA)"],
+                           cwd=settings.BASE_DIR, env={**env, "DJANGO_SETTINGS_MODULE": "finder.settings"},
+                           capture_output=True, text=True, check=True)
+    assert shown.stdout.split() == ["False", "True", "False"]
+
+
+@pytest.mark.django_db
+def test_pages_carry_a_content_security_policy_and_refuse_framing(shopper) -> None:
+    for path in ("/", "/accounts/login/", "/admin/login/"):
+        response = (shopper if path == "/" else Client()).get(path)
+        policy = response["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
+        assert response["X-Frame-Options"] == "DENY" and response["X-Content-Type-Options"] == "nosniff"
+    # The finder's own templates need nothing the policy forbids: no inline script or style.
+    for template in (Path(settings.BASE_DIR) / "templates").rglob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), template
+        assert not re.search(r"\sstyle=\"|\son\w+=\"", text), template
+
+
+@pytest.mark.django_db
+def test_api_tokens_are_stored_hashed_expire_and_are_not_shown_in_the_admin(staff) -> None:
+    from datetime import timedelta
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+    from knox.models import AuthToken
+
+    user = get_user_model().objects.create_user("api-user", password="a long api password 7")
+    out = StringIO()
+    call_command("api_token", "api-user", stdout=out)
+    token = out.getvalue().split()[-1]
+    stored = AuthToken.objects.get(user=user)
+    assert token not in {stored.digest, stored.token_key} and len(token) > len(stored.token_key)
+    assert stored.expiry > timezone.now() + timedelta(days=settings.REST_KNOX["TOKEN_TTL"].days - 1)
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/status").status_code == 200
+    listing = staff.get("/admin/knox/authtoken/").content.decode()
+    assert stored.digest[:20] in listing and token not in listing
+    AuthToken.objects.filter(pk=stored.pk).update(expiry=timezone.now() - timedelta(seconds=1))
+    assert client.get("/api/v1/status").status_code == 401
+
+
+@pytest.mark.django_db
+def test_the_health_check_answers_without_a_login() -> None:
+    response = Client().get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok", "problems": []}

@@ -1,0 +1,62 @@
+"""The production shape in docker-compose.yml (no Docker here to start it: it is read and
+checked): a TLS proxy in front, nothing else published, no default secrets, non-root app
+containers, health checks, beat as its own service, photos served by the proxy."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_only_the_tls_proxy_is_published(compose) -> None:
+    services = compose["services"]
+    assert [name for name, service in services.items() if service.get("ports")] == ["proxy"]
+    assert services["proxy"]["image"].startswith("caddy")
+    assert compose["networks"]["back"]["internal"] is True
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    assert "{$SITE_HOST}" in caddyfile and "reverse_proxy web:8000" in caddyfile
+    # Photos come from the media volume, through the proxy, not through Python.
+    assert "/media/*" in caddyfile and "media:/srv/media:ro" in services["proxy"]["volumes"]
+
+
+def test_the_web_server_trusts_forwarded_headers_from_the_proxy_alone(compose) -> None:
+    services = compose["services"]
+    proxy_address = services["proxy"]["networks"]["back"]["ipv4_address"]
+    command = " ".join(services["web"]["command"])
+    assert f"--forwarded-allow-ips {proxy_address}" in command and "'*'" not in command
+    assert services["web"]["environment"]["FINDER_PROXY_COUNT"] == "1"
+
+
+def test_no_secret_has_a_default(compose) -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in ("SECRET_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "SITE_HOST"):
+        uses = re.findall(r"\$\{" + name + r"([^}]*)\}", text)
+        assert uses and all(use.startswith(":?") for use in uses), (name, uses)
+    assert "finder:finder@" not in text and "POSTGRES_PASSWORD: finder" not in text
+    assert compose["services"]["web"]["environment"]["DEBUG"] == "0"
+
+
+def test_app_containers_run_unprivileged_with_health_checks(compose) -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    users = re.findall(r"^USER (\S+)", dockerfile, flags=re.M)
+    assert users and users[-1] not in ("root", "0")
+    services = compose["services"]
+    for name in ("web", "worker", "beat"):
+        assert services[name].get("user", users[-1]) not in ("root", "0"), name
+    for name in ("web", "worker", "redis", "postgres"):
+        assert services[name]["healthcheck"]["test"], name
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert services["beat"]["command"][:4] == ["celery", "-A", "finder", "beat"]
+    assert "-B" not in services["worker"]["command"]
+    assert "celery.imports" in " ".join(services["worker"]["command"])
