@@ -8,6 +8,7 @@ import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -168,25 +169,24 @@ def delete_photos(names: Iterable[str]) -> None:
         default_storage.delete(name)
 
 
-def remove_stale_files(now: float | None = None) -> dict[str, int]:
+def remove_stale_files() -> dict[str, int]:
     """Delete photos no product refers to and catalog uploads past their retention; how many.
 
     A photo is left alone for an hour after it was written: an import that is still running
     may be about to refer to it. An upload is kept ``FINDER_UPLOAD_RETENTION_DAYS`` (its run's
     report stays; only the files go).
     """
-    now = time.time() if now is None else now
     removed = {"photos": 0, "uploads": 0}
-    photos = Path(settings.MEDIA_ROOT) / IMAGE_DIR
-    if photos.is_dir():
+    hour_ago = timezone.now() - timedelta(hours=1)
+    if default_storage.exists(IMAGE_DIR):
         referenced = set(Product.objects.exclude(image="").values_list("image", flat=True))
-        for path in photos.iterdir():
-            if f"{IMAGE_DIR}/{path.name}" not in referenced and now - path.stat().st_mtime > 3600:
-                path.unlink(missing_ok=True)
+        for name in (f"{IMAGE_DIR}/{file}" for file in default_storage.listdir(IMAGE_DIR)[1]):
+            if name not in referenced and default_storage.get_modified_time(name) < hour_ago:
+                default_storage.delete(name)
                 removed["photos"] += 1
     uploads = Path(settings.FINDER_UPLOAD_DIR)
     if uploads.is_dir():
-        cutoff = now - settings.FINDER_UPLOAD_RETENTION_DAYS * 86400
+        cutoff = time.time() - settings.FINDER_UPLOAD_RETENTION_DAYS * 86400
         for folder in uploads.iterdir():
             if folder.is_dir() and folder.stat().st_mtime < cutoff:
                 shutil.rmtree(folder, ignore_errors=True)

@@ -26,9 +26,10 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 # says so in X-Forwarded-Proto): cookies only over HTTPS, HTTP redirected, HSTS.
 # FINDER_HTTPS=0 serves plain HTTP, for a site that only listens on loopback (the benchmark).
 FINDER_HTTPS = env.bool("FINDER_HTTPS", default=not DEBUG)
-# gunicorn passes X-Forwarded-Proto on only from the addresses in its --forwarded-allow-ips
-# (loopback by default; the TLS proxy's in docker-compose.yml), so a client cannot forge it.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Whether a request came over HTTPS is gunicorn's word (wsgi.url_scheme): it believes
+# X-Forwarded-Proto only from the addresses in its --forwarded-allow-ips (loopback by default;
+# the TLS proxy's in docker-compose.yml). Django is not told to read the header itself
+# (SECURE_PROXY_SSL_HEADER), since it would believe it from anyone.
 SECURE_SSL_REDIRECT = FINDER_HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container health check, from inside the container
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = FINDER_HTTPS

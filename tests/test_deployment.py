@@ -60,3 +60,46 @@ def test_app_containers_run_unprivileged_with_health_checks(compose) -> None:
     assert services["beat"]["command"][:4] == ["celery", "-A", "finder", "beat"]
     assert "-B" not in services["worker"]["command"]
     assert "celery.imports" in " ".join(services["worker"]["command"])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("allowed", "expected"), [("127.0.0.1", 200), ("192.0.2.1", 301)])
+def test_https_is_believed_only_from_the_trusted_proxy(tmp_path, allowed, expected) -> None:
+    """A real gunicorn, in production settings: X-Forwarded-Proto from the address it trusts
+    makes a request HTTPS; the same header from anyone else is ignored (the page redirects to
+    HTTPS rather than serve a forged "secure" request)."""
+    import secrets
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    from search.redis_server import free_port
+    from tests.conftest import subprocess_env
+
+    port = free_port()
+    env = {**subprocess_env(tmp_path, "deploy"), "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
+           "ALLOWED_HOSTS": "127.0.0.1"}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "finder.wsgi", "--bind", f"127.0.0.1:{port}",
+                               "--forwarded-allow-ips", allowed], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    try:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/accounts/login/",
+                                         headers={"X-Forwarded-Proto": "https"})
+        opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,), {
+            "redirect_request": lambda *args, **kwargs: None}))
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                status = opener.open(request, timeout=60).status
+                break
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+        assert status == expected
+    finally:
+        server.terminate()
+        server.wait(30)
