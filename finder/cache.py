@@ -25,6 +25,8 @@ from django.conf import settings
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.core.exceptions import ImproperlyConfigured
 
+from search.connection import delete_matching
+
 logger = logging.getLogger(__name__)
 
 CACHE_DATABASE = 1
@@ -86,15 +88,7 @@ class SharedRedisCache(RedisCache):
     def clear(self) -> bool:
         """Delete the cache's keys, one batch at a time. Never FLUSHDB: RediSearch drops every
         index of the server on a flush of any database."""
-        client = self._cache.get_client(None, write=True)
-        batch = []
-        for key in client.scan_iter(match=f"{self.key_prefix}:*", count=1000):
-            batch.append(key)
-            if len(batch) == 1000:
-                client.delete(*batch)
-                batch.clear()
-        if batch:
-            client.delete(*batch)
+        delete_matching(self._cache.get_client(None, write=True), f"{self.key_prefix}:*")
         return True
 
     @property

@@ -42,3 +42,16 @@ def search_errors() -> Iterator[None]:
         if isinstance(cause, (redis.ConnectionError, redis.TimeoutError)):
             raise SearchUnavailable("Search is unavailable: Redis cannot be reached.") from exc
         raise
+
+
+def delete_matching(client: redis.Redis, pattern: str) -> None:
+    """Delete the keys matching ``pattern``, a thousand at a time: one command for them all
+    would keep Redis from answering anyone else meanwhile."""
+    batch = []
+    for key in client.scan_iter(match=pattern, count=1000):
+        batch.append(key)
+        if len(batch) == 1000:
+            client.delete(*batch)
+            batch.clear()
+    if batch:
+        client.delete(*batch)

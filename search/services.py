@@ -33,7 +33,7 @@ from catalog.images import ImageRejected, load_image
 from catalog.importer import MAX_IMAGE_BYTES
 from catalog.models import PENDING, Product
 from search import embedders
-from search.connection import SearchUnavailable, get_client, search_errors
+from search.connection import SearchUnavailable, delete_matching, get_client, search_errors
 from search.schema import (
     IMAGE_VECTOR,
     TAG_FIELDS,
@@ -130,7 +130,7 @@ def drop_index(documents: bool = False) -> list[str]:
         for name in names:
             _drop(client, name, documents)
         if documents:
-            _delete_keys(client, meta_key("*"))
+            delete_matching(client, meta_key("*"))
     if documents:
         Product.objects.update(status=Product.Status.PENDING, status_reason="")
     return names
@@ -149,18 +149,7 @@ def _drop(client: Redis, name: str, documents: bool) -> None:
     if documents:
         # Rather than FT.DROPINDEX DD, which deletes them all in one command: deleting in
         # batches keeps Redis answering other clients meanwhile.
-        _delete_keys(client, f"{doc_prefix}*")
-
-
-def _delete_keys(client: Redis, pattern: str) -> None:
-    batch = []
-    for key in client.scan_iter(match=pattern, count=1000):
-        batch.append(key)
-        if len(batch) == 1000:
-            client.delete(*batch)
-            batch.clear()
-    if batch:
-        client.delete(*batch)
+        delete_matching(client, f"{doc_prefix}*")
 
 
 def image_queue() -> str:
