@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # DRF's views import the throttles from the settings: no impo
 View = Callable[..., HttpResponse]
 
 
-def client_ip(request: HttpRequest, *args: object) -> str:
+def client_ip(request: HttpRequest) -> str:
     """The client's address: REMOTE_ADDR or, behind ``FINDER_PROXY_COUNT`` trusted proxies that
     each append the address they saw to X-Forwarded-For, the entry the outermost of them
     appended (DRF's NUM_PROXIES rule). Entries before it are the client's own word, never taken.
@@ -57,7 +57,7 @@ def limit(scope: str, key: str | Callable[[str, HttpRequest], str] = per_user_or
         def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if settings.FINDER_THROTTLE and is_ratelimited(request, group=group or scope, key=key, rate=rate(scope),
                                                           method=method, increment=True):
-                return render(request, "429.html", {"scope": scope}, status=429)
+                return render(request, "429.html", status=429)
             return view(request, *args, **kwargs)
         return limited
     return decorator
