@@ -2,10 +2,10 @@
 
 Every web process and worker must see the same sessions, throttle counts and login lockouts
 (a session ended in one gunicorn worker must be ended in all), so the cache cannot be a
-process's memory. It lives on the finder's Redis, in a database of its own (1), so that
-clearing it can never touch the search index (database 0). The server is looked up when the
-cache is first used, not when settings are read: ``runfinder`` starts the embedded Redis
-after that.
+process's memory. It lives on the finder's Redis, in a database of its own (1), apart from
+the index's documents (database 0), and is cleared key by key: a FLUSHDB of any database makes
+RediSearch drop every index of the server. The server is looked up when the cache is first
+used, not when settings are read: ``runfinder`` starts the embedded Redis after that.
 
 While Redis is down the cache answers as an empty one (reads miss, writes are dropped), so
 that pages keep working: sessions fall back to the database, throttles and lockouts let
@@ -38,7 +38,7 @@ def _client(url: str, options: tuple[tuple[str, Any], ...]) -> RedisCacheClient:
     return RedisCacheClient([url], **dict(options))
 
 
-def cache_url(redis_url: str) -> str:
+def _cache_url(redis_url: str) -> str:
     """The URL of the cache's database on the server at ``redis_url``."""
     return urlsplit(redis_url)._replace(path=f"/{CACHE_DATABASE}").geturl()
 
@@ -95,4 +95,4 @@ class SharedRedisCache(RedisCache):
     def _cache(self) -> RedisCacheClient:  # type: ignore[override]
         if not settings.REDIS_URL:
             raise ImproperlyConfigured("The cache needs Redis: start the finder with `make run`, or set REDIS_URL.")
-        return _client(cache_url(settings.REDIS_URL), tuple(sorted(self._options.items())))
+        return _client(_cache_url(settings.REDIS_URL), tuple(sorted(self._options.items())))
