@@ -149,6 +149,8 @@ class EmbeddedRedis:
         port = port or free_port()
         if _listening(port):
             raise RedisNotReady(f"Another server already answers on port {port}: stop it, or choose another port.")
+        log = data_dir / "redis.log"
+        log_start = log.stat().st_size if log.is_file() else 0  # what this start writes comes after
         # The password goes in a private config file, not on the command line, where every
         # local user could read it in the process list.
         _private(data_dir / CONFIG_FILE, f"requirepass {_password(data_dir, create=True)}\n")
@@ -156,7 +158,7 @@ class EmbeddedRedis:
             str(get_redis_server()), str(data_dir / CONFIG_FILE), "--port", str(port), "--bind", "127.0.0.1",
             "--dir", str(data_dir), "--appendonly", "yes",
             "--save", "3600 1 300 100 60 10000",
-            "--logfile", str(data_dir / "redis.log"), "--daemonize", "no",
+            "--logfile", str(log), "--daemonize", "no",
         ]
         for module in module_paths():
             command += ["--loadmodule", str(module)]
@@ -172,7 +174,7 @@ class EmbeddedRedis:
                                     f"here (pid {process.pid}); stop it, or choose another port.")
         except RedisNotReady as exc:
             server.stop()
-            raise RedisNotReady(_log_advice(data_dir, port) or str(exc)) from exc
+            raise RedisNotReady(_log_advice(data_dir, port, log_start) or str(exc)) from exc
         except BaseException:
             server.stop()
             raise
@@ -193,11 +195,13 @@ class EmbeddedRedis:
             (self.data_dir / STATE_FILE).unlink(missing_ok=True)
 
 
-def _log_advice(data_dir: Path, port: int) -> str:
-    """What to do, when the server's log says why it stopped (its port taken, its append-only
-    file damaged); else ""."""
+def _log_advice(data_dir: Path, port: int, start: int) -> str:
+    """What to do, when what the server logged from byte ``start`` on says why it stopped (its
+    port taken, its append-only file damaged); else ""."""
     try:
-        log = (data_dir / "redis.log").read_text(errors="replace").splitlines()[-50:]
+        with (data_dir / "redis.log").open("rb") as handle:
+            handle.seek(start)
+            log = handle.read().decode(errors="replace").splitlines()
     except OSError:
         return ""
     if any("Address already in use" in line for line in log):
