@@ -20,6 +20,8 @@ from catalog.models import Product
 
 @pytest.fixture
 def throttled(settings):
+    """Throttling on. The tests' rates are per day: django-ratelimit counts in fixed windows, and
+    a window that ended in the middle of a test would start its count again."""
     settings.FINDER_THROTTLE = True
     return settings
 
@@ -36,7 +38,7 @@ def test_the_search_api_answers_429_past_its_rate(indexed, shopper, throttled) -
 
 @pytest.mark.django_db
 def test_the_search_box_and_photo_pages_answer_429_past_their_rates(indexed, shopper, throttled) -> None:
-    throttled.FINDER_RATES = {**throttled.FINDER_RATES, "search": "2/m", "photo": "1/m"}
+    throttled.FINDER_RATES = {**throttled.FINDER_RATES, "search": "2/d", "photo": "1/d"}
     assert [shopper.get("/search/", {"q": "shirt"}).status_code for _ in range(3)] == [200, 200, 429]
     product = Product.objects.exclude(image="").first()
     photo = Path(product.image.path).read_bytes()
@@ -55,7 +57,7 @@ def test_throttling_off_lets_everything_through(indexed, shopper, settings) -> N
 
 @pytest.mark.django_db
 def test_one_password_sprayed_over_many_usernames_is_stopped_per_address(throttled) -> None:
-    throttled.FINDER_RATES = {**throttled.FINDER_RATES, "login": "5/m"}
+    throttled.FINDER_RATES = {**throttled.FINDER_RATES, "login": "5/d"}
     client = Client()
     codes = [client.post("/accounts/login/", {"username": f"user{n}", "password": "Summer2026!"}).status_code
              for n in range(7)]
@@ -67,7 +69,7 @@ def test_one_password_sprayed_over_many_usernames_is_stopped_per_address(throttl
 
 @pytest.mark.django_db
 def test_one_username_tried_from_many_addresses_is_stopped_per_username(throttled) -> None:
-    throttled.FINDER_RATES = {**throttled.FINDER_RATES, "login": "5/m"}
+    throttled.FINDER_RATES = {**throttled.FINDER_RATES, "login": "5/d"}
     codes = [Client(REMOTE_ADDR=f"10.0.0.{n}").post("/accounts/login/", {"username": "ceo", "password": f"guess{n}"}
                                                      ).status_code for n in range(7)]
     assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
@@ -75,7 +77,7 @@ def test_one_username_tried_from_many_addresses_is_stopped_per_username(throttle
 
 @pytest.mark.django_db
 def test_sign_ups_are_limited_per_address(throttled) -> None:
-    throttled.FINDER_RATES = {**throttled.FINDER_RATES, "signup": "2/h"}
+    throttled.FINDER_RATES = {**throttled.FINDER_RATES, "signup": "2/d"}
     codes = [Client().post("/accounts/signup/", {"username": f"new{n}", "password1": "a-long-Passphrase-42",
                                                  "password2": "a-long-Passphrase-42"}).status_code for n in range(3)]
     assert codes == [302, 302, 429]
@@ -84,7 +86,7 @@ def test_sign_ups_are_limited_per_address(throttled) -> None:
 
 @pytest.mark.django_db
 def test_behind_a_trusted_proxy_each_client_counts_alone_and_a_forged_header_does_not(throttled) -> None:
-    throttled.FINDER_RATES = {**throttled.FINDER_RATES, "login": "2/m"}
+    throttled.FINDER_RATES = {**throttled.FINDER_RATES, "login": "2/d"}
 
     def attempts(forwarded_for: str) -> list[int]:
         client = Client(REMOTE_ADDR="172.28.0.10", HTTP_X_FORWARDED_FOR=forwarded_for)
