@@ -9,8 +9,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.validators import FileExtensionValidator
 
-from catalog.images import ImageRejected, normalise
-from catalog.importer import MAX_IMAGE_BYTES
+from catalog.images import ImageRejected, check_file_size, normalise
 from catalog.models import Product
 from catalog.services import photo_name
 
@@ -52,10 +51,8 @@ class ProductAdminForm(forms.ModelForm):
         data = super().clean()
         upload = data.get("image")
         if upload and "image" in self.changed_data and data.get("id"):
-            if upload.size > MAX_IMAGE_BYTES:
-                self.add_error("image", f"The photo is too large: at most {MAX_IMAGE_BYTES // 1_000_000} MB.")
-                return data
             try:
+                check_file_size(upload.size)
                 photo, _ = normalise(upload.read())
             except ImageRejected as exc:
                 self.add_error("image", f"That photo cannot be used: {exc}.")

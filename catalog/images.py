@@ -25,6 +25,8 @@ MAX_PIXELS = 40_000_000
 #: a product photo is never a 12,000 x 400 strip, and such a strip costs more than it shows.
 MAX_DIMENSION = 10_000
 MAX_ASPECT = 8
+#: Image files larger than this are refused unread, whatever they hold.
+MAX_IMAGE_BYTES = 50_000_000
 #: Longer sides are scaled down to this: more than any product card or the models need.
 MAX_SIDE = 1200
 JPEG_QUALITY = 90
@@ -34,6 +36,12 @@ ORIGINAL_SIZE = "finder_original_size"
 
 class ImageRejected(ValueError):
     """The bytes are not a usable image; the message says why."""
+
+
+def check_file_size(size: int) -> None:
+    """Refuse an image file of ``size`` bytes before reading it, when it is over MAX_IMAGE_BYTES."""
+    if size > MAX_IMAGE_BYTES:
+        raise ImageRejected(f"the image file is too large (at most {MAX_IMAGE_BYTES // 1_000_000} MB)")
 
 
 def check_header(image: Image.Image) -> None:

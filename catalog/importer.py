@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from catalog.images import ImageRejected
+from catalog.images import MAX_IMAGE_BYTES, check_file_size
 
 #: CSV column -> Product field, for every column we read.
 COLUMNS = {
@@ -45,7 +45,6 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 #: zip bomb (a few kilobytes that inflate to gigabytes, or millions of entries) is refused whole.
 MAX_ZIP_ENTRIES = 500_000
 MAX_CSV_BYTES = 2_000_000_000
-MAX_IMAGE_BYTES = 50_000_000
 MAX_ZIP_TOTAL_BYTES = 50_000_000_000
 #: Control characters (NUL, escape, newlines...) have no place in a catalog value; PostgreSQL
 #: refuses NUL outright.
@@ -211,8 +210,7 @@ class CatalogSource:
         if self._zip is None:
             path = self.path / member
             if path.is_file():
-                if path.stat().st_size > MAX_IMAGE_BYTES:
-                    raise ImageRejected(f"the image file is too large (at most {MAX_IMAGE_BYTES // 1_000_000} MB)")
+                check_file_size(path.stat().st_size)
                 return path.read_bytes()
             images = self._images_zip() if member.parent.name == "images" else None
             if images is not None and member.name in self._image_names:

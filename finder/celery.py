@@ -1,5 +1,5 @@
 """The Celery application, configured from Django settings (the ``CELERY_`` namespace), and the
-base class of every finder task."""
+base class of the tasks whose messages must not come back forever."""
 
 from __future__ import annotations
 

@@ -2,11 +2,12 @@
 
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
-from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse_lazy
 from django.views.generic import CreateView
+
+from search.connection import SearchUnavailable, get_client, search_errors
 
 
 class SignUpView(CreateView):
@@ -23,16 +24,18 @@ class SignUpView(CreateView):
 
 
 def health(request: HttpRequest) -> JsonResponse:
-    """``/healthz``: 200 when the database and the shared cache (Redis) answer, else 503; for a
-    container's health check, so it is plain HTTP and needs no login."""
+    """``/healthz``: 200 when the database and Redis answer, else 503; for a container's health
+    check, so it is plain HTTP and needs no login. Redis is pinged itself: the shared cache
+    would answer as an empty one while it is down."""
     problems = []
     try:
         connection.ensure_connection()
     except Exception as exc:
         problems.append(f"database: {type(exc).__name__}")
     try:
-        cache.get("health")
-    except Exception as exc:
-        problems.append(f"cache: {type(exc).__name__}")
+        with search_errors():
+            get_client().ping()
+    except SearchUnavailable as exc:
+        problems.append(f"redis: {exc}")
     return JsonResponse({"status": "unwell" if problems else "ok", "problems": problems},
                         status=503 if problems else 200)

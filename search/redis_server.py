@@ -148,7 +148,7 @@ class EmbeddedRedis:
             )
         port = port or free_port()
         if _listening(port):
-            raise RedisNotReady(f"Another server already answers on port {port}: stop it, or choose another port.")
+            raise RedisNotReady(_port_taken(port))
         log = data_dir / "redis.log"
         log_start = log.stat().st_size if log.is_file() else 0  # what this start writes comes after
         # The password goes in a private config file, not on the command line, where every
@@ -205,7 +205,7 @@ def _log_advice(data_dir: Path, port: int, start: int) -> str:
     except OSError:
         return ""
     if any("Address already in use" in line for line in log):
-        return f"Another server already answers on port {port}: stop it, or choose another port."
+        return _port_taken(port)
     if not any(DAMAGED_AOF.search(line) for line in log):
         return ""
     return (f"Redis cannot start: its append-only file in {data_dir / 'appendonlydir'} is damaged (see "
@@ -229,6 +229,10 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _port_taken(port: int) -> str:
+    return f"Another server already answers on port {port}: stop it, or choose another port."
 
 
 def _listening(port: int) -> bool:

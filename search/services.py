@@ -29,8 +29,7 @@ from PIL import Image
 from redis import Redis
 from redisvl.index import SearchIndex
 
-from catalog.images import ImageRejected, load_image
-from catalog.importer import MAX_IMAGE_BYTES
+from catalog.images import ImageRejected, check_file_size, load_image
 from catalog.models import PENDING, Product
 from search import embedders
 from search.connection import SearchUnavailable, delete_matching, get_client, search_errors
@@ -307,8 +306,7 @@ def _image_vectors(products: list[Product]) -> dict[int, np.ndarray]:
         if not product.image:
             continue
         try:
-            if product.image.size > MAX_IMAGE_BYTES:
-                raise ImageRejected(f"the image file is too large (at most {MAX_IMAGE_BYTES // 1_000_000} MB)")
+            check_file_size(product.image.size)
             with product.image.open("rb") as handle:
                 images[product.id] = load_image(handle.read())
         except OSError as exc:

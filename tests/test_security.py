@@ -226,6 +226,9 @@ def test_api_tokens_are_stored_hashed_expire_and_are_not_shown_in_the_admin(staf
 
 
 @pytest.mark.django_db
-def test_the_health_check_answers_without_a_login() -> None:
+def test_the_health_check_answers_without_a_login(settings) -> None:
     response = Client().get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok", "problems": []}
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # Redis down
+    down = Client().get("/healthz")
+    assert down.status_code == 503 and down.json()["problems"][0].startswith("redis: ")
