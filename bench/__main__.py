@@ -39,9 +39,10 @@ from PIL import Image  # noqa: E402
 
 from bench import embedding, knn, site  # noqa: E402
 from bench.report import markdown  # noqa: E402
-from search import embedders  # noqa: E402
-from search.redis_server import EmbeddedRedis  # noqa: E402
-from search.schema import configured_vector_type  # noqa: E402
+from finder.redis_server import EmbeddedRedis  # noqa: E402
+from search.embedding.image import image_embedder  # noqa: E402
+from search.embedding.text import text_embedder  # noqa: E402
+from search.store.schema import configured_vector_type  # noqa: E402
 
 DEMO = Path(settings.BASE_DIR) / "data" / "demo-catalog"
 SPECS = ["FLAT:L2", "FLAT:IP", "FLAT:COSINE", "HNSW:L2:M=16,EF_CONSTRUCTION=200,EF_RUNTIME=100",
@@ -78,9 +79,9 @@ def demo_catalog(quick: bool, scratch: Path) -> Path:
 def knn_section(catalog: Path, synthetic: int, queries: int) -> list[dict[str, Any]]:
     with (catalog / "styles.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    text = embedders.text_embedder().embed([row["productDisplayName"] for row in rows])
+    text = text_embedder().embed([row["productDisplayName"] for row in rows])
     images = [Image.open(catalog / "images" / f"{row['id']}.jpg") for row in rows]
-    image = np.concatenate([embedders.image_embedder().embed(images[i:i + 256]) for i in range(0, len(images), 256)])
+    image = np.concatenate([image_embedder().embed(images[i:i + 256]) for i in range(0, len(images), 256)])
     vector_type = configured_vector_type()
     results = []
     with tempfile.TemporaryDirectory() as folder:

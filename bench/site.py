@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,8 @@ import redis
 from django.conf import settings
 
 from bench import load
-from search.redis_server import free_port, running_url
+from finder.processes import stop
+from finder.redis_server import free_port, running_url
 
 SHOPPER = ("bench-shopper", "a long bench password 1")
 
@@ -71,12 +71,8 @@ class RunningSite:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        if self.process:
+            stop(self.process, 60)
         self.log.close()
 
     def _alive(self) -> None:
@@ -180,8 +176,8 @@ def round_trips(running: RunningSite, client: redis.Redis, pick: load.PathPicker
 def memory_per_product(client: redis.Redis, products: int) -> dict[str, float]:
     """What the index costs per product: Redis's memory freed by dropping the index and its
     documents, against the raw float32 bytes of the vectors plus the product's metadata."""
-    from search.schema import alias, meta_key
-    from search.selectors import index_info
+    from search.store.schema import alias, meta_key
+    from search.store.versions import index_info
 
     info = index_info(client, alias())
     dims = sum(vector["dim"] for vector in info["vectors"].values())

@@ -18,6 +18,7 @@ from catalog import selectors, services
 from catalog.forms import CatalogUploadForm, ProductAdminForm
 from catalog.models import ImportRun, Product
 from catalog.services import CATALOG_FIELDS
+from catalog.tasks import import_upload
 
 
 @admin.register(Product)
@@ -85,6 +86,7 @@ class ImportRunAdmin(admin.ModelAdmin):
             form = CatalogUploadForm(request.POST, request.FILES)
             if form.is_valid():
                 run = services.store_upload(form.files_by_role(), request.user)
+                transaction.on_commit(lambda: import_upload.delay(run.pk))
                 return HttpResponseRedirect(reverse("admin:catalog_importrun_change", args=[run.pk]))
         return TemplateResponse(request, "admin/catalog/upload.html", {
             **self.admin_site.each_context(request), "title": "Upload a catalog", "form": form,

@@ -16,28 +16,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from catalog.attributes import ATTRIBUTES, FIELDS
 from catalog.images import MAX_IMAGE_BYTES, check_file_size
 
-#: CSV column -> Product field, for every column we read.
+#: CSV column -> Product field, for every column we read: the attributes' and the rest.
 COLUMNS = {
     "id": "id",
-    "gender": "gender",
-    "masterCategory": "master_category",
-    "subCategory": "sub_category",
-    "articleType": "article_type",
-    "baseColour": "base_colour",
-    "season": "season",
+    **{attribute.column: attribute.field for attribute in ATTRIBUTES},
     "year": "year",
-    "usage": "usage",
     "productDisplayName": "name",
     "latitude": "latitude",
     "longitude": "longitude",
 }
-REQUIRED = ("id", "gender", "masterCategory", "subCategory", "articleType", "productDisplayName")
-MAX_LENGTHS = {"gender": 32, "season": 32, "name": 255}
+REQUIRED = ("id", *(attribute.column for attribute in ATTRIBUTES if attribute.required), "productDisplayName")
+MAX_LENGTHS = {"name": 255, **{attribute.field: attribute.max_length for attribute in ATTRIBUTES}}
 DEFAULT_MAX_LENGTH = 64
-#: Fields whose values become tags in the index, where ``|`` separates one tag from the next.
-TAG_FIELDS = ("gender", "master_category", "sub_category", "article_type", "base_colour", "season", "usage")
 #: The largest id both databases store (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
@@ -118,7 +111,7 @@ def _row(line: int, record: list[str], header: list[str], positions: dict[str, i
             return Rejected(line, f"{column} holds a control character", product_id)
         if "\ufffd" in raw:
             return Rejected(line, f"{column} is not UTF-8 text", product_id)
-        if field in TAG_FIELDS and "|" in raw:
+        if field in FIELDS and "|" in raw:
             return Rejected(line, f"{column} holds '|', which separates tags", product_id)
         values[field] = raw
     values["id"] = int(product_id)

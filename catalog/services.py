@@ -20,10 +20,12 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from catalog.attributes import FIELDS
 from catalog.images import ImageRejected, normalise
 from catalog.importer import CatalogError, CatalogSource, Rejected, Row
 from catalog.models import ImportRun, Product
-from search.services import queue_embedding, remove_from_index
+from catalog.signals import importing, products_changed, products_deleting
+from finder.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +34,7 @@ IMAGE_DIR = "products"
 #: holds one batch in memory, never the whole file.
 IMPORT_BATCH = 1000
 #: Fields that, when changed by an import, make a product's embeddings stale.
-CATALOG_FIELDS = ("gender", "master_category", "sub_category", "article_type", "base_colour",
-                  "season", "year", "usage", "name", "latitude", "longitude", "image", "image_problem")
+CATALOG_FIELDS = (*FIELDS, "year", "name", "latitude", "longitude", "image", "image_problem")
 
 
 @dataclass
@@ -58,6 +59,7 @@ def import_catalog(path: Path) -> ImportReport:
     product that already has a photo keeps it when the file brings none. Importing the same
     file twice changes nothing and queues nothing.
     """
+    importing.send(sender=Product)
     report = ImportReport()
     lines: dict[int, int] = {}  # id -> the line of the row that stands
     with CatalogSource(path) as source:
@@ -114,7 +116,7 @@ def _import_batch(source: CatalogSource, rows: dict[int, Row], report: ImportRep
     with transaction.atomic():
         Product.objects.bulk_create(to_create)
         Product.objects.bulk_update(to_update, [*CATALOG_FIELDS, "status", "status_reason"])
-        transaction.on_commit(lambda: queue_embedding(stale))
+        transaction.on_commit(lambda: announce_changed(stale))
         transaction.on_commit(lambda: delete_photos(replaced))
     report.created += len(to_create)
     report.updated += len(to_update)
@@ -194,24 +196,31 @@ def remove_stale_files() -> dict[str, int]:
     return removed
 
 
+def announce_changed(product_ids: list[int]) -> None:
+    """Announce that products were created or changed (:data:`catalog.signals.products_changed`)."""
+    if product_ids:
+        products_changed.send(sender=Product, product_ids=product_ids)
+
+
 def reembed(products: QuerySet[Product]) -> int:
-    """Mark products pending and queue their embedding (after the transaction commits)."""
+    """Mark products pending and have them embedded again (announced once the transaction commits)."""
     ids = list(products.values_list("id", flat=True))
     products.update(status=Product.Status.PENDING, status_reason="")
-    transaction.on_commit(lambda: queue_embedding(ids))
+    transaction.on_commit(lambda: announce_changed(ids))
     return len(ids)
 
 
 def delete_products(products: QuerySet[Product]) -> int:
-    """Delete products from the index, then from the catalog, then their photos.
+    """Announce the deletion (the index forgets the products), then delete them from the
+    catalog, then their photos.
 
     In that order: should the second step fail, the products are still in the database, and
-    ``reconcile_index`` puts back what the index lacks; the other way round would leave the
-    index showing products that no longer exist.
+    the index's sweep puts back what it lacks; the other way round would leave the index
+    showing products that no longer exist.
     """
     found = list(products.values_list("id", "image"))
     ids = [pid for pid, _ in found]
-    remove_from_index(ids)
+    products_deleting.send(sender=Product, product_ids=ids)
     with transaction.atomic():
         Product.objects.filter(id__in=ids).delete()
         transaction.on_commit(lambda: delete_photos(image for _, image in found))
@@ -219,7 +228,8 @@ def delete_products(products: QuerySet[Product]) -> int:
 
 
 def store_upload(files: dict[str, UploadedFile], user: AbstractBaseUser | None) -> ImportRun:
-    """Keep an admin upload on disk and queue its import; the run that reports on it.
+    """Keep an admin upload on disk; the run that reports on it, for the caller to queue its import
+    (:func:`catalog.tasks.import_upload`).
 
     ``files`` holds ``archive`` (a .zip in the public set's layout), or ``styles`` (the CSV)
     with, optionally, ``images`` (a .zip of the images). Django has already streamed large
@@ -235,9 +245,6 @@ def store_upload(files: dict[str, UploadedFile], user: AbstractBaseUser | None) 
                 target.write(chunk)
     run.folder = str(folder / "catalog.zip" if "archive" in files else folder)
     run.save(update_fields=["folder"])
-    from catalog.tasks import import_upload
-
-    transaction.on_commit(lambda: import_upload.delay(run.pk))
     return run
 
 
@@ -256,7 +263,7 @@ def run_import(run_id: int) -> None:
     run = ImportRun.objects.get(pk=run_id)
     try:
         report = import_catalog(Path(run.folder))
-    except CatalogError as exc:
+    except (CatalogError, Unavailable) as exc:
         fail_import(run_id, str(exc))
         return
     except Exception as exc:

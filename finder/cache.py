@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.core.exceptions import ImproperlyConfigured
 
-from search.connection import delete_matching
+from finder.redis_keys import delete_matching
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import environ
 
-from search.redis_server import running_url
+from finder.redis_server import running_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -52,8 +52,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "knox",
     "axes",
+    "finder",
     "catalog",
     "search",
+    "storefront",
 ]
 
 MIDDLEWARE = [
@@ -134,6 +136,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "storefront.context.vector_kinds",
             ],
         },
     },
@@ -154,7 +157,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "catalog:list"
+LOGIN_REDIRECT_URL = "storefront:list"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
@@ -186,7 +189,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_CLASSES": ["finder.throttling.AnonThrottle", "finder.throttling.UserThrottle",
                                  "finder.throttling.ScopedThrottle"],
-    "EXCEPTION_HANDLER": "search.api.exception_handler",
+    "EXCEPTION_HANDLER": "storefront.errors.exception_handler",
 }
 # API tokens (django-rest-knox): only a digest is stored; each expires.
 REST_KNOX = {"TOKEN_TTL": timedelta(days=env.int("FINDER_TOKEN_DAYS", default=30)), "AUTO_REFRESH": False}

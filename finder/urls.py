@@ -6,7 +6,6 @@ from django.views.static import serve
 
 from finder.throttling import limit
 from finder.views import SignUpView, health
-from search.urls import api_urlpatterns
 
 # Logins are rate limited per address (one password sprayed over many usernames) and per
 # username (one username tried from many addresses), on top of django-axes's lockout of a
@@ -22,9 +21,7 @@ urlpatterns = [
     path("accounts/signup/", limit("signup", key="ip")(SignUpView.as_view()), name="signup"),
     path("accounts/login/", login, name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("api/v1/", include(api_urlpatterns)),
-    path("", include("catalog.urls")),
-    path("", include("search.urls")),
+    path("", include("storefront.urls")),
 ]
 if settings.FINDER_SERVE_MEDIA:
     # Product photos, in development. A production deployment serves MEDIA_ROOT from its web

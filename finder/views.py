@@ -7,13 +7,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse_lazy
 from django.views.generic import CreateView
 
-from search.connection import SearchUnavailable, get_client, search_errors
+from search.store.connection import SearchUnavailable, get_client, search_errors
 
 
 class SignUpView(CreateView):
     form_class = UserCreationForm
     template_name = "registration/signup.html"
-    success_url = reverse_lazy("catalog:list")
+    success_url = reverse_lazy("storefront:list")
 
     def form_valid(self, form: UserCreationForm) -> HttpResponse:
         response = super().form_valid(form)

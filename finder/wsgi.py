@@ -13,7 +13,8 @@ application = get_wsgi_application()
 def _warm_up() -> None:
     """Load the text model now, as the web process starts, rather than in a shopper's first
     search (a few seconds); a model that cannot load leaves the search box to say so."""
-    from search.embedders import ModelUnavailable, text_embedder
+    from search.embedding.runtime import ModelUnavailable
+    from search.embedding.text import text_embedder
 
     try:
         text_embedder()

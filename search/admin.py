@@ -12,10 +12,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from catalog.selectors import embedding_backlog
-from search.connection import SearchUnavailable, get_client, search_errors
 from search.evaluation import last_recall_check, start_recall_check
-from search.selectors import index_info, live_index_name
-from search.services import index_versions
+from search.store.connection import SearchUnavailable, get_client, search_errors
+from search.store.versions import index_info, index_versions, live_index_name
 
 RECALL_SAMPLES = 50
 

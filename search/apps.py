@@ -6,4 +6,9 @@ class SearchConfig(AppConfig):
     verbose_name = "Search"
 
     def ready(self) -> None:
-        from search import checks  # noqa: F401 - registers the system checks
+        from catalog import signals
+        from search import checks, receivers  # noqa: F401 - checks registers the system checks
+
+        signals.importing.connect(receivers.index_exists, dispatch_uid="search-index-exists")
+        signals.products_changed.connect(receivers.embed_changed, dispatch_uid="search-embed-changed")
+        signals.products_deleting.connect(receivers.forget_deleted, dispatch_uid="search-forget-deleted")

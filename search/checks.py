@@ -8,14 +8,16 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from search.embedders import DEVICES, IMAGE_MODELS
-from search.schema import VectorIndexSpec, configured_vector_type
+from search.embedding.image import IMAGE_MODELS
+from search.embedding.runtime import DEVICES
+from search.kinds import KINDS
+from search.store.schema import VectorIndexSpec, configured_vector_type
 
 
 @checks.register()
 def check_search_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
-    for name in ("FINDER_TEXT_INDEX", "FINDER_IMAGE_INDEX"):
+    for name in (kind.index_setting for kind in KINDS):
         try:
             VectorIndexSpec.parse(getattr(settings, name))
         except ImproperlyConfigured as exc:

@@ -16,10 +16,14 @@ from django.utils import timezone
 from redisvl.query import VectorQuery
 
 from catalog.models import Product
-from search.connection import SearchUnavailable, get_client, search_errors
-from search.filters import Filters, name_words
-from search.schema import IMAGE_VECTOR, TEXT_VECTOR, alias
-from search.selectors import By, Mode, live_index, search_products, similar_products
+from finder.celery import app
+from search.kinds import KINDS, By
+from search.query.box import Mode, search_products
+from search.query.filters import Filters, name_words
+from search.query.similar import similar_products
+from search.store.connection import SearchUnavailable, get_client, search_errors
+from search.store.schema import alias
+from search.store.versions import live_index
 
 #: How long the last recall check's result is kept to be shown.
 RECALL_KEPT_SECONDS = 86_400
@@ -49,7 +53,7 @@ def recall_check(samples: int = 50, k: int = 12, seed: int = 0) -> list[RecallRe
     reports = []
     with search_errors():
         keys = sorted(client.scan_iter(match=f"{live.doc_prefix}*", count=1000))
-        for field in (TEXT_VECTOR, IMAGE_VECTOR):
+        for field in (kind.field for kind in KINDS):
             pipe = client.pipeline(transaction=False)
             for key in keys:
                 pipe.hget(key, field)
@@ -88,10 +92,8 @@ def _recall_key() -> str:
 def start_recall_check(samples: int) -> None:
     """Queue a recall check for a worker: it costs a brute-force pass over every vector, which
     no web process should spend its time on."""
-    from search.tasks import check_recall
-
     cache.set(_recall_key(), {"state": "running", "at": timezone.now()}, RECALL_KEPT_SECONDS)
-    check_recall.delay(samples)
+    app.send_task("search.tasks.check_recall", (samples,))
 
 
 def run_recall_check(samples: int) -> None:

@@ -1,55 +1,45 @@
-"""Celery tasks: thin wrappers that call :mod:`search.services`."""
+"""Celery tasks: thin wrappers that call :mod:`search.indexing` and :mod:`search.lifecycle`."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from celery import Task, shared_task
 
 from finder.celery import BoundedTask
-from search import evaluation, services
-from search.connection import SearchUnavailable
+from search import evaluation, lifecycle
+from search.kinds import BY_NAME
+from search.store.connection import SearchUnavailable
 
 logger = logging.getLogger(__name__)
 
 
-#: Redis trouble is transient: retried with exponential backoff, up to a minute apart.
-EMBED_RETRY = {"base": BoundedTask, "autoretry_for": (SearchUnavailable,), "retry_backoff": True,
-               "retry_backoff_max": 60, "retry_kwargs": {"max_retries": 10}}
+def _give_up(kind: str, product_ids: list[int], reason: str) -> None:
+    BY_NAME[kind].fail(product_ids, reason)
 
 
-def _embed(work: Callable[[list[int]], None], failed: Callable[[list[int], str], None], what: str,
-           product_ids: list[int]) -> None:
-    """Run one batch; anything but Redis trouble marks the batch, with the reason."""
+@shared_task(base=BoundedTask, autoretry_for=(SearchUnavailable,), retry_backoff=True, retry_backoff_max=60,
+             retry_kwargs={"max_retries": 10}, give_up=staticmethod(_give_up))
+def embed(kind: str, product_ids: list[int]) -> None:
+    """Embed one batch of products' vectors of ``kind`` into the index. Redis trouble is
+    transient: retried with exponential backoff, up to a minute apart; anything else marks the
+    batch, with the reason (a product whose image fails stays searchable by text)."""
+    vector_kind = BY_NAME[kind]
     try:
-        work(product_ids)
+        vector_kind.write(product_ids)
     except SearchUnavailable:
         raise
     except Exception as exc:
-        logger.exception("%s embedding failed for %d products", what, len(product_ids))
-        failed(product_ids, f"{what} embedding failed: {exc}")
-
-
-@shared_task(**EMBED_RETRY, give_up=staticmethod(services.mark_failed))
-def embed_texts(product_ids: list[int]) -> None:
-    """Embed one batch of products' text into the index."""
-    _embed(services.index_texts, services.mark_failed, "text", product_ids)
-
-
-@shared_task(**EMBED_RETRY, give_up=staticmethod(services.image_failed))
-def embed_images(product_ids: list[int]) -> None:
-    """Embed one batch of products' images into the index (the products stay searchable by
-    text whatever happens here)."""
-    _embed(services.index_images, services.image_failed, "image", product_ids)
+        logger.exception("%s embedding failed for %d products", kind, len(product_ids))
+        vector_kind.fail(product_ids, f"{kind} embedding failed: {exc}")
 
 
 @shared_task(ignore_result=True)
 def sweep_index() -> None:
-    """Queue whatever the index lacks (see :func:`search.services.sweep_index`); on Redis
+    """Queue whatever the index lacks (see :func:`search.lifecycle.sweep_index`); on Redis
     trouble, the next sweep tries again."""
     try:
-        queued = services.sweep_index()
+        queued = lifecycle.sweep_index()
     except SearchUnavailable as exc:
         logger.warning("index sweep skipped: %s", exc)
         return
@@ -61,7 +51,7 @@ def sweep_index() -> None:
 def complete_rebuild(self: Task, index_name: str) -> None:
     """Move the alias to a newly built index version once it is complete; until then, check
     again every few seconds."""
-    if not services.swap_alias_if_complete(index_name):
+    if not lifecycle.swap_alias_if_complete(index_name):
         raise self.retry(countdown=2)
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Redis with the search modules, a real Celery worker, real models.
+"""Shared fixtures: a real Redis with the search modules, a real Celery worker, real models
+(plain helpers are in ``tests/support.py``).
 
 Nothing is mocked. The embedded Redis runs for the whole session; each test gets its own
 index prefix, so tests never see each other's documents.
@@ -6,13 +7,8 @@ index prefix, so tests never see each other's documents.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import os
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,13 +19,18 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from finder.celery import app as celery_app
-from search.redis_server import EmbeddedRedis
+from finder.redis_server import EmbeddedRedis
+from tests.support import (
+    BROKEN_ROW_ID,
+    CITIES,
+    CORRUPT_IMAGE_ID,
+    NO_IMAGE_ID,
+    SLICE,
+    demo_rows,
+    wait_until_settled,
+    write_catalog,
+)
 
-DEMO = Path(django_settings.BASE_DIR) / "data" / "demo-catalog"
-SLICE = 60
-NO_IMAGE_ID, CORRUPT_IMAGE_ID, BROKEN_ROW_ID = 9_000_001, 9_000_002, 9_000_003
-#: Store locations for the slice: around Mumbai, Bangalore and Delhi.
-CITIES = ((19.0760, 72.8777), (12.9716, 77.5946), (28.7041, 77.1025))
 _prefixes = itertools.count()
 
 # The property tests share read-only fixtures (the indexed catalog, a logged-in client) across
@@ -70,9 +71,9 @@ def fresh_cache(settings) -> None:
 @pytest.fixture(scope="session")
 def celery_worker(redis_server: EmbeddedRedis) -> Iterator[None]:
     """A real worker, in this process (a thread), consuming from the real Redis broker."""
-    from search.services import image_queue
+    from search.kinds import KINDS
 
-    queues = [celery_app.conf.task_default_queue, image_queue(), django_settings.FINDER_IMPORT_QUEUE]
+    queues = [*(kind.queue() for kind in KINDS), django_settings.FINDER_IMPORT_QUEUE]
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=60, queues=queues):
         yield
 
@@ -86,43 +87,9 @@ def search_settings(settings, redis_server: EmbeddedRedis, tmp_path: Path):
     return settings
 
 
-def demo_rows(count: int) -> list[dict[str, str]]:
-    """``count`` demo products, spread over genders and categories (every n-th row)."""
-    with (DEMO / "styles.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    step = len(rows) // count
-    return rows[::step][:count]
-
-
-def write_catalog(folder: Path, rows: list[dict[str, str]], extra_lines: list[str] = ()) -> Path:
-    """A catalog folder of ``rows`` with their demo images, plus raw ``extra_lines`` in the CSV."""
-    (folder / "images").mkdir(parents=True, exist_ok=True)
-    with (folder / "styles.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        for line in extra_lines:
-            handle.write(line + "\n")
-    for row in rows:
-        image = DEMO / "images" / f"{row['id']}.jpg"
-        if image.exists():
-            shutil.copy(image, folder / "images")
-    return folder
-
-
 @pytest.fixture
 def catalog_dir(tmp_path: Path) -> Callable[..., Path]:
     return lambda rows, extra_lines=(): write_catalog(tmp_path / "catalog", rows, extra_lines)
-
-
-def wait_until_settled(product_ids: list[int], timeout: float = 300.0) -> None:
-    """Wait until no product of ``product_ids`` has text or image work pending."""
-    from catalog.models import PENDING, Product
-
-    deadline = time.monotonic() + timeout
-    while Product.objects.filter(PENDING, id__in=product_ids).exists():
-        assert time.monotonic() < deadline, "the worker did not index the products in time"
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +99,7 @@ def indexed(django_db_setup, django_db_blocker, redis_server, celery_worker, tmp
     and a broken row."""
     from catalog.models import Product
     from catalog.services import import_catalog
-    from search import services
+    from search.lifecycle import ensure_index
 
     folder = tmp_path_factory.mktemp("catalog")
     rows = demo_rows(SLICE)
@@ -152,7 +119,7 @@ def indexed(django_db_setup, django_db_blocker, redis_server, celery_worker, tmp
     django_settings.FINDER_INDEX_PREFIX = "e2e"
     django_settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     with django_db_blocker.unblock():
-        services.ensure_index()
+        ensure_index()
         report = import_catalog(folder)
         wait_until_settled(report.product_ids)
         yield {"report": report, "rows": rows}
@@ -171,44 +138,6 @@ def shopper(indexed, db):
     client = Client()
     client.force_login(user)
     return client
-
-
-def subprocess_env(tmp_path: Path, queue: str) -> dict[str, str]:
-    """This test's Redis, database, files and a queue of its own, for processes it starts
-    (a worker, a management command): the in-process test worker never sees their tasks."""
-    from django.db import connection
-
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        database = f"sqlite:///{db['NAME']}"
-    else:
-        host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-        database = f"postgres://{db['USER'] or 'postgres'}@{host}/{db['NAME']}"
-    return {**os.environ, "REDIS_URL": django_settings.REDIS_URL, "DATABASE_URL": database,
-            "FINDER_VAR_DIR": str(tmp_path), "FINDER_MODEL_CACHE": str(django_settings.FINDER_MODEL_CACHE),
-            "FINDER_INDEX_PREFIX": django_settings.FINDER_INDEX_PREFIX,
-            "FINDER_QUEUE": queue, "FINDER_EMBED_BATCH": "6", "FINDER_BROKER_VISIBILITY_TIMEOUT": "3"}
-
-
-def start_worker_process(tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
-    """A real worker process on the queue ``env`` names (and its image queue), logging to
-    ``worker.log``; ``extra`` arguments go to ``celery worker`` (``-B`` for the sweep)."""
-    queue = env["FINDER_QUEUE"]
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "finder", "worker", "--concurrency", "1", "-Q",
-         f"{queue},{queue}.images,{queue}.imports", "--loglevel", "INFO", *extra],
-        cwd=django_settings.BASE_DIR, env=env, start_new_session=True,
-        stdout=(tmp_path / "worker.log").open("ab"), stderr=subprocess.STDOUT)
-
-
-def wait_until_something_is_indexed(timeout: float = 120.0) -> None:
-    """Until the first product is indexed: a worker is at work, in the middle of the import."""
-    from catalog.models import Product
-
-    deadline = time.monotonic() + timeout
-    while not Product.objects.filter(status=Product.Status.INDEXED).exists():
-        assert time.monotonic() < deadline, "the worker never indexed anything"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from django.conf import settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from catalog.services import import_catalog
-from search import services
-from tests.conftest import DEMO, demo_rows, wait_until_settled
+from search.lifecycle import ensure_index
+from tests.support import DEMO, demo_rows, wait_until_settled
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
@@ -44,7 +44,7 @@ def shot(page: Page, name: str) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_sign_up_log_in_filter_and_find_similar(browser, live_server, search_settings, celery_worker,
                                                  catalog_dir) -> None:
-    services.ensure_index()
+    ensure_index()
     report = import_catalog(catalog_dir(demo_rows(30)))
     wait_until_settled(report.product_ids)
 
@@ -130,7 +130,7 @@ def test_staff_upload_a_catalog_in_the_admin_and_watch_it_index(browser, live_se
 
     Product.objects.all().delete()
     search_settings.FINDER_UPLOAD_DIR = tmp_path / "uploads"
-    services.ensure_index()
+    ensure_index()
     get_user_model().objects.create_superuser("boss", "boss@example.com", "a-long-Passphrase-42")
     folder = catalog_dir(demo_rows(12), ["99,Men,Apparel,Topwear"])
     archive = tmp_path / "catalog.zip"

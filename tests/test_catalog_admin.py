@@ -10,17 +10,19 @@ from django.core.management import call_command
 
 from catalog.models import Product
 from catalog.services import import_catalog
-from search import services
-from search.connection import get_client
-from search.filters import Filters
-from search.selectors import By, live_index, similar_products
-from tests.conftest import demo_rows, wait_until_settled
+from search.kinds import By
+from search.lifecycle import ensure_index
+from search.query.filters import Filters
+from search.query.similar import similar_products
+from search.store.connection import get_client
+from search.store.versions import live_index
+from tests.support import demo_rows, wait_until_settled
 
 
 @pytest.fixture
 def catalog(search_settings, celery_worker, catalog_dir) -> list[int]:
     Product.objects.all().delete()
-    services.ensure_index()
+    ensure_index()
     report = import_catalog(catalog_dir(demo_rows(10)))
     wait_until_settled(report.product_ids)
     return report.product_ids

@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from catalog.models import Product
-from search import services
-from tests.conftest import demo_rows
+from search.lifecycle import ensure_index
+from tests.support import demo_rows
 
 
 @pytest.mark.django_db(transaction=True)
@@ -18,7 +18,7 @@ def test_import_catalog_waits_with_progress_and_prints_a_summary(search_settings
                                                                   catalog_dir) -> None:
     rows = demo_rows(12)
     folder = catalog_dir(rows, ["77,Men,Apparel,Topwear"])
-    services.ensure_index()
+    ensure_index()
     out, err = StringIO(), StringIO()
     call_command("import_catalog", str(folder), "--wait", stdout=out, stderr=err)
     summary = out.getvalue()

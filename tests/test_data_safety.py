@@ -15,11 +15,12 @@ from django.core.management import call_command
 
 from catalog.models import Product
 from catalog.services import import_catalog
-from search import services
-from search.connection import get_client
-from search.filters import Filters
-from search.selectors import By, similar_products
-from tests.conftest import demo_rows, wait_until_settled
+from search.kinds import By
+from search.lifecycle import drop_index, ensure_index
+from search.query.filters import Filters
+from search.query.similar import similar_products
+from search.store.connection import get_client
+from tests.support import demo_rows, wait_until_settled
 
 #: The backup command the README documents: everything but what Django rebuilds itself.
 BACKUP = ["dumpdata", "--natural-foreign", "--natural-primary", "--exclude", "contenttypes",
@@ -37,7 +38,7 @@ def test_backup_and_restore_bring_back_the_catalog_and_its_search(search_setting
                                                                   tmp_path: Path) -> None:
     Product.objects.all().delete()  # rebuild embeds every product: this test's must be all there are
     get_user_model().objects.create_user("loyal-shopper", password="a long loyal password 9")
-    services.ensure_index()
+    ensure_index()
     report = import_catalog(catalog_dir(demo_rows(12)))
     wait_until_settled(report.product_ids)
     probe = report.product_ids[0]
@@ -52,7 +53,7 @@ def test_backup_and_restore_bring_back_the_catalog_and_its_search(search_setting
     Product.objects.all().delete()
     get_user_model().objects.all().delete()
     shutil.rmtree(settings.MEDIA_ROOT)
-    services.drop_index(documents=True)
+    drop_index(documents=True)
     assert not list(get_client().scan_iter(match=f"{settings.FINDER_INDEX_PREFIX}:*"))
 
     # Restore: the database and photos back, then the index rebuilt from them.

@@ -75,8 +75,8 @@ def test_https_is_believed_only_from_the_trusted_proxy(tmp_path, allowed, expect
     import urllib.error
     import urllib.request
 
-    from search.redis_server import free_port
-    from tests.conftest import subprocess_env
+    from finder.redis_server import free_port
+    from tests.support import subprocess_env
 
     port = free_port()
     env = {**subprocess_env(tmp_path, "deploy"), "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),

@@ -10,23 +10,26 @@ import pytest
 from PIL import Image
 
 from catalog.images import to_rgb
-from search import embedders
-from search.connection import get_client
-from search.schema import IMAGE_VECTOR, alias
-from search.selectors import index_info
-from search.services import ensure_index
-from tests.conftest import DEMO, demo_rows
+from search.embedding.image import image_embedder, image_model, load_image_embedder
+from search.embedding.runtime import ModelInfo, ModelUnavailable, device
+from search.embedding.text import load_text_embedder, text_embedder
+from search.kinds import BY_NAME
+from search.lifecycle import ensure_index
+from search.store.connection import get_client
+from search.store.schema import alias
+from search.store.versions import index_info
+from tests.support import DEMO, demo_rows
 
 
 def test_minilm_reproduces_the_reference_similarities() -> None:
-    vectors = embedders.text_embedder().embed(
+    vectors = text_embedder().embed(
         ["That is a happy person", "That is a very happy person", "That is a happy dog", "Today is a sunny day"])
     assert vectors.shape == (4, 384)
     assert np.allclose(vectors[0] @ vectors[1:].T, [0.94291, 0.69458, 0.25688], atol=1e-4)
 
 
 def test_efficientnet_features_tell_products_apart() -> None:
-    embedder = embedders.image_embedder()
+    embedder = image_embedder()
     assert (embedder.name, embedder.dim) == ("efficientnet-lite0", 1280)
     # 8787 and 9611 are pixel-identical photos; 10007 is a different product.
     images = [Image.open(DEMO / "images" / f"{pid}.jpg") for pid in (8787, 9611, 10007)]
@@ -40,26 +43,26 @@ def test_onnx_runtime_gives_the_vectors_eager_pytorch_gives() -> None:
     """The CPU runtime is an export of the same model: every vector matches eager PyTorch's."""
     rows = demo_rows(40)
     texts = [row["productDisplayName"] for row in rows] + ["", "x" * 3000]  # empty, and past the token limit
-    fast, eager = embedders.text_embedder(), embedders.load_text_embedder("cpu", "torch")
+    fast, eager = text_embedder(), load_text_embedder("cpu", "torch")
     assert (fast.runtime, eager.runtime) == ("onnx", "torch")
     assert np.min(np.sum(fast.embed(texts) * eager.embed(texts), axis=1)) > 0.999
     images = [Image.open(DEMO / "images" / f"{row['id']}.jpg") for row in rows]
-    fast_image, eager_image = embedders.image_embedder(), embedders.load_image_embedder("cpu", "torch")
+    fast_image, eager_image = image_embedder(), load_image_embedder("cpu", "torch")
     assert np.min(np.sum(fast_image.embed(images) * eager_image.embed(images), axis=1)) > 0.999
 
 
 def test_an_unknown_or_missing_device_is_a_clear_error(settings) -> None:
     settings.FINDER_DEVICE = "tpu"
-    with pytest.raises(embedders.ModelUnavailable, match="must be one of"):
-        embedders.device()
+    with pytest.raises(ModelUnavailable, match="must be one of"):
+        device()
     settings.FINDER_DEVICE = "auto"
     import torch
 
-    assert embedders.device() == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert device() == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
         settings.FINDER_DEVICE = "cuda"
-        with pytest.raises(embedders.ModelUnavailable, match="no CUDA GPU"):
-            embedders.device()
+        with pytest.raises(ModelUnavailable, match="no CUDA GPU"):
+            device()
 
 
 def test_transparency_and_cmyk_become_rgb_on_white() -> None:
@@ -71,9 +74,9 @@ def test_transparency_and_cmyk_become_rgb_on_white() -> None:
 @pytest.fixture
 def fresh_image_model():
     """The image model is loaded once per process: these tests change what it is."""
-    embedders.image_embedder.cache_clear()
+    image_embedder.cache_clear()
     yield
-    embedders.image_embedder.cache_clear()
+    image_embedder.cache_clear()
 
 
 @pytest.mark.django_db
@@ -82,21 +85,21 @@ def test_resnet50_from_a_weights_file_and_the_index_follows_its_dimension(resnet
                                                                          search_settings, choice) -> None:
     search_settings.FINDER_RESNET50_WEIGHTS = str(resnet50_weights)
     search_settings.FINDER_IMAGE_MODEL = choice
-    assert embedders.image_model() == embedders.ImageModel("resnet50", 2048)
-    embedder = embedders.image_embedder()
+    assert image_model() == ModelInfo("resnet50", 2048)
+    embedder = image_embedder()
     assert (embedder.name, embedder.dim) == ("resnet50", 2048)
     assert embedder.embed([Image.open(DEMO / "images" / "10007.jpg")]).shape == (1, 2048)
     ensure_index()
-    assert index_info(get_client(), alias())["vectors"][IMAGE_VECTOR]["dim"] == 2048
+    assert index_info(get_client(), alias())["vectors"][BY_NAME["image"].field]["dim"] == 2048
 
 
 def test_a_missing_weights_file_is_a_clear_error(settings, fresh_image_model) -> None:
     settings.FINDER_RESNET50_WEIGHTS = "/nonexistent/resnet50.pth"
-    with pytest.raises(embedders.ModelUnavailable, match="not a file"):
-        embedders.image_embedder()
+    with pytest.raises(ModelUnavailable, match="not a file"):
+        image_embedder()
 
 
 def test_an_unknown_model_name_is_a_clear_error(settings, fresh_image_model) -> None:
     settings.FINDER_IMAGE_MODEL = "clip"
-    with pytest.raises(embedders.ModelUnavailable, match="must be one of"):
-        embedders.image_embedder()
+    with pytest.raises(ModelUnavailable, match="must be one of"):
+        image_embedder()

@@ -7,9 +7,7 @@ be done, a real worker process running the periodic sweep (Celery beat) every tw
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -22,12 +20,14 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from catalog.models import PENDING, Product
-from search import services
-from search.connection import get_client
-from search.redis_server import EmbeddedRedis, free_port
-from search.schema import IMAGE_VECTOR
-from search.selectors import index_info, live_index
-from tests.conftest import demo_rows, start_worker_process, subprocess_env, wait_until_something_is_indexed
+from finder.processes import stop
+from finder.redis_server import EmbeddedRedis, free_port
+from search.kinds import BY_NAME
+from search.lifecycle import ensure_index
+from search.store.connection import get_client
+from search.store.schema import configured_layout
+from search.store.versions import index_info, live_index
+from tests.support import demo_rows, start_worker_process, subprocess_env, wait_until_something_is_indexed
 
 QUEUE = "faults"  # a queue of its own: the in-process test worker must not take these tasks
 
@@ -59,15 +59,6 @@ def _start_worker(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes
     return start_worker_process(tmp_path, env, "-B", "--schedule", str(tmp_path / "beat-schedule"))
 
 
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-
-
 def _import(tmp_path: Path, env: dict[str, str], folder: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "manage.py", "import_catalog", str(folder)], cwd=settings.BASE_DIR,
                           env=env, capture_output=True, text=True, timeout=300)
@@ -85,7 +76,7 @@ def _wait_until_complete(ids: list[int], timeout: float = 240) -> None:
             live = live_index(refresh=True)
             pipe = client.pipeline(transaction=False)
             for pid in ids:
-                pipe.hmget(live.doc_key(pid), ["id", IMAGE_VECTOR])
+                pipe.hmget(live.doc_key(pid), ["id", BY_NAME["image"].field])
             docs = pipe.execute()
         except Exception:  # Redis still coming back
             docs = []
@@ -113,7 +104,7 @@ def _assert_each_product_once(ids: list[int]) -> None:
 def test_redis_killed_during_an_import_and_restarted_loses_nothing(own_redis, catalog_dir, tmp_path) -> None:
     Product.objects.all().delete()
     env = _env(tmp_path, own_redis.url)
-    services.ensure_index()
+    ensure_index()
     worker = _start_worker(tmp_path, env)
     try:
         result = _import(tmp_path, env, catalog_dir(demo_rows(96)))
@@ -128,7 +119,7 @@ def test_redis_killed_during_an_import_and_restarted_loses_nothing(own_redis, ca
         _restart(own_redis)
         _wait_until_complete(ids)
     finally:
-        _stop(worker)
+        stop(worker, 60, group=True)
     _assert_each_product_once(ids)
 
 
@@ -140,7 +131,7 @@ def test_the_broker_down_during_an_import_loses_nothing(own_redis, catalog_dir, 
     Product.objects.all().delete()
     broker_port = free_port()
     env = _env(tmp_path, own_redis.url, broker_url=EmbeddedRedis.url_for(tmp_path / "broker", broker_port))
-    services.ensure_index()
+    ensure_index()
     result = _import(tmp_path, env, catalog_dir(demo_rows(24)))
     assert result.returncode == 0, result.stderr
     assert "the broker cannot be reached" in result.stderr
@@ -151,7 +142,7 @@ def test_the_broker_down_during_an_import_loses_nothing(own_redis, catalog_dir, 
     try:
         _wait_until_complete(ids)
     finally:
-        _stop(worker)
+        stop(worker, 60, group=True)
         broker.stop()
     _assert_each_product_once(ids)
 
@@ -165,7 +156,7 @@ def shopper_client(db) -> Client:
 
 @pytest.mark.django_db
 def test_redis_down_pages_and_api_say_so_and_recover_on_their_own(own_redis, shopper_client) -> None:
-    services.ensure_index()
+    ensure_index()
     assert shopper_client.get("/search/", {"q": "blue shirt"}).status_code == 200
     own_redis.process.kill()
     own_redis.process.wait()
@@ -186,7 +177,7 @@ def test_redis_down_pages_and_api_say_so_and_recover_on_their_own(own_redis, sho
 def test_pages_say_so_while_the_index_is_incomplete(own_redis, shopper_client) -> None:
     # 1. Redis re-reading the index (as after a restart): documents are there, the index is
     # still taking them in.
-    layout = services.configured_layout()
+    layout = configured_layout()
     client = get_client()
     pipe = client.pipeline(transaction=False)
     for n in range(150_000):
@@ -195,7 +186,7 @@ def test_pages_say_so_while_the_index_is_incomplete(own_redis, shopper_client) -
             pipe.execute()
     pipe.execute()
     shopper_client.get("/search/", {"q": "filler"})  # the text model loaded: the page answers at once
-    services.ensure_index()
+    ensure_index()
     page = shopper_client.get("/").content.decode()
     assert "Search is catching up after a restart" in page
     deadline = time.monotonic() + 60

@@ -13,11 +13,12 @@ from django.test import Client
 
 from catalog.models import Product
 from catalog.services import import_catalog
-from search.connection import get_client
-from search.filters import Filters
-from search.schema import IMAGE_VECTOR, TEXT_VECTOR
-from search.selectors import By, NotSearchable, live_index, similar_products
-from tests.conftest import BROKEN_ROW_ID, CORRUPT_IMAGE_ID, NO_IMAGE_ID, SLICE, write_catalog
+from search.kinds import BY_NAME, By, compared
+from search.query.filters import Filters
+from search.query.similar import NotSearchable, similar_products
+from search.store.connection import get_client
+from search.store.versions import live_index
+from tests.support import BROKEN_ROW_ID, CORRUPT_IMAGE_ID, NO_IMAGE_ID, SLICE, write_catalog
 
 
 def _vectors(field: str) -> dict[int, np.ndarray]:
@@ -65,8 +66,9 @@ def test_importing_the_same_catalog_again_changes_nothing(indexed, tmp_path) -> 
 @pytest.mark.django_db
 @pytest.mark.parametrize("by", [By.IMAGE, By.TEXT])
 def test_similar_obeys_filters_excludes_the_product_and_ranks_like_brute_force(indexed, by) -> None:
-    filters = Filters(tags={"gender": ("Men", "Unisex"), "category": ("Apparel", "Footwear")})
-    allowed = set(Product.objects.filter(gender__in=filters.genders, master_category__in=filters.categories)
+    genders, categories = ("Men", "Unisex"), ("Apparel", "Footwear")
+    filters = Filters(tags={"gender": genders, "category": categories})
+    allowed = set(Product.objects.filter(gender__in=genders, master_category__in=categories)
                   .values_list("id", flat=True))
     assert len(allowed) > 13, "the slice should hold enough matching products to fill a page"
     for product in Product.objects.exclude(image="")[:5]:
@@ -74,10 +76,10 @@ def test_similar_obeys_filters_excludes_the_product_and_ranks_like_brute_force(i
         ids = [r["id"] for r in results]
         assert len(results) == 12
         assert product.id not in ids
-        assert all(r["gender"] in filters.genders and r["master_category"] in filters.categories for r in results)
+        assert all(r["gender"] in genders and r["master_category"] in categories for r in results)
         scores = [r["score"] for r in results]
         assert scores == sorted(scores, reverse=True)
-        assert ids == _brute_force(product.id, by.vector_fields[0], allowed, 12)
+        assert ids == _brute_force(product.id, compared(by)[0].field, allowed, 12)
 
 
 @pytest.mark.django_db
@@ -92,8 +94,8 @@ def test_vectors_are_stored_as_raw_float16_by_default(indexed) -> None:
     product = Product.objects.exclude(image="").first()
     client = get_client()
     assert live_index().vector_type == "FLOAT16"
-    assert len(client.hget(live_index().doc_key(product.id), TEXT_VECTOR)) == 384 * 2
-    assert len(client.hget(live_index().doc_key(product.id), IMAGE_VECTOR)) == 1280 * 2
+    assert len(client.hget(live_index().doc_key(product.id), BY_NAME["text"].field)) == 384 * 2
+    assert len(client.hget(live_index().doc_key(product.id), BY_NAME["image"].field)) == 1280 * 2
 
 
 @pytest.fixture

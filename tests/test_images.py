@@ -64,10 +64,11 @@ def test_an_import_converts_or_rejects_each_kind_and_keeps_every_product(search_
                                                                          catalog_dir) -> None:
     from catalog.models import Product
     from catalog.services import import_catalog
-    from search import services
-    from search.filters import Filters
-    from search.selectors import By, NotSearchable, similar_products
-    from tests.conftest import demo_rows, wait_until_settled
+    from search.kinds import By
+    from search.lifecycle import ensure_index
+    from search.query.filters import Filters
+    from search.query.similar import NotSearchable, similar_products
+    from tests.support import demo_rows, wait_until_settled
 
     Product.objects.all().delete()
     rows = demo_rows(8)
@@ -86,7 +87,7 @@ def test_an_import_converts_or_rejects_each_kind_and_keeps_every_product(search_
         (images / f"{product_id}{'.png' if kind == 'alpha' else '.jpg'}").write_bytes(data)
     (images / f"{rows[6]['id']}.jpg").unlink()  # missing
 
-    services.ensure_index()
+    ensure_index()
     report = import_catalog(folder)
     wait_until_settled(report.product_ids)
     assert report.created == 8
@@ -147,7 +148,7 @@ PEAK_MEMORY = """
 import io, resource, sys
 from PIL import Image
 from catalog.images import load_image
-from search.embedders import ImageEmbedder
+from search.embedding.image import ImageEmbedder
 
 def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -81,8 +81,8 @@ def test_importing_the_public_metadata_file_imports_exactly_the_well_formed_rows
     import sys
 
     from catalog.models import Product
-    from search.connection import get_client
-    from tests.conftest import subprocess_env
+    from search.store.connection import get_client
+    from tests.support import subprocess_env
 
     Product.objects.all().delete()
     folder = tmp_path / "full"

@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 
-from search.connection import get_client
-from search.selectors import live_index_name
+from search.store.connection import get_client
+from search.store.versions import live_index_name
 
 
 @pytest.fixture
@@ -87,13 +87,14 @@ def test_search_index_info_and_similarity_commands(indexed) -> None:
 def test_drop_then_create_restores_the_index_from_the_documents(search_settings, celery_worker, catalog_dir) -> None:
     from catalog.models import Product
     from catalog.services import import_catalog
-    from search import services
-    from search.filters import Filters
-    from search.selectors import By, similar_products
-    from tests.conftest import demo_rows, wait_until_settled
+    from search.kinds import By
+    from search.lifecycle import ensure_index
+    from search.query.filters import Filters
+    from search.query.similar import similar_products
+    from tests.support import demo_rows, wait_until_settled
 
     Product.objects.all().delete()  # rebuild embeds every product: this test's must be all there are
-    services.ensure_index()
+    ensure_index()
     report = import_catalog(catalog_dir(demo_rows(10)))
     wait_until_settled(report.product_ids)
     product = report.product_ids[0]

@@ -15,21 +15,24 @@ from redisvl.query import VectorQuery
 
 from catalog.models import Product
 from catalog.services import import_catalog
-from search import embedders, services
-from search.connection import get_client
-from search.filters import Filters
-from search.schema import (
-    IMAGE_VECTOR,
-    TEXT_VECTOR,
+from search.embedding.image import image_embedder
+from search.embedding.text import text_embedder
+from search.kinds import BY_NAME, By
+from search.lifecycle import ensure_index
+from search.query.filters import Filters
+from search.query.similar import similar_products
+from search.store.connection import get_client
+from search.store.schema import (
     IndexLayout,
+    VectorField,
     VectorIndexSpec,
     alias,
     generation_name,
     vector_bytes,
     vector_from_bytes,
 )
-from search.selectors import By, index_info, live_index, live_index_name, similar_products
-from tests.conftest import DEMO, demo_rows, wait_until_settled
+from search.store.versions import index_info, index_versions, live_index, live_index_name
+from tests.support import DEMO, demo_rows, wait_until_settled
 
 K = 12
 QUERIES = 40
@@ -66,7 +69,7 @@ def demo_text_vectors() -> tuple[list[int], np.ndarray]:
         rows = list(csv.DictReader(handle))
     texts = [". ".join(v for v in (r["productDisplayName"], r["gender"], r["articleType"], r["baseColour"],
                                    r["usage"]) if v and v != "NA") for r in rows]
-    return [int(r["id"]) for r in rows], embedders.text_embedder().embed(texts)
+    return [int(r["id"]) for r in rows], text_embedder().embed(texts)
 
 
 @pytest.mark.parametrize("vector_type", ["FLOAT32", "FLOAT16"])
@@ -79,11 +82,13 @@ def test_each_index_type_and_metric_matches_brute_force(combination, vector_type
     assert np.min(np.sum(vectors * embedded, axis=1)) > 0.9999
     algorithm = combination.split(":")[0]
     spec = VectorIndexSpec.parse(combination + DEFAULTS[algorithm])
-    layout = IndexLayout(f"minilm-{vector_type}", 1280, spec, spec, vector_type)
+    text = BY_NAME["text"].field
+    layout = IndexLayout(f"minilm-{vector_type}", (VectorField(text, 384, spec),
+                                                    VectorField(BY_NAME["image"].field, 1280, spec)), vector_type)
     client = get_client()
     pipe = client.pipeline(transaction=False)
     for product_id, vector in zip(ids, vectors, strict=True):
-        pipe.hset(layout.doc_key(product_id), mapping={"id": product_id, TEXT_VECTOR: layout.vector_bytes(vector)})
+        pipe.hset(layout.doc_key(product_id), mapping={"id": product_id, text: layout.vector_bytes(vector)})
     pipe.execute()
     SearchIndex(layout.schema(), redis_client=client).create()
     while index_info(client, layout.index_name)["percent_indexed"] < 1:
@@ -95,7 +100,7 @@ def test_each_index_type_and_metric_matches_brute_force(combination, vector_type
     for row in rows:
         exact = vectors @ vectors[row]
         top = np.sort(exact)[::-1][:K]
-        query = VectorQuery(vector=layout.vector_bytes(vectors[row]), vector_field_name=TEXT_VECTOR, return_fields=[],
+        query = VectorQuery(vector=layout.vector_bytes(vectors[row]), vector_field_name=text, return_fields=[],
                             num_results=K)
         docs = client.ft(layout.index_name).search(query, query.params).docs
         scores = np.array([spec.score(float(doc.vector_distance)) for doc in docs])
@@ -113,7 +118,7 @@ def test_each_index_type_and_metric_matches_brute_force(combination, vector_type
 def test_a_changed_index_or_model_is_built_beside_the_live_one_and_search_never_stops(
         search_settings, celery_worker, catalog_dir, resnet50_weights) -> None:
     Product.objects.all().delete()  # a model change re-embeds every product: this test's must be all there are
-    services.ensure_index()
+    ensure_index()
     report = import_catalog(catalog_dir(demo_rows(24)))
     wait_until_settled(report.product_ids)
     client = get_client()
@@ -135,33 +140,33 @@ def test_a_changed_index_or_model_is_built_beside_the_live_one_and_search_never_
     try:
         # 1. Another index type and metric: same documents, new index, alias moves.
         search_settings.FINDER_TEXT_INDEX = "FLAT:L2"
-        message = services.ensure_index()
+        message = ensure_index()
         assert "building" in message
         second = _wait_for_swap(client, first)
-        assert index_info(client, second)["vectors"][TEXT_VECTOR]["spec"].algorithm == "FLAT"
-        assert first not in services.index_versions(client)
+        assert index_info(client, second)["vectors"][BY_NAME["text"].field]["spec"].algorithm == "FLAT"
+        assert first not in index_versions(client)
 
         # 2. Another image model: new documents, embedded by the worker, then the alias moves.
         search_settings.FINDER_RESNET50_WEIGHTS = str(resnet50_weights)
-        embedders.image_embedder.cache_clear()
-        assert "building" in services.ensure_index()
+        image_embedder.cache_clear()
+        assert "building" in ensure_index()
         # Asked again meanwhile (another import, a restart), it neither starts over nor re-queues.
         queued = Product.objects.filter(status=Product.Status.PENDING).count()
-        assert services.ensure_index().endswith(("being built beside " + second, "is live and up to date"))
+        assert ensure_index().endswith(("being built beside " + second, "is live and up to date"))
         assert Product.objects.filter(status=Product.Status.PENDING).count() <= queued
         third = _wait_for_swap(client, second)
         wait_until_settled(report.product_ids)
     finally:
         stop.set()
         thread.join()
-        embedders.image_embedder.cache_clear()
+        image_embedder.cache_clear()
     assert errors == []
     assert len(answers) > 20 and set(answers) == {5}
     info = index_info(client, third)
-    assert info["vectors"][IMAGE_VECTOR]["dim"] == 2048 and info["num_docs"] == 24
-    assert services.index_versions(client) == [third]
+    assert info["vectors"][BY_NAME["image"].field]["dim"] == 2048 and info["num_docs"] == 24
+    assert index_versions(client) == [third]
     # The old generation's documents went with its index.
-    old_generation = generation_name("all-MiniLM-L6-v2", "efficientnet-lite0", "FLOAT16")
+    old_generation = generation_name(("all-MiniLM-L6-v2", "efficientnet-lite0"), "FLOAT16")
     old_prefix = f"{search_settings.FINDER_INDEX_PREFIX}:{old_generation}:"
     assert old_prefix != info["prefix"] and not list(client.scan_iter(match=f"{old_prefix}*"))
     assert live_index(refresh=True).doc_prefix == info["prefix"]

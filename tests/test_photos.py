@@ -15,8 +15,8 @@ from PIL import Image
 
 from catalog.models import Product
 from catalog.services import delete_products, import_catalog, remove_stale_files
-from search import services
-from tests.conftest import demo_rows, wait_until_settled, write_catalog
+from search.lifecycle import ensure_index
+from tests.support import demo_rows, wait_until_settled, write_catalog
 
 
 def _jpeg(colour: str, size: tuple[int, int] = (60, 80)) -> bytes:
@@ -36,7 +36,7 @@ def _form(product: Product, **changes: object) -> dict[str, object]:
 def test_an_admin_photo_named_like_another_product_never_overwrites_it(search_settings, celery_worker, staff,
                                                                        tmp_path) -> None:
     Product.objects.all().delete()
-    services.ensure_index()
+    ensure_index()
     first, second = demo_rows(2)
     folder = write_catalog(tmp_path / "catalog", [first, second])
     wait_until_settled(import_catalog(folder).product_ids)
@@ -65,7 +65,7 @@ def test_an_admin_photo_named_like_another_product_never_overwrites_it(search_se
 @pytest.mark.django_db(transaction=True)
 def test_a_hostile_admin_photo_is_refused_with_a_message(search_settings, celery_worker, staff, tmp_path) -> None:
     Product.objects.all().delete()
-    services.ensure_index()
+    ensure_index()
     (row,) = demo_rows(1)
     wait_until_settled(import_catalog(write_catalog(tmp_path / "catalog", [row])).product_ids)
     product = Product.objects.get(id=row["id"])
@@ -82,7 +82,7 @@ def test_a_hostile_admin_photo_is_refused_with_a_message(search_settings, celery
 @pytest.mark.django_db(transaction=True)
 def test_deleting_products_removes_their_photos(search_settings, celery_worker, tmp_path) -> None:
     Product.objects.all().delete()
-    services.ensure_index()
+    ensure_index()
     report = import_catalog(write_catalog(tmp_path / "catalog", demo_rows(3)))
     wait_until_settled(report.product_ids)
     paths = [Path(Product.objects.get(id=pid).image.path) for pid in report.product_ids]

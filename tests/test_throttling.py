@@ -112,7 +112,7 @@ def test_query_depth_is_capped(indexed, shopper, settings) -> None:
     assert shopper.get(f"/api/v1/products/{product.id}/similar", {"k": 100, "page": 3}).status_code == 200
     # Pages clamp the page number instead.
     page = shopper.get(f"/products/{product.id}/similar/", {"page": 1000})
-    assert page.status_code == 200 and page.context["page"] == settings.FINDER_MAX_DEPTH // 12
+    assert page.status_code == 200 and page.context["pager"]["number"] == settings.FINDER_MAX_DEPTH // 12
 
 
 @pytest.mark.django_db
@@ -131,7 +131,7 @@ def test_an_oversized_photo_is_refused_from_its_length_before_it_is_read(indexed
 
 @pytest.mark.django_db
 def test_photo_embeddings_wait_their_turn_and_a_long_wait_is_a_clear_503(indexed, shopper, settings) -> None:
-    from search.selectors import _photo_slots
+    from search.query.similar import _photo_slots
 
     settings.FINDER_PHOTO_WAIT = 0.2
     product = Product.objects.exclude(image="").first()
@@ -161,7 +161,7 @@ SessionStore(session_key=sys.argv[1]).delete()
 
 @pytest.mark.django_db(transaction=True)
 def test_logging_out_in_one_process_ends_the_session_in_every_process(tmp_path) -> None:
-    from tests.conftest import subprocess_env
+    from tests.support import subprocess_env
 
     user = get_user_model().objects.create_user("roamer", password="a-long-Passphrase-42")
     client = Client()

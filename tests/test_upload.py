@@ -14,8 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from catalog.models import ImportRun, Product
-from search import services
-from tests.conftest import DEMO, demo_rows, write_catalog
+from search.lifecycle import ensure_index
+from tests.support import DEMO, demo_rows, write_catalog
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def _wait_done(staff: Client, run: ImportRun) -> dict:
 @pytest.mark.django_db(transaction=True)
 def test_a_zip_upload_is_imported_with_a_report_and_progress(uploads, celery_worker, staff, tmp_path) -> None:
     Product.objects.all().delete()
-    services.ensure_index()
+    ensure_index()
     rows = demo_rows(10)
     folder = write_catalog(tmp_path / "catalog", rows, ["123,Men,Apparel"])
     response = staff.post("/admin/catalog/importrun/add/",
@@ -72,7 +72,7 @@ def test_a_zip_upload_is_imported_with_a_report_and_progress(uploads, celery_wor
 @pytest.mark.django_db(transaction=True)
 def test_a_csv_with_a_zip_of_images(uploads, celery_worker, staff, tmp_path) -> None:
     Product.objects.all().delete()
-    services.ensure_index()
+    ensure_index()
     rows = demo_rows(6)
     folder = write_catalog(tmp_path / "catalog", rows)
     images = io.BytesIO()
@@ -121,7 +121,7 @@ def test_a_hostile_catalog_imports_its_good_rows_and_reports_every_bad_one(uploa
     from tests.test_importer import HOSTILE, REASONS
 
     Product.objects.all().delete()
-    services.ensure_index()
+    ensure_index()
     rows = demo_rows(6)
     folder = write_catalog(tmp_path / "catalog", rows, list(HOSTILE.values()))
     strip = io.BytesIO()

@@ -12,10 +12,11 @@ import pytest
 from django.conf import settings
 
 from catalog.models import Product
-from search import services
-from search.connection import get_client
-from search.selectors import index_info, live_index
-from tests.conftest import (
+from finder.processes import stop
+from search.lifecycle import ensure_index
+from search.store.connection import get_client
+from search.store.versions import index_info, live_index
+from tests.support import (
     demo_rows,
     start_worker_process,
     subprocess_env,
@@ -34,7 +35,7 @@ def _start_worker(tmp_path) -> subprocess.Popen[bytes]:
 def test_a_worker_killed_mid_batch_loses_nothing(search_settings, catalog_dir, tmp_path) -> None:
     Product.objects.all().delete()
     search_settings.MEDIA_ROOT = tmp_path / "media"
-    services.ensure_index()
+    ensure_index()
     first = _start_worker(tmp_path)
     try:
         subprocess.run([sys.executable, "manage.py", "import_catalog", str(catalog_dir(demo_rows(48)))],
@@ -54,8 +55,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(search_settings, catalog_dir, t
     try:
         wait_until_settled(ids, timeout=180)
     finally:
-        os.killpg(second.pid, signal.SIGTERM)
-        second.wait(60)
+        stop(second, 60, group=True)
     assert Product.objects.filter(status=Product.Status.INDEXED).count() == 48
     client = get_client()
     keys = list(client.scan_iter(match=f"{live_index().doc_prefix}*"))

@@ -20,9 +20,12 @@ from django.test import Client
 
 from catalog.models import ImportRun, Product
 from finder.celery import app
-from search import services
-from search.connection import get_client
-from tests.conftest import demo_rows, start_worker_process, subprocess_env, wait_until_settled
+from finder.processes import stop
+from search.indexing import waiting_tasks
+from search.lifecycle import ensure_index
+from search.store.connection import get_client
+from search.store.schema import configured_layout
+from tests.support import demo_rows, start_worker_process, subprocess_env, wait_until_settled
 
 HEADER = "id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,productDisplayName\n"
 
@@ -62,15 +65,14 @@ def test_a_message_that_keeps_killing_its_worker_is_given_up_and_recorded(search
             assert time.monotonic() < deadline, f"the run is still {run.state} after {_deliveries(task_id)} deliveries"
             time.sleep(0.2)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(60)
+        stop(worker, 60, group=True)
     assert "delivered 4 times without finishing" in run.error
     assert run.finished_at is not None
 
 
 def test_every_task_has_a_time_limit_and_imports_have_their_own_queue() -> None:
     app.loader.import_default_modules()
-    for name in ("search.tasks.embed_texts", "search.tasks.embed_images", "catalog.tasks.import_upload"):
+    for name in ("search.tasks.embed", "catalog.tasks.import_upload"):
         task = app.tasks[name]
         soft = task.soft_time_limit or app.conf.task_soft_time_limit
         hard = task.time_limit or app.conf.task_time_limit
@@ -87,7 +89,7 @@ def test_with_the_image_worker_gone_text_keeps_up_and_photos_are_shown_delayed(s
     search_settings.CELERY_TASK_DEFAULT_QUEUE = "sweep"
     search_settings.FINDER_PENDING_TOO_LONG = 2
     Product.objects.all().delete()
-    services.ensure_index()
+    ensure_index()
     env = {**subprocess_env(tmp_path, "sweep"), "FINDER_SWEEP_SECONDS": "1", "FINDER_PENDING_TOO_LONG": "2"}
     # A text worker with the sweep (beat); the image worker is missing.
     text_worker = subprocess.Popen(
@@ -105,10 +107,10 @@ def test_with_the_image_worker_gone_text_keeps_up_and_photos_are_shown_delayed(s
             assert time.monotonic() < deadline
             time.sleep(0.2)
         assert Product.objects.filter(image_pending=True).count() == 6
-        assert services.waiting_tasks()["sweep.images"] > 0
+        assert waiting_tasks()["image"] > 0
         # A text document lost (Redis restarted before it wrote it): the sweep restores it
         # although the image queue is full.
-        client, layout = get_client(), services.configured_layout()
+        client, layout = get_client(), configured_layout()
         client.delete(layout.doc_key(ids[0]))
         deadline = time.monotonic() + 60
         while not client.exists(layout.doc_key(ids[0])):
@@ -135,6 +137,5 @@ def test_with_the_image_worker_gone_text_keeps_up_and_photos_are_shown_delayed(s
     finally:
         for worker in (text_worker, image_worker):
             if worker is not None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                worker.wait(60)
+                stop(worker, 60, group=True)
     assert Path(tmp_path / "text-worker.log").is_file()

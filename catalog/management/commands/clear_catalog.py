@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import Product
 from catalog.services import delete_products
-from search.connection import SearchUnavailable
+from finder.errors import Unavailable
 
 
 class Command(BaseCommand):
@@ -19,6 +19,6 @@ class Command(BaseCommand):
             raise CommandError("nothing deleted")
         try:
             deleted = delete_products(Product.objects.all())
-        except SearchUnavailable as exc:
+        except Unavailable as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"deleted {deleted} products")

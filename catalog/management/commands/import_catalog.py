@@ -9,8 +9,7 @@ from tqdm import tqdm
 from catalog import selectors
 from catalog.importer import CatalogError
 from catalog.services import ImportReport, import_catalog
-from search.connection import SearchUnavailable
-from search.services import ensure_index
+from finder.errors import Unavailable
 
 
 class Command(BaseCommand):
@@ -26,9 +25,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, path: Path, wait: bool, timeout: float, **options: object) -> None:
         try:
-            ensure_index()
             report = import_catalog(path)
-        except (CatalogError, SearchUnavailable, OSError) as exc:
+        except (CatalogError, Unavailable, OSError) as exc:
             raise CommandError(str(exc)) from exc
         if wait:
             self._wait(report, timeout)

@@ -6,9 +6,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from search.connection import SearchUnavailable
 from search.evaluation import search_precision, similarity_precision
-from search.selectors import By, Mode
+from search.kinds import By
+from search.query.box import Mode
+from search.store.connection import SearchUnavailable
 
 DEFAULT_QUERIES = Path(settings.BASE_DIR) / "data" / "shopper-queries.json"
 

@@ -4,10 +4,10 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from search.connection import SearchUnavailable, get_client, search_errors
-from search.schema import alias
-from search.selectors import index_info, index_progress, live_index_name
-from search.services import drop_index, ensure_index, index_versions, rebuild_from_database
+from search.lifecycle import drop_index, ensure_index, rebuild_from_database
+from search.store.connection import SearchUnavailable, get_client, search_errors
+from search.store.schema import alias
+from search.store.versions import index_info, index_progress, index_versions, live_index_name
 
 
 class Command(BaseCommand):

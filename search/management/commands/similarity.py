@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from search.embedders import text_embedder
+from search.embedding.text import text_embedder
 
 
 class Command(BaseCommand):

@@ -1,0 +1,17 @@
+"""What the catalog announces, for whoever keeps data derived from it (the search index).
+
+The catalog knows nothing of its listeners: search connects to these in its
+``AppConfig.ready()``, as ``django.contrib.auth`` does with its login signals. Each is sent
+with ``product_ids``, a list.
+"""
+
+from django.dispatch import Signal
+
+#: Before a catalog file is read. A listener that cannot take the products in raises a
+#: :class:`finder.errors.Unavailable`, and nothing is imported.
+importing = Signal()
+#: After a transaction that created or changed products (or asked for their re-embedding)
+#: has committed: whatever is derived from them is stale.
+products_changed = Signal()
+#: Before products are deleted. A listener that cannot forget them raises, and they stay.
+products_deleting = Signal()

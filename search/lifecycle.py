@@ -1,0 +1,132 @@
+"""The index's life: the version the settings call for, built beside the live one and swapped in
+when complete; the sweep that keeps it in step with the database; dropping and rebuilding it.
+
+The index is derived data: everything here can be redone from the database at any time.
+
+Lifecycle. :func:`ensure_index` creates the index version the settings describe. With no
+live version, the alias ``<prefix>:products`` points at it at once. With another version
+live, the new one is built beside it while search keeps answering from the old: over the
+same documents when only the index type, metric or parameters changed (Redis indexes them
+in the background), or over documents re-embedded by the workers when the models changed.
+:func:`swap_alias_if_complete` then moves the alias (FT.ALIASUPDATE) and drops the old one.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kombu.exceptions import OperationalError
+from redisvl.index import SearchIndex
+
+from catalog.models import PENDING, Product
+from finder.celery import app
+from finder.redis_keys import delete_matching
+from search.indexing import queue_embedding, reconcile_index, waiting_tasks
+from search.store.connection import SearchUnavailable, get_client, search_errors
+from search.store.schema import alias, configured_layout, meta_key
+from search.store.versions import drop_version, index_info, index_versions, live_index_name
+
+logger = logging.getLogger(__name__)
+#: The task that waits for a new version to be complete: named, not imported (the tasks import this module).
+COMPLETE_REBUILD_TASK = "search.tasks.complete_rebuild"
+
+
+def ensure_index() -> str:
+    """Create the configured index version and make it live, now or when it is complete.
+
+    Returns what happened, in words, for the command line.
+    """
+    layout = configured_layout()
+    client = get_client()
+    with search_errors():
+        index = SearchIndex(layout.schema(), redis_client=client)
+        created = not index.exists()
+        if created:
+            index.create()
+        live = live_index_name(client)
+        if live is None:
+            client.ft(layout.index_name).aliasadd(alias())
+            return f"created {layout.index_name} and made it live"
+        if live == layout.index_name:
+            return f"{live} is live and up to date"
+        if not created:
+            return f"{layout.index_name} is being built beside {live}"
+        live_prefix = index_info(client, live)["prefix"]
+    if live_prefix != layout.doc_prefix:
+        # New models: every product is embedded afresh into the new version's documents.
+        Product.objects.update(status=Product.Status.PENDING, status_reason="")
+        queue_embedding(Product.objects.values_list("id", flat=True))
+    app.send_task(COMPLETE_REBUILD_TASK, (layout.index_name,))
+    return f"building {layout.index_name} beside {live}; the alias moves when it is complete"
+
+
+def swap_alias_if_complete(target: str) -> bool:
+    """Move the alias to ``target`` once it has indexed every product; drop the old version.
+
+    True when there is nothing left to wait for (swapped, or ``target`` abandoned because
+    the settings moved on); False to try again later.
+    """
+    client = get_client()
+    with search_errors():
+        live = live_index_name(client)
+        if target != configured_layout().index_name:
+            logger.warning("abandoning %s: the settings now call for another index", target)
+            if target in index_versions(client) and target != live:
+                # Its documents go with it, unless the live version indexes them too.
+                prefix = index_info(client, target)["prefix"]
+                drop_version(client, target, documents=live is None or prefix != index_info(client, live)["prefix"])
+            return True
+        info = index_info(client, target)
+        if info["percent_indexed"] < 1.0 or Product.objects.filter(PENDING).exists():
+            return False
+        if live == target:
+            return True
+        client.ft(target).aliasupdate(alias())
+        if live is not None:
+            # The old version's documents go with it, unless the new version indexes them too.
+            drop_version(client, live, documents=index_info(client, live)["prefix"] != info["prefix"])
+        logger.info("the alias now names %s", target)
+        return True
+
+
+def drop_index(documents: bool = False) -> list[str]:
+    """Drop every version of the index (and, with ``documents``, the vectors and metadata)."""
+    client = get_client()
+    with search_errors():
+        names = index_versions(client)
+        if live_index_name(client) is not None:
+            client.ft().aliasdel(alias())
+        for name in names:
+            drop_version(client, name, documents)
+        if documents:
+            delete_matching(client, meta_key("*"))
+    if documents:
+        Product.objects.update(status=Product.Status.PENDING, status_reason="")
+    return names
+
+
+def sweep_index() -> int:
+    """Queue what the index lacks and no waiting task will bring; how many products.
+
+    Celery beat runs this every ``FINDER_SWEEP_SECONDS``. It is what makes a lost task or a
+    lost write harmless: Redis killed before its append-only file caught up, a broker that was
+    down when an import queued its work. Each queue is swept on its own: while a queue holds
+    tasks, an import is under way and its own tasks will finish the work, so only what has
+    waited longer than ``FINDER_PENDING_TOO_LONG`` is queued again (its task was lost, or its
+    worker is gone), at most once in that time; an empty queue gets everything its kind lacks.
+    """
+    ensure_index()
+    try:
+        waiting = waiting_tasks()
+    except OperationalError as exc:
+        raise SearchUnavailable(f"the broker cannot be reached: {exc}") from exc
+    return reconcile_index(busy={kind for kind, tasks in waiting.items() if tasks})
+
+
+def rebuild_from_database() -> int:
+    """Embed every product again, into the configured version; how many were queued."""
+    ensure_index()
+    Product.objects.update(status=Product.Status.PENDING, status_reason="")
+    ids = list(Product.objects.values_list("id", flat=True))
+    queue_embedding(ids)
+    return len(ids)

@@ -1,0 +1,112 @@
+"""Reading a shopper's query: which gender, colour and product type it names.
+
+The vocabulary is the catalog's own (the tag values in the live index), so this works on any
+catalog without a word list tuned to one. Gender words get a few everyday synonyms ("ladies",
+"men's"); colours and product types are matched as written, singular or plural, with or
+without spaces or hyphens ("t-shirt" finds "Tshirts").
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from catalog.attributes import ATTRIBUTES
+from search.query.filters import WORD
+
+VOCABULARY_SECONDS = 60.0
+GENDER_SYNONYMS = {
+    "men": ("men", "man", "mens", "male", "males", "gents", "gentlemen", "him"),
+    "women": ("women", "woman", "womens", "ladies", "lady", "female", "females", "her"),
+    "boys": ("boys", "boy"),
+    "girls": ("girls", "girl"),
+    "unisex": ("unisex",),
+}
+#: The attributes understood (the attribute table's ``understood``); gender has its synonyms.
+UNDERSTOOD = tuple(attribute for attribute in ATTRIBUTES if attribute.understood)
+
+
+def stem(word: str) -> str:
+    """A plural's singular, roughly: enough to match "shoes" with "shoe", "watches" with "watch"."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _tokens(text: str) -> list[str]:
+    return [stem(word) for word in WORD.findall(text.lower().replace("'s", ""))]
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """Attribute values a query names, with the words that named them."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    words: dict[str, str] = field(default_factory=dict)
+
+
+def understand(query: str, vocabulary: dict[str, list[str]]) -> Understanding:
+    tokens = _tokens(query)
+    values: dict[str, str] = {}
+    words: dict[str, str] = {}
+    genders = {value.lower(): value for value in vocabulary.get("gender", [])}
+    for canonical, synonyms in GENDER_SYNONYMS.items():
+        said = [t for t in tokens if t in {stem(s) for s in synonyms}]
+        if said and canonical in genders:
+            values["gender"], words["gender"] = genders[canonical], said[0]
+            break
+    for attribute in UNDERSTOOD:
+        if attribute.parameter == "gender":
+            continue
+        best = _longest_match(tokens, vocabulary.get(attribute.parameter, []))
+        if best:
+            values[attribute.parameter], words[attribute.parameter] = best
+    # A narrower attribute says the broader one (an article type, its sub category).
+    for attribute in UNDERSTOOD:
+        if attribute.narrows and attribute.parameter in values:
+            values.pop(attribute.narrows, None)
+            words.pop(attribute.narrows, None)
+    return Understanding(values, words)
+
+
+def _longest_match(tokens: list[str], candidates: list[str]) -> tuple[str, str] | None:
+    """The candidate value spelled out by the most query words, and those words."""
+    best: tuple[int, str, str] | None = None
+    for value in candidates:
+        wanted = _tokens(value)
+        if not wanted:
+            continue
+        joined = "".join(wanted)
+        for size in range(1, min(len(tokens), 3) + 1):
+            for start in range(len(tokens) - size + 1):
+                window = tokens[start:start + size]
+                if (window == wanted or "".join(window) == joined) and (best is None or size > best[0]):
+                    best = (size, value, " ".join(window))
+    return (best[1], best[2]) if best else None
+
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[float, dict[str, list[str]]]] = {}
+
+
+def vocabulary(client: redis.Redis, index: str) -> dict[str, list[str]]:
+    """The tag values of the understood attributes in ``index`` (FT.TAGVALS), cached a minute."""
+    with _lock:
+        cached = _cache.get(index)
+        if cached and time.monotonic() - cached[0] < VOCABULARY_SECONDS:
+            return cached[1]
+    pipe = client.pipeline(transaction=False)
+    for attribute in UNDERSTOOD:
+        pipe.execute_command("FT.TAGVALS", index, attribute.field)
+    found = {attribute.parameter: sorted(v.decode() if isinstance(v, bytes) else v for v in values)
+             for attribute, values in zip(UNDERSTOOD, pipe.execute(), strict=True)}
+    with _lock:
+        _cache[index] = (time.monotonic(), found)
+    return found

@@ -1,0 +1,26 @@
+"""Reads for the pages and the API that the database answers: the product grid."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from catalog.attributes import BY_PARAMETER
+from catalog.models import Product
+from search.query.filters import Filters
+
+
+def products(filters: Filters) -> QuerySet[Product]:
+    """Products that pass ``filters``, as far as the database can tell: tags, negated tags,
+    name words and years (the geo radius and ``min_score`` only mean something to the index)."""
+    queryset = Product.objects.all()
+    for parameter, values in filters.tags.items():
+        queryset = queryset.filter(**{f"{BY_PARAMETER[parameter].field}__in": values})
+    for parameter, values in filters.excluded.items():
+        queryset = queryset.exclude(**{f"{BY_PARAMETER[parameter].field}__in": values})
+    for word in filters.name:
+        queryset = queryset.filter(name__icontains=word)
+    if filters.year_min is not None:
+        queryset = queryset.filter(year__gte=filters.year_min)
+    if filters.year_max is not None:
+        queryset = queryset.filter(year__lte=filters.year_max)
+    return queryset

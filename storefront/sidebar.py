@@ -1,0 +1,68 @@
+"""The filter sidebar every finder page shows: facets with counts from the index, or, while
+search is down, the plain gender and category choices from the database; and a notice while
+the index is incomplete, so that a partial catalog is never shown as if it were all there."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.core.cache import cache
+
+from catalog import selectors as catalog_selectors
+from catalog.attributes import BY_PARAMETER
+from search.query.facets import facet_counts
+from search.query.filters import Filters
+from search.store.connection import SearchUnavailable
+from search.store.versions import live_index
+
+
+def index_notice() -> str:
+    """What the shopper should know while results may be incomplete, or ""."""
+    if not live_index().complete:
+        return "Search is catching up after a restart: Redis is re-reading the index, so results may be incomplete."
+    backlog = catalog_selectors.recent_embedding_backlog()
+    if backlog["text"]:
+        counts = catalog_selectors.recent_status_counts()
+        return (f"The search index is being built: {counts['products'] - backlog['text']:,} of "
+                f"{counts['products']:,} products are searchable so far, so results may be incomplete.")
+    if backlog["images_delayed"]:
+        return "Search by photo is running late: some new products can be found by text only for now."
+    if backlog["images"]:
+        return "New photos are being indexed: search by photo may miss the newest products for a moment."
+    return ""
+
+
+#: Facet counts (and their rendered HTML) are kept this long per set of filters: computing them
+#: costs Redis several aggregations over the matching products, far more than the search itself.
+FACET_CACHE_SECONDS = 10
+
+
+def sidebar(filters: Filters) -> dict[str, Any]:
+    """Facets with their counts from the index; while it cannot be asked, the values from the
+    database, without counts (``facets`` is then None and ``options`` holds the groups)."""
+    try:
+        key = "facets-" + hashlib.sha1(f"{live_index().name}?{filters.as_query()}".encode()).hexdigest()
+        facets = cache.get(key)
+        if facets is None:
+            facets = facet_counts(filters)
+            cache.set(key, facets, FACET_CACHE_SECONDS)
+        notice = index_notice()
+    except SearchUnavailable:
+        options = catalog_selectors.attribute_values()
+        return {"facets": None, "options": _groups(filters, {p: [(v, None) for v in values]
+                                                             for p, values in options.items()}), "notice": ""}
+    return {"facets": _groups(filters, facets.counts), "years": facets.years, "options": None, "notice": notice,
+            "cache_key": key, "cache_seconds": FACET_CACHE_SECONDS}
+
+
+def _groups(filters: Filters, counts: dict[str, list[tuple[str, int | None]]]) -> list[dict[str, Any]]:
+    """One group a facet, in the attribute table's order, with each value's count and whether it is chosen."""
+    groups = []
+    for parameter, values in counts.items():
+        chosen = {v.lower() for v in filters.tags.get(parameter, ())}
+        if values:
+            groups.append({"parameter": parameter, "label": BY_PARAMETER[parameter].label,
+                           "values": [{"value": value, "count": count, "checked": value.lower() in chosen}
+                                      for value, count in values]})
+    return groups

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from finder.middleware import limit_body
+from storefront import api, views
+
+photo_upload = limit_body("FINDER_MAX_PHOTO_BYTES")
+
+app_name = "storefront"
+urlpatterns = [
+    path("", views.product_list, name="list"),
+    path("products/<int:product_id>/", views.product_detail, name="detail"),
+    path("products/<int:product_id>/similar/", views.similar, name="similar"),
+    path("search/", views.search, name="search"),
+    path("search/photo/", photo_upload(views.search_by_photo), name="search-photo"),
+    path("api/v1/status", api.StatusView.as_view(), name="api-status"),
+    path("api/v1/products", api.ProductListView.as_view(), name="api-products"),
+    path("api/v1/products/<int:product_id>", api.ProductDetailView.as_view(), name="api-product"),
+    path("api/v1/products/<int:product_id>/similar", api.SimilarView.as_view(), name="api-similar"),
+    path("api/v1/search", api.SearchView.as_view(), name="api-search"),
+    path("api/v1/search/image", photo_upload(api.ImageSearchView.as_view()), name="api-search-image"),
+]
