@@ -40,6 +40,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("article_type", "article_type", "articleType", "Product type", required=True, understood=True,
               narrows="sub_category"),
     Attribute("base_colour", "base_colour", "baseColour", "Colour", understood=True),
+    Attribute("brand", "brand", "brand", "Brand", understood=True),
     Attribute("season", "season", "season", "Season", max_length=32),
     Attribute("usage", "usage", "usage", "Usage"),
 )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from catalog.attributes import ATTRIBUTES, FIELDS
+from catalog.brands import brand_from_name
 from catalog.images import MAX_IMAGE_BYTES, check_file_size
 
 #: CSV column -> Product field, for every column we read: the attributes' and the rest.
@@ -115,6 +116,7 @@ def _row(line: int, record: list[str], header: list[str], positions: dict[str, i
             return Rejected(line, f"{column} holds '|', which separates tags", product_id)
         values[field] = raw
     values["id"] = int(product_id)
+    values["brand"] = values["brand"] or brand_from_name(str(values["name"]))[:64]
     year = values["year"]
     if year and not _whole_number(str(year), 1900, 2100):
         return Rejected(line, f"year {year!r} is not a year from 1900 to 2100", product_id)

@@ -21,6 +21,7 @@ class Product(models.Model):
     season = models.CharField(max_length=32, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True)
     usage = models.CharField(max_length=64, blank=True)
+    brand = models.CharField(max_length=64, blank=True, help_text="From the catalog's brand column, or the name.")
     name = models.CharField(max_length=255)
     latitude = models.FloatField(null=True, blank=True, help_text="Store location, for geo filters.")
     longitude = models.FloatField(null=True, blank=True)

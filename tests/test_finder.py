@@ -138,7 +138,7 @@ def test_api_with_a_token(indexed, token) -> None:
     product = Product.objects.exclude(image="").first()
     detail = client.get(f"/api/v1/products/{product.id}").json()
     assert set(detail) == {"id", "name", "gender", "master_category", "sub_category", "article_type",
-                           "base_colour", "season", "year", "usage", "image_url"}
+                           "base_colour", "brand", "season", "year", "usage", "image_url"}
     assert re.fullmatch(rf"/media/products/{product.id}-[0-9a-f]{{16}}\.jpg", detail["image_url"])
 
     similar = client.get(f"/api/v1/products/{product.id}/similar",

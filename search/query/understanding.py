@@ -1,8 +1,9 @@
-"""Reading a shopper's query: which gender, colour and product type it names.
+"""Reading a shopper's query: which gender, colour, product type or brand it names (the attribute
+table's ``understood`` attributes).
 
 The vocabulary is the catalog's own (the tag values in the live index), so this works on any
 catalog without a word list tuned to one. Gender words get a few everyday synonyms ("ladies",
-"men's"); colours and product types are matched as written, singular or plural, with or
+"men's"); the others are matched as written, singular or plural, with or
 without spaces or hyphens ("t-shirt" finds "Tshirts").
 """
 
@@ -84,7 +85,7 @@ def _longest_match(tokens: list[str], candidates: list[str]) -> tuple[str, str] 
         if not wanted:
             continue
         joined = "".join(wanted)
-        for size in range(1, min(len(tokens), 3) + 1):
+        for size in range(1, min(len(tokens), max(3, len(wanted))) + 1):
             for start in range(len(tokens) - size + 1):
                 window = tokens[start:start + size]
                 if (window == wanted or "".join(window) == joined) and (best is None or size > best[0]):
