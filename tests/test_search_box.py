@@ -3,6 +3,7 @@ and hostile queries."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -157,6 +158,29 @@ def test_similar_pages_are_the_next_results_and_both_blends(shopper) -> None:
     assert [r["id"] for r in page.context["results"]] == [r["id"] for r in second]
     assert page.context["pager"]["has_next"] is True
     assert "Why this?" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_blend_form_keeps_every_filter(shopper) -> None:
+    """The "Blend" form on the similar page submits the page's filters with ``by=both``: all of
+    them, not only gender and category."""
+    product = Product.objects.exclude(image="").order_by("id").first()
+    params = {"by": "text", "gender": product.gender, "base_colour": product.base_colour or "Black",
+              "not_usage": "Ethnic", "year_min": "2000", "name": "a"}
+    page = shopper.get(f"/products/{product.id}/similar/", params).content.decode()
+    form = re.search(r'<form class="switch".*?</form>', page, re.S).group(0)
+    hidden = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form)
+    submitted = {name: value for name, value in hidden}
+    assert submitted.pop("by") == "both"
+    assert submitted == {key: value for key, value in params.items() if key != "by"}
+    blended = shopper.get(f"/products/{product.id}/similar/", {**submitted, "by": "both", "weight": "0.5"})
+    assert blended.context["filters"].describe() == page_filters(shopper, product.id, params)
+    for result in blended.context["results"]:
+        assert result["gender"] == product.gender and result["usage"] != "Ethnic"
+
+
+def page_filters(client: Client, product_id: int, params: dict[str, str]) -> list[str]:
+    return client.get(f"/products/{product_id}/similar/", params).context["filters"].describe()
 
 
 @pytest.mark.django_db
