@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 # the finder runs in development mode unless told otherwise.
 export DEBUG ?= 1
 
-.PHONY: install static run test test-sqlite test-postgres lint browser bench soak
+.PHONY: install static run test test-fast test-sqlite test-postgres lint browser bench soak
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: install
 	$(VENV)/bin/lint-imports
 
 test: static browser lint test-sqlite test-postgres
+
+# The fast tier, on SQLite: everything but the tests marked slow (processes, browsers, minutes); about a minute.
+test-fast: install
+	$(PY) -m pytest -m "not slow"
 
 test-sqlite: install
 	$(PY) -m pytest

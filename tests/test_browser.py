@@ -16,6 +16,10 @@ from catalog.services import import_catalog
 from search.lifecycle import ensure_index
 from tests.support import DEMO, demo_rows, wait_until_settled
 
+#: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
+pytestmark = pytest.mark.slow
+
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

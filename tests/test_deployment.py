@@ -11,6 +11,10 @@ import pytest
 import yaml
 from django.conf import settings
 
+#: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
+pytestmark = pytest.mark.slow
+
+
 ROOT = Path(settings.BASE_DIR)
 
 

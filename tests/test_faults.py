@@ -29,6 +29,10 @@ from search.store.schema import configured_layout
 from search.store.versions import index_info, live_index
 from tests.support import demo_rows, start_worker_process, subprocess_env, wait_until_something_is_indexed
 
+#: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
+pytestmark = pytest.mark.slow
+
+
 QUEUE = "faults"  # a queue of its own: the in-process test worker must not take these tasks
 
 

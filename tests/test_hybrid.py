@@ -109,6 +109,7 @@ hostile_params = st.fixed_dictionaries({}, optional={
 })
 
 
+@pytest.mark.slow
 @given(params=hostile_params, pick=st.integers(0, 10_000))
 @settings(max_examples=1000)
 def test_hostile_input_never_breaks_a_query_or_bypasses_a_filter(shopper, params, pick) -> None:

@@ -162,6 +162,7 @@ print(peak_mb() - before)
 """
 
 
+@pytest.mark.slow
 def test_preparing_a_long_photo_for_the_model_costs_little_memory() -> None:
     """The widest photo taken (8:1, 10,000 px) is scaled before it is padded to a square: the
     padding never costs a 10,000 px square (300 MB); measured in a process of its own."""

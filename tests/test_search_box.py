@@ -80,6 +80,7 @@ def test_search_page_and_api(shopper) -> None:
     assert Client().get("/api/v1/search", {"q": "watch"}).status_code == 401
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @given(query=st.text(max_size=60) | st.text(alphabet="{}|@*-()[]\"':;$~\\%", max_size=20),
        params=st.fixed_dictionaries({}, optional={

@@ -120,6 +120,7 @@ def test_repeated_failed_logins_lock_the_account_out() -> None:
                                               "password": "another right password 42"}).status_code == 302
 
 
+@pytest.mark.slow
 def test_production_settings_pass_the_deployment_checks(tmp_path: Path) -> None:
     env = {**os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "shop.example",
            "FINDER_VAR_DIR": str(tmp_path)}
@@ -177,6 +178,7 @@ def test_import_runs_need_their_model_permissions(staff) -> None:
     assert client.get(pages[0]).status_code == 200
 
 
+@pytest.mark.slow
 def test_debug_is_off_unless_asked_for(tmp_path: Path) -> None:
     env = {**os.environ, "SECRET_KEY": secrets.token_urlsafe(50), "FINDER_VAR_DIR": str(tmp_path)}
     env.pop("DEBUG", None)

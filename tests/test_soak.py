@@ -12,11 +12,16 @@ import threading
 import urllib.parse
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 
 from bench.load import run_load
 from bench.site import SHOPPER, RunningSite
 from tests.support import demo_rows, write_catalog
+
+#: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
+pytestmark = pytest.mark.slow
+
 
 CLIENTS = 32
 #: Resident memory may grow this much over the run (caches filling, allocator slack), no more.

@@ -84,6 +84,7 @@ def test_sign_ups_are_limited_per_address(throttled) -> None:
     assert get_user_model().objects.filter(username__startswith="new").count() == 2
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_behind_a_trusted_proxy_each_client_counts_alone_and_a_forged_header_does_not(throttled) -> None:
     throttled.FINDER_RATES = {**throttled.FINDER_RATES, "login": "2/d"}
@@ -159,6 +160,7 @@ SessionStore(session_key=sys.argv[1]).delete()
 """
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_logging_out_in_one_process_ends_the_session_in_every_process(tmp_path) -> None:
     from tests.support import subprocess_env

@@ -24,6 +24,9 @@ from tests.support import (
     wait_until_something_is_indexed,
 )
 
+#: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
+pytestmark = pytest.mark.slow
+
 QUEUE = "crash-test"  # a queue of its own: the in-process test worker must not take these tasks
 
 

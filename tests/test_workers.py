@@ -27,6 +27,10 @@ from search.store.connection import get_client
 from search.store.schema import configured_layout
 from tests.support import demo_rows, start_worker_process, subprocess_env, wait_until_settled
 
+#: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
+pytestmark = pytest.mark.slow
+
+
 HEADER = "id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,productDisplayName\n"
 
 

