@@ -21,8 +21,8 @@ import redis
 from redisvl.index import SearchIndex
 from redisvl.query import VectorQuery
 
+from search.store.redisearch import index_info
 from search.store.schema import VectorIndexSpec, vector_bytes
-from search.store.versions import index_info
 
 K = 12
 FIELD = "vector"

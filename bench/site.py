@@ -176,8 +176,8 @@ def round_trips(running: RunningSite, client: redis.Redis, pick: load.PathPicker
 def memory_per_product(client: redis.Redis, products: int) -> dict[str, float]:
     """What the index costs per product: Redis's memory freed by dropping the index and its
     documents, against the raw float32 bytes of the vectors plus the product's metadata."""
+    from search.store.redisearch import index_info
     from search.store.schema import alias, meta_key
-    from search.store.versions import index_info
 
     info = index_info(client, alias())
     dims = sum(vector["dim"] for vector in info["vectors"].values())

@@ -248,6 +248,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # Search and embeddings.
 FINDER_INDEX_PREFIX = env("FINDER_INDEX_PREFIX", default="finder")
+#: The index store backend (search/store/base.py): Redis with RediSearch and RedisJSON.
+FINDER_INDEX_STORE = env("FINDER_INDEX_STORE", default="search.store.redisearch.RedisIndexStore")
 FINDER_IMAGE_MODEL = env("FINDER_IMAGE_MODEL", default="auto")
 FINDER_RESNET50_WEIGHTS = env("FINDER_RESNET50_WEIGHTS", default="")
 FINDER_EMBED_BATCH = env.int("FINDER_EMBED_BATCH", default=32)

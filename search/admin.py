@@ -13,8 +13,8 @@ from django.urls import path, reverse
 
 from catalog.selectors import embedding_backlog
 from search.evaluation import last_recall_check, start_recall_check
-from search.store.connection import SearchUnavailable, get_client, search_errors
-from search.store.versions import index_info, index_versions, live_index_name
+from search.store.__init__ import get_store
+from search.store.connection import SearchUnavailable
 
 RECALL_SAMPLES = 50
 
@@ -32,11 +32,9 @@ def search_index_view(request: HttpRequest) -> HttpResponse:
                "backlog": embedding_backlog(settings.FINDER_PENDING_TOO_LONG),
                "overdue_minutes": settings.FINDER_PENDING_TOO_LONG // 60}
     try:
-        client = get_client()
-        with search_errors():
-            live = live_index_name(client)
-            context["versions"] = [{**index_info(client, name, detailed=True), "live": name == live}
-                                   for name in index_versions(client)]
+        store = get_store()
+        live = store.live_name()
+        context["versions"] = [{**store.info(name, detailed=True), "live": name == live} for name in store.versions()]
     except SearchUnavailable as exc:
         context["problem"] = str(exc)
     return TemplateResponse(request, "admin/search_index.html", context)

@@ -21,15 +21,12 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 from PIL import Image
 
-from catalog.attributes import FIELDS
 from catalog.images import ImageRejected, check_file_size, load_image
 from catalog.models import Product
 from finder.celery import app
 from search.kinds import BY_NAME, KINDS, PRIMARY, VectorKind
-from search.store.connection import get_client, search_errors
-from search.store.documents import document
-from search.store.schema import configured_layout, meta_key
-from search.store.versions import index_info, index_versions
+from search.store.__init__ import get_store
+from search.store.schema import configured_layout
 
 logger = logging.getLogger(__name__)
 #: The task that embeds a batch: named, not imported (the tasks import this module).
@@ -87,30 +84,8 @@ def index_texts(product_ids: list[int]) -> None:
     layout = configured_layout()
     text = BY_NAME["text"]
     vectors = text.embedder().embed([p.search_text() for p in products])
-    others = [kind.field for kind in KINDS if not kind.primary]
-    client = get_client()
-    with search_errors():
-        # One MULTI: a search never sees a document half rewritten. Fields are set one by one
-        # (the other vectors, written by their own tasks, stay); emptied ones are removed.
-        pipe = client.pipeline(transaction=True)
-        for product, vector in zip(products, vectors, strict=True):
-            fields: dict[str, str | bytes | int] = {"id": str(product.id), "name": product.name,
-                                                    "text": product.search_text(),
-                                                    text.field: layout.vector_bytes(vector)}
-            fields.update({name: getattr(product, name) for name in FIELDS if getattr(product, name)})
-            if product.year is not None:
-                fields["year"] = product.year
-            if product.latitude is not None:
-                fields["location"] = f"{product.longitude},{product.latitude}"
-            emptied = [name for name in (*FIELDS, "year", "location") if name not in fields]
-            if not product.image:
-                emptied += others
-            key = layout.doc_key(product.id)
-            pipe.hset(key, mapping=fields)
-            if emptied:
-                pipe.hdel(key, *emptied)
-            document(product).save(pipeline=pipe)
-        pipe.execute()
+    get_store().write_documents(layout, products, text.field, vectors,
+                                cleared=[kind.field for kind in KINDS if not kind.primary])
     for product in products:
         product.status = Product.Status.INDEXED
         _note_text_only(product)
@@ -128,16 +103,7 @@ def index_images(product_ids: list[int]) -> None:
     layout = configured_layout()
     image = BY_NAME["image"]
     vectors = _image_vectors(products)
-    client = get_client()
-    with search_errors():
-        pipe = client.pipeline(transaction=True)
-        for product in products:
-            key = layout.doc_key(product.id)
-            if product.id in vectors:
-                pipe.hset(key, image.field, layout.vector_bytes(vectors[product.id]))
-            else:
-                pipe.hdel(key, image.field)
-        pipe.execute()
+    get_store().write_vectors(layout, image.field, {product.id: vectors.get(product.id) for product in products})
     for product in products:
         product.image_pending = False
         _note_text_only(product)
@@ -180,13 +146,7 @@ def mark_failed(product_ids: list[int], reason: str) -> None:
 
 def remove_from_index(product_ids: Iterable[int]) -> None:
     """Delete products' documents from every version of the index, and their metadata."""
-    ids = list(product_ids)
-    client = get_client()
-    with search_errors():
-        prefixes = {index_info(client, name)["prefix"] for name in index_versions(client)}
-        keys = [f"{prefix}{pid}" for prefix in prefixes for pid in ids] + [meta_key(pid) for pid in ids]
-        for start in range(0, len(keys), 1000):
-            client.delete(*keys[start:start + 1000])
+    get_store().remove(product_ids)
 
 
 def reconcile_index(busy: Collection[str] = ()) -> int:
@@ -198,22 +158,17 @@ def reconcile_index(busy: Collection[str] = ()) -> int:
     This is how the index is rebuilt from the database after Redis lost its data.
     """
     layout = configured_layout()
-    client = get_client()
     secondary = [kind for kind in KINDS if not kind.primary]
     indexed = Product.objects.filter(status=Product.Status.INDEXED)
     ids = list(indexed.values_list("id", flat=True))
     expected = {kind.name: set(indexed.filter(kind.applies & ~kind.pending, **{kind.problem_field: ""})
                                .values_list("id", flat=True)) for kind in secondary}
-    with search_errors():
-        pipe = client.pipeline(transaction=False)
-        for pid in ids:
-            pipe.hmget(layout.doc_key(pid), ["id", *(kind.field for kind in secondary)])
-        present = pipe.execute()
-    lost = [pid for pid, (doc, *_) in zip(ids, present, strict=True) if doc is None]
+    present = get_store().present(layout, ids, [kind.field for kind in secondary])
+    lost = [pid for pid, (doc, *_) in zip(ids, present, strict=True) if not doc]
     Product.objects.filter(id__in=lost).update(**dict(PRIMARY.pending.children), **{PRIMARY.queued_field: None})
     for position, kind in enumerate(secondary, start=1):
         lost = [pid for pid, found in zip(ids, present, strict=True)
-                if found[0] is not None and found[position] is None and pid in expected[kind.name]]
+                if found[0] and not found[position] and pid in expected[kind.name]]
         Product.objects.filter(id__in=lost).update(**dict(kind.pending.children), **{kind.queued_field: None})
     overdue = timezone.now() - timedelta(seconds=settings.FINDER_PENDING_TOO_LONG)
     waiting: dict[str, set[int]] = {}

@@ -16,15 +16,13 @@ from __future__ import annotations
 import logging
 
 from kombu.exceptions import OperationalError
-from redisvl.index import SearchIndex
 
 from catalog.models import PENDING, Product
 from finder.celery import app
-from finder.redis_keys import delete_matching
 from search.indexing import queue_embedding, reconcile_index, waiting_tasks
-from search.store.connection import SearchUnavailable, get_client, search_errors
-from search.store.schema import alias, configured_layout, meta_key
-from search.store.versions import drop_version, index_info, index_versions, live_index_name
+from search.store.__init__ import get_store
+from search.store.connection import SearchUnavailable
+from search.store.schema import configured_layout
 
 logger = logging.getLogger(__name__)
 #: The task that waits for a new version to be complete: named, not imported (the tasks import this module).
@@ -37,22 +35,17 @@ def ensure_index() -> str:
     Returns what happened, in words, for the command line.
     """
     layout = configured_layout()
-    client = get_client()
-    with search_errors():
-        index = SearchIndex(layout.schema(), redis_client=client)
-        created = not index.exists()
-        if created:
-            index.create()
-        live = live_index_name(client)
-        if live is None:
-            client.ft(layout.index_name).aliasadd(alias())
-            return f"created {layout.index_name} and made it live"
-        if live == layout.index_name:
-            return f"{live} is live and up to date"
-        if not created:
-            return f"{layout.index_name} is being built beside {live}"
-        live_prefix = index_info(client, live)["prefix"]
-    if live_prefix != layout.doc_prefix:
+    store = get_store()
+    created = store.create(layout)
+    live = store.live_name()
+    if live is None:
+        store.make_live(layout.index_name)
+        return f"created {layout.index_name} and made it live"
+    if live == layout.index_name:
+        return f"{live} is live and up to date"
+    if not created:
+        return f"{layout.index_name} is being built beside {live}"
+    if store.info(live)["prefix"] != layout.doc_prefix:
         # New models: every product is embedded afresh into the new version's documents.
         Product.objects.update(status=Product.Status.PENDING, status_reason="")
         queue_embedding(Product.objects.values_list("id", flat=True))
@@ -61,45 +54,37 @@ def ensure_index() -> str:
 
 
 def swap_alias_if_complete(target: str) -> bool:
-    """Move the alias to ``target`` once it has indexed every product; drop the old version.
+    """Make ``target`` live once it has indexed every product; drop the old version.
 
     True when there is nothing left to wait for (swapped, or ``target`` abandoned because
     the settings moved on); False to try again later.
     """
-    client = get_client()
-    with search_errors():
-        live = live_index_name(client)
-        if target != configured_layout().index_name:
-            logger.warning("abandoning %s: the settings now call for another index", target)
-            if target in index_versions(client) and target != live:
-                # Its documents go with it, unless the live version indexes them too.
-                prefix = index_info(client, target)["prefix"]
-                drop_version(client, target, documents=live is None or prefix != index_info(client, live)["prefix"])
-            return True
-        info = index_info(client, target)
-        if info["percent_indexed"] < 1.0 or Product.objects.filter(PENDING).exists():
-            return False
-        if live == target:
-            return True
-        client.ft(target).aliasupdate(alias())
-        if live is not None:
-            # The old version's documents go with it, unless the new version indexes them too.
-            drop_version(client, live, documents=index_info(client, live)["prefix"] != info["prefix"])
-        logger.info("the alias now names %s", target)
+    store = get_store()
+    live = store.live_name()
+    if target != configured_layout().index_name:
+        logger.warning("abandoning %s: the settings now call for another index", target)
+        if target in store.versions() and target != live:
+            # Its documents go with it, unless the live version indexes them too.
+            prefix = store.info(target)["prefix"]
+            store.drop(target, documents=live is None or prefix != store.info(live)["prefix"])
         return True
+    info = store.info(target)
+    if info["percent_indexed"] < 1.0 or Product.objects.filter(PENDING).exists():
+        return False
+    if live == target:
+        return True
+    old_prefix = store.info(live)["prefix"] if live is not None else None
+    store.make_live(target)
+    if live is not None:
+        # The old version's documents go with it, unless the new version indexes them too.
+        store.drop(live, documents=old_prefix != info["prefix"])
+    logger.info("%s is live now", target)
+    return True
 
 
 def drop_index(documents: bool = False) -> list[str]:
     """Drop every version of the index (and, with ``documents``, the vectors and metadata)."""
-    client = get_client()
-    with search_errors():
-        names = index_versions(client)
-        if live_index_name(client) is not None:
-            client.ft().aliasdel(alias())
-        for name in names:
-            drop_version(client, name, documents)
-        if documents:
-            delete_matching(client, meta_key("*"))
+    names = get_store().drop_all(documents)
     if documents:
         Product.objects.update(status=Product.Status.PENDING, status_reason="")
     return names

@@ -16,8 +16,8 @@ from search.embedding.text import load_text_embedder, text_embedder
 from search.kinds import BY_NAME
 from search.lifecycle import ensure_index
 from search.store.connection import get_client
+from search.store.redisearch import index_info
 from search.store.schema import alias
-from search.store.versions import index_info
 from tests.support import DEMO, demo_rows
 
 

@@ -25,8 +25,9 @@ from finder.redis_server import EmbeddedRedis, free_port
 from search.kinds import BY_NAME
 from search.lifecycle import ensure_index
 from search.store.connection import get_client
+from search.store.redisearch import index_info
 from search.store.schema import configured_layout
-from search.store.versions import index_info, live_index
+from search.store.versions import live_index
 from tests.support import demo_rows, start_worker_process, subprocess_env, wait_until_something_is_indexed
 
 #: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.

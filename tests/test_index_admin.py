@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from search.store.connection import get_client
-from search.store.versions import live_index_name
+from search.store.redisearch import live_index_name
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from search.lifecycle import ensure_index
 from search.query.filters import Filters
 from search.query.similar import similar_products
 from search.store.connection import get_client
+from search.store.redisearch import index_info, index_versions, live_index_name
 from search.store.schema import (
     IndexLayout,
     VectorField,
@@ -31,7 +32,7 @@ from search.store.schema import (
     vector_bytes,
     vector_from_bytes,
 )
-from search.store.versions import index_info, index_versions, live_index, live_index_name
+from search.store.versions import live_index
 from tests.support import DEMO, demo_rows, wait_until_settled
 
 K = 12

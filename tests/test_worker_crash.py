@@ -15,7 +15,8 @@ from catalog.models import Product
 from finder.processes import stop
 from search.lifecycle import ensure_index
 from search.store.connection import get_client
-from search.store.versions import index_info, live_index
+from search.store.redisearch import index_info
+from search.store.versions import live_index
 from tests.support import (
     demo_rows,
     start_worker_process,

@@ -16,8 +16,8 @@ from redisvl.query import VectorQuery
 from search.kinds import BY_NAME
 from search.query.filters import Filters, name_words
 from search.query.understanding import Understanding, stem, understand, vocabulary
+from search.store.__init__ import get_store
 from search.store.connection import get_client, search_errors
-from search.store.documents import fetch
 from search.store.versions import LiveIndex, live_index, product_of
 
 TEXT = BY_NAME["text"]
@@ -83,7 +83,7 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
             understood, narrowed = {}, filters
             ranked = _fused(client, live, query, filters, depth, mode, set())
         chosen = ranked[(page - 1) * k:page * k]
-        documents = fetch(client, [pid for pid, _ in chosen])
+        documents = get_store().documents([pid for pid, _ in chosen])
     results = [{**document, "score": round(why["score"], 6), "explanation": why}
                for (_, why), document in zip(chosen, documents, strict=True) if document]
     return SearchPage(results, page, k, len(ranked), understood, relaxed, narrowed)

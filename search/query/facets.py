@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from catalog.attributes import ATTRIBUTES
 from search.query.filters import Filters
 from search.store.connection import get_client, search_errors
-from search.store.versions import _pairs, live_index
+from search.store.redisearch import _pairs
+from search.store.versions import live_index
 
 FACET_VALUES = 100
 

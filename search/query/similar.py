@@ -15,8 +15,8 @@ from redisvl.query.filter import Tag
 from finder.errors import Conflict
 from search.kinds import BY_NAME, KINDS, By, VectorKind, compared
 from search.query.filters import Filters
+from search.store.__init__ import get_store
 from search.store.connection import SearchUnavailable, get_client, search_errors
-from search.store.documents import fetch
 from search.store.versions import LiveIndex, live_index, product_of
 
 
@@ -113,7 +113,7 @@ def _nearest(client: redis.Redis, live: LiveIndex, vector: bytes, kind: VectorKi
         # hits when it meets a negated filter inside a group: seen here, so not used.)
         hits = [hit for hit in hits if spec.score(float(hit.vector_distance)) >= filters.min_score]
     results = []
-    for hit, document in zip(hits, fetch(client, [product_of(hit.id) for hit in hits]), strict=True):
+    for hit, document in zip(hits, get_store().documents([product_of(hit.id) for hit in hits]), strict=True):
         if document:
             distance = float(hit.vector_distance)
             score = round(spec.score(distance), 6)
@@ -150,7 +150,7 @@ def _blended(client: redis.Redis, live: LiveIndex, vectors: list[bytes], filters
     scored.sort(reverse=True)
     scored = scored[:depth]
     results = []
-    for (score, _, text, image), document in zip(scored, fetch(client, [s[1] for s in scored]), strict=True):
+    for (score, _, text, image), document in zip(scored, get_store().documents([s[1] for s in scored]), strict=True):
         if document:
             results.append({**document, "score": round(score, 6), "distance": round(1 - score, 6), "explanation": {
                 "vector": "both", "weight": weight, "text_score": round(text, 6), "image_score": round(image, 6),

@@ -5,9 +5,10 @@ import time
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from search.lifecycle import drop_index, ensure_index, rebuild_from_database
-from search.store.connection import SearchUnavailable, get_client, search_errors
+from search.store.__init__ import get_store
+from search.store.connection import SearchUnavailable
 from search.store.schema import alias
-from search.store.versions import index_info, index_progress, index_versions, live_index_name
+from search.store.versions import index_progress
 
 
 class Command(BaseCommand):
@@ -42,19 +43,18 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     def _info(self) -> None:
-        client = get_client()
-        with search_errors():
-            live = live_index_name(client)
-            versions = index_versions(client)
-            if not versions:
-                self.stdout.write("no index: run `manage.py search_index create`")
-            for name in versions:
-                info = index_info(client, name, detailed=True)
-                role = f"live (alias {alias()})" if name == live else "building"
-                self.stdout.write(f"{name}: {role}")
-                self.stdout.write(f"  documents {info['num_docs']} under {info['prefix']}*, "
-                                  f"{info['percent_indexed']:.0%} indexed, "
-                                  f"{info['hash_indexing_failures']} indexing failures, "
-                                  f"vector memory {info['vector_index_sz_mb']:.1f} MB")
-                for field, vector in info["vectors"].items():
-                    self.stdout.write(f"  {field}: {vector['dim']}-d {vector['spec']}")
+        store = get_store()
+        live = store.live_name()
+        versions = store.versions()
+        if not versions:
+            self.stdout.write("no index: run `manage.py search_index create`")
+        for name in versions:
+            info = store.info(name, detailed=True)
+            role = f"live (alias {alias()})" if name == live else "building"
+            self.stdout.write(f"{name}: {role}")
+            self.stdout.write(f"  documents {info['num_docs']} under {info['prefix']}*, "
+                              f"{info['percent_indexed']:.0%} indexed, "
+                              f"{info['hash_indexing_failures']} indexing failures, "
+                              f"vector memory {info['vector_index_sz_mb']:.1f} MB")
+            for field, vector in info["vectors"].items():
+                self.stdout.write(f"  {field}: {vector['dim']}-d {vector['spec']}")

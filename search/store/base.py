@@ -1,0 +1,88 @@
+"""What search keeps in an index and how it changes, as one small interface that a backend
+implements, in the spirit of Django's session engines.
+
+:class:`IndexStore` covers the versions of the index and the alias that names the live one, and
+the documents: writing them, removing them, telling which are there, reading them back.
+``FINDER_INDEX_STORE`` names the implementation (:mod:`.redisearch` by default) and
+:func:`search.store.get_store` returns it. Indexing and the index's lifecycle go through it
+alone. The queries (:mod:`search.query`) speak RediSearch's own language (KNN with pre-filters,
+BM25, aggregations): a second backend brings its own query module too.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from catalog.models import Product
+    from search.store.schema import IndexLayout
+
+
+class NoSuchVersion(LookupError):
+    """The version asked for (or a live one) does not exist."""
+
+
+class IndexStore(abc.ABC):
+    """An index of products, in versions; one of them live. Derived data: all of it can be
+    rebuilt from the database."""
+
+    # Versions and the live one.
+
+    @abc.abstractmethod
+    def versions(self) -> list[str]:
+        """The names of every version, live or being built."""
+
+    @abc.abstractmethod
+    def info(self, name: str | None = None, detailed: bool = False) -> dict[str, Any]:
+        """Facts about version ``name`` (None: the live one): ``name``, ``prefix`` (where its
+        documents live), ``num_docs``, ``percent_indexed``, ``vectors`` ({field: {"spec", "dim",
+        "type"}}) and more; raises :class:`NoSuchVersion`."""
+
+    @abc.abstractmethod
+    def live_name(self) -> str | None:
+        """The live version's name, or None when none is live."""
+
+    @abc.abstractmethod
+    def create(self, layout: IndexLayout) -> bool:
+        """Create the version ``layout`` describes unless it exists; whether it was created."""
+
+    @abc.abstractmethod
+    def make_live(self, name: str) -> None:
+        """Make version ``name`` the live one, at once for every query."""
+
+    @abc.abstractmethod
+    def drop(self, name: str, documents: bool) -> None:
+        """Drop version ``name`` and, with ``documents``, the documents under its prefix."""
+
+    @abc.abstractmethod
+    def drop_all(self, documents: bool) -> list[str]:
+        """Drop every version (and, with ``documents``, every document); their names."""
+
+    # Documents.
+
+    @abc.abstractmethod
+    def write_documents(self, layout: IndexLayout, products: Sequence[Product], field: str,
+                        vectors: np.ndarray, cleared: Sequence[str]) -> None:
+        """Write the products' documents (their filterable fields, their display document and
+        their vector in ``field``), atomically; a product without an image loses the vectors in
+        ``cleared``; other vectors stay."""
+
+    @abc.abstractmethod
+    def write_vectors(self, layout: IndexLayout, field: str, vectors: dict[int, np.ndarray | None]) -> None:
+        """Set (or, for None, remove) the vector in ``field`` of each product's document."""
+
+    @abc.abstractmethod
+    def remove(self, product_ids: Iterable[int]) -> None:
+        """Remove the products' documents from every version, and their display documents."""
+
+    @abc.abstractmethod
+    def present(self, layout: IndexLayout, product_ids: Sequence[int], fields: Sequence[str]) -> list[list[bool]]:
+        """For each product: whether its document is there, then whether each of ``fields`` is."""
+
+    @abc.abstractmethod
+    def documents(self, product_ids: list[int]) -> list[dict[str, Any] | None]:
+        """The products' display documents, in order, in one round trip; None for each missing."""

@@ -1,0 +1,214 @@
+"""The index store on Redis with RediSearch and RedisJSON: the backend ``FINDER_INDEX_STORE`` names
+by default.
+
+Storage, as the original demo did it and the guide measured: each version of the index runs
+over HASH documents ``<prefix>:<generation>:<id>`` holding the filterable fields and the vectors
+as raw bytes (a JSON array costs about ten times the raw bytes), while the product's display
+metadata is a RedisJSON document (:mod:`.documents`). The alias ``<prefix>:products`` names the
+live version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import redis
+from redis import Redis
+from redisvl.index import SearchIndex
+
+from catalog.attributes import FIELDS
+from catalog.models import Product
+from finder.redis_keys import delete_matching
+from search.store.base import IndexStore, NoSuchVersion
+from search.store.connection import get_client, search_errors
+from search.store.documents import document, fetch
+from search.store.schema import IndexLayout, VectorIndexSpec, alias, meta_key
+
+
+def _pairs(items: list[Any]) -> dict[str, Any]:
+    def text(value: Any) -> Any:
+        return value.decode() if isinstance(value, bytes) else value
+
+    return {text(items[i]): text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+
+
+
+def index_info(client: redis.Redis, name: str, detailed: bool = False) -> dict[str, Any]:
+    """FT.INFO of an index (or the alias), in plain types: name, document prefix, progress,
+    and each vector field's spec. FT.INFO leaves out some parameters (EF_RUNTIME, EPSILON,
+    BLOCK_SIZE); ``detailed`` asks FT.DEBUG VECSIM_INFO for them, where the server allows it."""
+    info = client.ft(name).info()
+    definition = _pairs(info["index_definition"])
+    prefixes = definition["prefixes"]
+    vectors = {}
+    for attribute in info["attributes"]:
+        facts = _pairs(attribute)
+        if facts.get("type") == "VECTOR":
+            params = {key.upper(): facts[key] for key in ("M", "ef_construction") if key in facts}
+            if detailed:
+                params.update(_vecsim_params(client, name, facts["identifier"]))
+            vectors[facts["identifier"]] = {
+                "spec": VectorIndexSpec(facts["algorithm"].upper(), facts["distance_metric"].upper(),
+                                        tuple(sorted(params.items()))),
+                "dim": int(facts["dim"]),
+                "type": facts["data_type"].upper(),
+            }
+    name = info["index_name"]
+    return {
+        "name": name.decode() if isinstance(name, bytes) else name,
+        "prefix": (prefixes[0].decode() if isinstance(prefixes[0], bytes) else prefixes[0]),
+        "num_docs": int(info["num_docs"]),
+        "percent_indexed": float(info["percent_indexed"]),
+        "indexing": int(info.get("indexing", 0)),
+        "hash_indexing_failures": int(info["hash_indexing_failures"]),
+        "vector_index_sz_mb": float(info.get("vector_index_sz_mb", 0.0)),
+        "vectors": vectors,
+    }
+
+
+
+def _vecsim_params(client: redis.Redis, index: str, field: str) -> dict[str, int | float]:
+    try:
+        facts = _pairs(client.execute_command("FT.DEBUG", "VECSIM_INFO", index, field))
+    except redis.ResponseError:
+        return {}
+    if "BACKEND_INDEX" in facts:  # HNSW, tiered behind a flat buffer
+        backend = _pairs(facts["BACKEND_INDEX"])
+        return {"EF_RUNTIME": int(backend["EF_RUNTIME"]), "EPSILON": float(backend["EPSILON"])}
+    return {"BLOCK_SIZE": int(facts["BLOCK_SIZE"])} if "BLOCK_SIZE" in facts else {}
+
+
+
+def live_index_name(client: redis.Redis) -> str | None:
+    """The index the alias names, or None when there is none."""
+    try:
+        return index_info(client, alias())["name"]
+    except redis.ResponseError:
+        return None
+
+
+
+def index_versions(client: Redis) -> list[str]:
+    prefix = f"{alias()}:"
+    return sorted(name.decode() if isinstance(name, bytes) else name
+                  for name in client.execute_command("FT._LIST")
+                  if (name.decode() if isinstance(name, bytes) else name).startswith(prefix))
+
+
+
+def drop_version(client: Redis, name: str, documents: bool) -> None:
+    """Drop one version of the index, and, with ``documents``, the documents under its prefix."""
+    doc_prefix = index_info(client, name)["prefix"]
+    client.ft(name).dropindex(delete_documents=False)
+    if documents:
+        # Rather than FT.DROPINDEX DD, which deletes them all in one command: deleting in
+        # batches keeps Redis answering other clients meanwhile.
+        delete_matching(client, f"{doc_prefix}*")
+
+
+class RedisIndexStore(IndexStore):
+    """:class:`IndexStore` on Redis. Every method turns Redis trouble into ``SearchUnavailable``."""
+
+    def versions(self) -> list[str]:
+        with search_errors():
+            return index_versions(get_client())
+
+    def info(self, name: str | None = None, detailed: bool = False) -> dict[str, Any]:
+        with search_errors():
+            try:
+                return index_info(get_client(), alias() if name is None else name, detailed)
+            except redis.ResponseError:
+                raise NoSuchVersion(name or "the live version") from None
+
+    def live_name(self) -> str | None:
+        with search_errors():
+            return live_index_name(get_client())
+
+    def create(self, layout: IndexLayout) -> bool:
+        with search_errors():
+            index = SearchIndex(layout.schema(), redis_client=get_client())
+            if index.exists():
+                return False
+            index.create()
+            return True
+
+    def make_live(self, name: str) -> None:
+        client = get_client()
+        with search_errors():
+            if live_index_name(client) is None:
+                client.ft(name).aliasadd(alias())
+            else:
+                client.ft(name).aliasupdate(alias())
+
+    def drop(self, name: str, documents: bool) -> None:
+        with search_errors():
+            drop_version(get_client(), name, documents)
+
+    def drop_all(self, documents: bool) -> list[str]:
+        client = get_client()
+        with search_errors():
+            names = index_versions(client)
+            if live_index_name(client) is not None:
+                client.ft().aliasdel(alias())
+            for name in names:
+                drop_version(client, name, documents)
+            if documents:
+                delete_matching(client, meta_key("*"))
+        return names
+
+    def write_documents(self, layout: IndexLayout, products: Sequence[Product], field: str,
+                        vectors: np.ndarray, cleared: Sequence[str]) -> None:
+        # One MULTI: a search never sees a document half rewritten. Fields are set one by one
+        # (the other vectors, written by their own tasks, stay); emptied ones are removed.
+        with search_errors():
+            pipe = get_client().pipeline(transaction=True)
+            for product, vector in zip(products, vectors, strict=True):
+                fields: dict[str, str | bytes | int] = {"id": str(product.id), "name": product.name,
+                                                        "text": product.search_text(),
+                                                        field: layout.vector_bytes(vector)}
+                fields.update({name: getattr(product, name) for name in FIELDS if getattr(product, name)})
+                if product.year is not None:
+                    fields["year"] = product.year
+                if product.latitude is not None:
+                    fields["location"] = f"{product.longitude},{product.latitude}"
+                emptied = [name for name in (*FIELDS, "year", "location") if name not in fields]
+                if not product.image:
+                    emptied += cleared
+                key = layout.doc_key(product.id)
+                pipe.hset(key, mapping=fields)
+                if emptied:
+                    pipe.hdel(key, *emptied)
+                document(product).save(pipeline=pipe)
+            pipe.execute()
+
+    def write_vectors(self, layout: IndexLayout, field: str, vectors: dict[int, np.ndarray | None]) -> None:
+        with search_errors():
+            pipe = get_client().pipeline(transaction=True)
+            for product_id, vector in vectors.items():
+                if vector is None:
+                    pipe.hdel(layout.doc_key(product_id), field)
+                else:
+                    pipe.hset(layout.doc_key(product_id), field, layout.vector_bytes(vector))
+            pipe.execute()
+
+    def remove(self, product_ids: Iterable[int]) -> None:
+        ids = list(product_ids)
+        client = get_client()
+        with search_errors():
+            prefixes = {index_info(client, name)["prefix"] for name in index_versions(client)}
+            keys = [f"{prefix}{pid}" for prefix in prefixes for pid in ids] + [meta_key(pid) for pid in ids]
+            for start in range(0, len(keys), 1000):
+                client.delete(*keys[start:start + 1000])
+
+    def present(self, layout: IndexLayout, product_ids: Sequence[int], fields: Sequence[str]) -> list[list[bool]]:
+        with search_errors():
+            pipe = get_client().pipeline(transaction=False)
+            for pid in product_ids:
+                pipe.hmget(layout.doc_key(pid), ["id", *fields])
+            return [[value is not None for value in found] for found in pipe.execute()]
+
+    def documents(self, product_ids: list[int]) -> list[dict[str, Any] | None]:
+        with search_errors():
+            return fetch(get_client(), product_ids)
