@@ -4,8 +4,9 @@ Names in the public set lead with the brand: "Puma Men Black Shoes", "United Col
 Women Solid Black Shirts", "Lakme Absolute Lip Colour". The brand is the words before the
 first word that says whom the product is for ("Men", "Women's", "Kids"...) or, after the first
 word, names a colour ("Red Tape Men..." keeps "Red"); when neither comes within the first
-five words, the first word alone. Shouting is evened out ("ADIDAS" reads "Adidas"), so that
-one brand is one facet value however a name spells it.
+five words, the first word alone. A name that starts with a colour, a person or a number
+("Black Leather Belt", "Men Blue Shirt", "24 Carat Ring") names no brand. Shouting is evened
+out ("ADIDAS" reads "Adidas"), so that one brand is one facet value however a name spells it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ JOINING = frozenset(("and", "of", "for", "the", "by", "&"))
 def brand_from_name(name: str) -> str:
     """The brand that ``name`` leads with, or "" for an empty name."""
     words = name.replace("|", " ").split()
-    if not words:
+    if not words or not any(ch.isalpha() for ch in words[0]):
+        return ""
+    first = words[0].lower().strip(",.")
+    if first in PEOPLE or (first in COLOURS and (len(words) == 1 or words[1].lower() in PEOPLE | COLOURS)):
         return ""
     end = 1
     for position, word in enumerate(words[:MAX_WORDS]):

@@ -25,6 +25,9 @@ from tests.support import demo_rows, wait_until_settled
     ("Lucera Silver Ring", "Lucera"),  # no gender: the colour ends it
     ("Lakme Absolute Lip Last Day Kiss Lip Colour", "Lakme"),  # neither: the first word
     ("Q&Q Men Analog Watch", "Q&Q"),
+    ("Black Men's Leather Belt", ""),  # a colour, then whom it is for: no brand
+    ("Men Blue Shirt", ""),
+    ("24 Carat Gold Ring", ""),
     ("", ""),
 ])
 def test_brand_is_read_from_the_names_leading_words(name, brand) -> None:
@@ -37,6 +40,15 @@ def test_understanding_reads_a_brand_of_several_words() -> None:
     assert understand("united colors of benetton shirts for men", vocabulary).values == {
         "gender": "Men", "brand": "United Colors of Benetton", "article_type": "Shirts"}
     assert understand("puma", vocabulary).values == {"brand": "Puma"}
+
+
+def test_a_word_is_read_by_one_attribute_the_longest_reading_first() -> None:
+    vocabulary = {"base_colour": ["Black", "Red"], "brand": ["Black", "Red Tape", "And", "W"],
+                  "article_type": ["Belts", "Casual Shoes", "Socks"], "sub_category": ["Shoes"]}
+    assert understand("black leather belt", vocabulary).values == {"article_type": "Belts", "base_colour": "Black"}
+    assert understand("red tape casual shoes", vocabulary).values == {"article_type": "Casual Shoes",
+                                                                      "brand": "Red Tape"}
+    assert understand("shoes and socks w", vocabulary).values == {"article_type": "Socks"}
 
 
 @pytest.fixture

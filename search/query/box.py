@@ -15,19 +15,12 @@ from redisvl.query import VectorQuery
 
 from search.kinds import BY_NAME
 from search.query.filters import Filters, name_words
-from search.query.understanding import Understanding, stem, understand, vocabulary
+from search.query.understanding import STOPWORDS, Understanding, stem, understand, vocabulary
 from search.store.__init__ import get_store
 from search.store.connection import get_client, search_errors
 from search.store.versions import LiveIndex, live_index, product_of
 
 TEXT = BY_NAME["text"]
-#: English function words, left out of keyword matching (the vector still reads the whole query).
-#: RediSearch's own default stopword list.
-STOPWORDS = frozenset((
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not",
-    "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
-    "will", "with",
-))
 
 
 #: Reciprocal rank fusion's constant (the usual 60) and how deep each ranking is read.

@@ -26,6 +26,17 @@ GENDER_SYNONYMS = {
     "girls": ("girls", "girl"),
     "unisex": ("unisex",),
 }
+#: English function words: left out of keyword matching (the vector still reads the whole query),
+#: and never read as an attribute's value (a brand called "And" is not what "shoes and socks" means).
+#: RediSearch's own default stopword list.
+STOPWORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not",
+    "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
+    "will", "with",
+))
+#: The shortest value read from a query: "W" or "ID" may be brands, but not what a shopper typing
+#: them usually means.
+MIN_VALUE_LENGTH = 3
 #: The attributes understood (the attribute table's ``understood``); gender has its synonyms.
 UNDERSTOOD = tuple(attribute for attribute in ATTRIBUTES if attribute.understood)
 
@@ -57,40 +68,48 @@ def understand(query: str, vocabulary: dict[str, list[str]]) -> Understanding:
     tokens = _tokens(query)
     values: dict[str, str] = {}
     words: dict[str, str] = {}
+    taken: dict[int, str] = {}  # query word position -> the attribute that read it
     genders = {value.lower(): value for value in vocabulary.get("gender", [])}
     for canonical, synonyms in GENDER_SYNONYMS.items():
-        said = [t for t in tokens if t in {stem(s) for s in synonyms}]
+        said = [i for i, t in enumerate(tokens) if t in {stem(s) for s in synonyms}]
         if said and canonical in genders:
-            values["gender"], words["gender"] = genders[canonical], said[0]
+            values["gender"], words["gender"] = genders[canonical], tokens[said[0]]
+            taken.update((i, "gender") for i in said)
             break
-    for attribute in UNDERSTOOD:
-        if attribute.parameter == "gender":
+    # Each attribute's best reading; then the longest readings first, each word read by one
+    # attribute only ("black" is a colour before it is a brand; "red tape" a brand before
+    # "red" is a colour). An attribute and the one it narrows may share words.
+    readings = [(attribute, match) for attribute in UNDERSTOOD if attribute.parameter != "gender"
+                if (match := _longest_match(tokens, vocabulary.get(attribute.parameter, [])))]
+    related = {frozenset((a.parameter, a.narrows)) for a in UNDERSTOOD if a.narrows}
+    for attribute, (value, start, size) in sorted(readings, key=lambda reading: -reading[1][2]):
+        positions = range(start, start + size)
+        if any(i in taken and frozenset((taken[i], attribute.parameter)) not in related for i in positions):
             continue
-        best = _longest_match(tokens, vocabulary.get(attribute.parameter, []))
-        if best:
-            values[attribute.parameter], words[attribute.parameter] = best
+        values[attribute.parameter], words[attribute.parameter] = value, " ".join(tokens[start:start + size])
+        taken.update((i, attribute.parameter) for i in positions if i not in taken)
     # A narrower attribute says the broader one (an article type, its sub category).
     for attribute in UNDERSTOOD:
         if attribute.narrows and attribute.parameter in values:
             values.pop(attribute.narrows, None)
             words.pop(attribute.narrows, None)
-    return Understanding(values, words)
+    return Understanding({a.parameter: values[a.parameter] for a in UNDERSTOOD if a.parameter in values}, words)
 
 
-def _longest_match(tokens: list[str], candidates: list[str]) -> tuple[str, str] | None:
-    """The candidate value spelled out by the most query words, and those words."""
-    best: tuple[int, str, str] | None = None
+def _longest_match(tokens: list[str], candidates: list[str]) -> tuple[str, int, int] | None:
+    """The candidate value spelled out by the most query words: (value, first word, words)."""
+    best: tuple[str, int, int] | None = None
     for value in candidates:
         wanted = _tokens(value)
-        if not wanted:
-            continue
         joined = "".join(wanted)
+        if len(joined) < MIN_VALUE_LENGTH or all(word in STOPWORDS for word in wanted):
+            continue
         for size in range(1, min(len(tokens), max(3, len(wanted))) + 1):
             for start in range(len(tokens) - size + 1):
                 window = tokens[start:start + size]
-                if (window == wanted or "".join(window) == joined) and (best is None or size > best[0]):
-                    best = (size, value, " ".join(window))
-    return (best[1], best[2]) if best else None
+                if (window == wanted or "".join(window) == joined) and (best is None or size > best[2]):
+                    best = (value, start, size)
+    return best
 
 
 _lock = threading.Lock()
