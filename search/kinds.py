@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils.module_loading import import_string
 
+from catalog.models import Product
 from search.embedding.image import image_embedder, image_model
 from search.embedding.runtime import ModelInfo
 from search.embedding.text import text_embedder, text_model
@@ -67,7 +68,7 @@ class VectorKind:
 KINDS: tuple[VectorKind, ...] = (
     VectorKind("text", "text_vector", "FINDER_TEXT_INDEX", "", text_model, text_embedder,
                "search.indexing.index_texts", "search.indexing.mark_failed",
-               pending=Q(status="pending"), queued_field="queued_at", primary=True),
+               pending=Q(status=Product.Status.PENDING), queued_field="queued_at", primary=True),
     VectorKind("image", "image_vector", "FINDER_IMAGE_INDEX", ".images", image_model, image_embedder,
                "search.indexing.index_images", "search.indexing.image_failed",
                pending=Q(image_pending=True), queued_field="image_queued_at", applies=~Q(image=""),
