@@ -21,13 +21,13 @@ from search.embedding.runtime import (
     ModelUnavailable,
     Run,
     Runtime,
-    _lock,
-    _normalise,
-    _runner,
-    _threads,
-    _weights_digest,
     default_runtime,
     device,
+    loading,
+    model_threads,
+    runner,
+    unit_rows,
+    weights_digest,
 )
 
 IMAGE_SIZE = 224
@@ -72,12 +72,12 @@ class ImageEmbedder:
         arrays = list(_preprocessing_pool().map(self.preprocess, images))
         out = [self.run(np.stack(arrays[start:start + self.batch_size]))
                for start in range(0, len(arrays), self.batch_size)]
-        return _normalise(np.concatenate(out))
+        return unit_rows(np.concatenate(out))
 
 
 @functools.cache
 def _preprocessing_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=max(1, min(4, _threads())), thread_name_prefix="preprocess")
+    return ThreadPoolExecutor(max_workers=max(1, min(4, model_threads())), thread_name_prefix="preprocess")
 
 
 @functools.cache
@@ -99,14 +99,14 @@ def image_model() -> ModelInfo:
 def load_image_embedder(on: str, runtime: Runtime) -> ImageEmbedder:
     """The configured image model on ``on``, run by ``runtime``; :func:`image_embedder` is the cached one."""
     chosen = image_model()
-    torch.set_num_threads(_threads())
-    with _lock:
+    torch.set_num_threads(model_threads())
+    with loading:
         if chosen.name == "efficientnet-lite0":
             module, weights, mean, std = _efficientnet_lite0()
         else:
             module, weights, mean, std = _resnet50(settings.FINDER_IMAGE_MODEL == "resnet50")
     example = torch.zeros(2, 3, IMAGE_SIZE, IMAGE_SIZE)
-    run = _runner(module.eval(), on, runtime, f"{chosen.name}-{_weights_digest(weights)}", (example,), ({},))
+    run = runner(module.eval(), on, runtime, f"{chosen.name}-{weights_digest(weights)}", (example,), ({},))
     return ImageEmbedder(name=chosen.name, dim=chosen.dim, device=on, runtime=runtime,
                          batch_size=BATCH_SIZES[on][1], mean=mean, std=std, run=run)
 

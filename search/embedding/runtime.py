@@ -41,15 +41,15 @@ class ModelInfo:
     dim: int
 
 
-def _normalise(vectors: np.ndarray) -> np.ndarray:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-_lock = threading.Lock()
+loading = threading.Lock()
 
 
-def _threads() -> int:
+def model_threads() -> int:
     """``FINDER_MODEL_THREADS``: how many CPU threads this process's models may use (0: all cores).
 
     ``make run`` gives the text worker one, so that it and the image worker do not fight over
@@ -71,7 +71,7 @@ def default_runtime(on: str) -> Runtime:
     return "torch" if on == "cuda" else "onnx"
 
 
-def _weights_digest(path: Path | str) -> str:
+def weights_digest(path: Path | str) -> str:
     """A short digest of a weights file (or of a model folder's weights): it names the ONNX export."""
     path = Path(path)
     files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]
@@ -83,7 +83,7 @@ def _weights_digest(path: Path | str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _runner(module: torch.nn.Module, on: str, runtime: Runtime, key: str, example: tuple[torch.Tensor, ...],
+def runner(module: torch.nn.Module, on: str, runtime: Runtime, key: str, example: tuple[torch.Tensor, ...],
             dynamic: tuple[dict[int, object], ...]) -> Run:
     """A function from numpy inputs to numpy outputs that runs ``module`` as asked."""
     if runtime == "onnx":
@@ -111,7 +111,7 @@ def _onnx_runner(module: torch.nn.Module, key: str, example: tuple[torch.Tensor,
 
     path = _onnx_export(module, key, example, dynamic)
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = _threads()
+    options.intra_op_num_threads = model_threads()
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     names = [node.name for node in session.get_inputs()]

