@@ -256,7 +256,7 @@ FINDER_EMBED_BATCH = env.int("FINDER_EMBED_BATCH", default=32)
 FINDER_MODEL_THREADS = env.int("FINDER_MODEL_THREADS", default=0)  # 0: all cores
 # Where the models run: auto (a CUDA GPU if PyTorch sees one, else the CPU), cpu or cuda.
 FINDER_DEVICE = env("FINDER_DEVICE", default="auto")
-# The models' ONNX exports, made once per machine (see search/embedders.py).
+# The models' ONNX exports, made once per machine (see search/embedding/runtime.py).
 FINDER_MODEL_CACHE = Path(env("FINDER_MODEL_CACHE", default=str(VAR_DIR / "models")))
 FINDER_MAX_PHOTO_BYTES = env.int("FINDER_MAX_PHOTO_BYTES", default=10_000_000)
 #: Catalog uploads in the admin: where they are kept, and the largest accepted.

@@ -11,7 +11,7 @@ Versions. Documents live under a *generation* prefix named after the models that
 their vectors, and each index is named after a fingerprint of everything that shapes it
 (generation, dimensions, index types, metrics, parameters). Shoppers always query the alias
 ``<prefix>:products``; a changed setting builds a new index beside the live one and the
-alias moves to it when it is complete (see :mod:`search.services`).
+alias moves to it when it is complete (see :mod:`search.lifecycle`).
 """
 
 from __future__ import annotations
