@@ -13,7 +13,7 @@ from django.urls import path, reverse
 
 from catalog.selectors import embedding_backlog
 from search.evaluation import last_recall_check, start_recall_check
-from search.store.__init__ import get_store
+from search.store import get_store
 from search.store.connection import SearchUnavailable
 
 RECALL_SAMPLES = 50

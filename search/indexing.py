@@ -25,7 +25,7 @@ from catalog.images import ImageRejected, check_file_size, load_image
 from catalog.models import Product
 from finder.celery import app
 from search.kinds import BY_NAME, KINDS, PRIMARY, VectorKind
-from search.store.__init__ import get_store
+from search.store import get_store
 from search.store.schema import configured_layout
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from kombu.exceptions import OperationalError
 from catalog.models import PENDING, Product
 from finder.celery import app
 from search.indexing import queue_embedding, reconcile_index, waiting_tasks
-from search.store.__init__ import get_store
+from search.store import get_store
 from search.store.connection import SearchUnavailable
 from search.store.schema import configured_layout
 

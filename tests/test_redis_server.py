@@ -16,7 +16,6 @@ from finder.redis_server import EmbeddedRedis, RedisNotReady, free_port, running
 pytestmark = pytest.mark.slow
 
 
-
 def test_modules_are_loaded_and_data_survives_a_restart(tmp_path: Path) -> None:
     server = EmbeddedRedis.start(tmp_path)
     try:

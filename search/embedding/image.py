@@ -31,11 +31,7 @@ from search.embedding.runtime import (
 )
 
 IMAGE_SIZE = 224
-
-
 IMAGE_MODELS = ("auto", "resnet50", "efficientnet-lite0")
-
-
 IMAGE_DIMS = {"resnet50": 2048, "efficientnet-lite0": 1280}
 
 

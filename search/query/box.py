@@ -16,7 +16,7 @@ from redisvl.query import VectorQuery
 from search.kinds import BY_NAME
 from search.query.filters import Filters, name_words
 from search.query.understanding import STOPWORDS, Understanding, stem, understand, vocabulary
-from search.store.__init__ import get_store
+from search.store import get_store
 from search.store.connection import get_client, search_errors
 from search.store.versions import LiveIndex, live_index, product_of
 

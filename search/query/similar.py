@@ -15,7 +15,7 @@ from redisvl.query.filter import Tag
 from finder.errors import Conflict
 from search.kinds import BY_NAME, KINDS, By, VectorKind, compared
 from search.query.filters import Filters
-from search.store.__init__ import get_store
+from search.store import get_store
 from search.store.connection import SearchUnavailable, get_client, search_errors
 from search.store.versions import LiveIndex, live_index, product_of
 

@@ -34,7 +34,6 @@ def _pairs(items: list[Any]) -> dict[str, Any]:
     return {text(items[i]): text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
 
-
 def index_info(client: redis.Redis, name: str, detailed: bool = False) -> dict[str, Any]:
     """FT.INFO of an index (or the alias), in plain types: name, document prefix, progress,
     and each vector field's spec. FT.INFO leaves out some parameters (EF_RUNTIME, EPSILON,
@@ -68,7 +67,6 @@ def index_info(client: redis.Redis, name: str, detailed: bool = False) -> dict[s
     }
 
 
-
 def _vecsim_params(client: redis.Redis, index: str, field: str) -> dict[str, int | float]:
     try:
         facts = _pairs(client.execute_command("FT.DEBUG", "VECSIM_INFO", index, field))
@@ -80,7 +78,6 @@ def _vecsim_params(client: redis.Redis, index: str, field: str) -> dict[str, int
     return {"BLOCK_SIZE": int(facts["BLOCK_SIZE"])} if "BLOCK_SIZE" in facts else {}
 
 
-
 def live_index_name(client: redis.Redis) -> str | None:
     """The index the alias names, or None when there is none."""
     try:
@@ -89,13 +86,11 @@ def live_index_name(client: redis.Redis) -> str | None:
         return None
 
 
-
 def index_versions(client: Redis) -> list[str]:
     prefix = f"{alias()}:"
     return sorted(name.decode() if isinstance(name, bytes) else name
                   for name in client.execute_command("FT._LIST")
                   if (name.decode() if isinstance(name, bytes) else name).startswith(prefix))
-
 
 
 def drop_version(client: Redis, name: str, documents: bool) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 
-from search.store.__init__ import get_store
+from search.store import get_store
 from search.store.base import NoSuchVersion
 from search.store.connection import SearchUnavailable
 from search.store.schema import VectorIndexSpec, alias, vector_bytes, vector_from_bytes
@@ -43,8 +43,6 @@ class LiveIndex:
 
 
 _live_lock = threading.Lock()
-
-
 _live_cache: dict[tuple[str, str], tuple[float, LiveIndex]] = {}
 
 

@@ -5,7 +5,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from search.lifecycle import drop_index, ensure_index, rebuild_from_database
-from search.store.__init__ import get_store
+from search.store import get_store
 from search.store.connection import SearchUnavailable
 from search.store.schema import alias
 from search.store.versions import index_progress
