@@ -9,6 +9,7 @@ without spaces or hyphens ("t-shirt" finds "Tshirts").
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -97,19 +98,48 @@ def understand(query: str, vocabulary: dict[str, list[str]]) -> Understanding:
 
 
 def _longest_match(tokens: list[str], candidates: list[str]) -> tuple[str, int, int] | None:
-    """The candidate value spelled out by the most query words: (value, first word, words)."""
-    best: tuple[str, int, int] | None = None
-    for value in candidates:
+    """The candidate value spelled out by the most query words: (value, first word, words).
+
+    Of readings as long, the one of the value listed first wins, at its first place."""
+    spellings = _spellings(tuple(candidates))
+    for size in range(min(len(tokens), spellings.longest), 0, -1):
+        found = []
+        for start in range(len(tokens) - size + 1):
+            window = tuple(tokens[start:start + size])
+            for match in (spellings.exact.get(window), spellings.joined.get("".join(window))):
+                if match is not None and size <= max(3, match[1]):
+                    found.append((match[0], start))
+        if found:
+            order, start = min(found)
+            return candidates[order], start, size
+    return None
+
+
+@dataclass(frozen=True)
+class _Spellings:
+    """A vocabulary's values by their words and by their words run together ("t shirt" and
+    "tshirt" both spell "Tshirts"): each maps to (the value's place in the list, its number of words)."""
+
+    exact: dict[tuple[str, ...], tuple[int, int]]
+    joined: dict[str, tuple[int, int]]
+    longest: int
+
+
+@functools.lru_cache(maxsize=32)
+def _spellings(candidates: tuple[str, ...]) -> _Spellings:
+    """Indexed once per vocabulary (it changes at most once a minute), so that reading a query
+    costs a lookup per run of its words, not a pass over every brand the catalog has."""
+    exact: dict[tuple[str, ...], tuple[int, int]] = {}
+    joined: dict[str, tuple[int, int]] = {}
+    longest = 0
+    for order, value in enumerate(candidates):
         wanted = _tokens(value)
-        joined = "".join(wanted)
-        if len(joined) < MIN_VALUE_LENGTH or all(word in STOPWORDS for word in wanted):
+        if len("".join(wanted)) < MIN_VALUE_LENGTH or all(word in STOPWORDS for word in wanted):
             continue
-        for size in range(1, min(len(tokens), max(3, len(wanted))) + 1):
-            for start in range(len(tokens) - size + 1):
-                window = tokens[start:start + size]
-                if (window == wanted or "".join(window) == joined) and (best is None or size > best[2]):
-                    best = (value, start, size)
-    return best
+        exact.setdefault(tuple(wanted), (order, len(wanted)))
+        joined.setdefault("".join(wanted), (order, len(wanted)))
+        longest = max(longest, 3, len(wanted))
+    return _Spellings(exact, joined, longest)
 
 
 _lock = threading.Lock()
