@@ -30,17 +30,20 @@ class Attribute:
     #: The attribute it narrows (its values lie within that one's): once a query names this
     #: attribute, the broader one is not looked for (an article type says its sub category).
     narrows: str = ""
+    #: Its values are offered as the shopper types in the search box (autocomplete).
+    suggested: bool = False
     max_length: int = 64
 
 
 ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("gender", "gender", "gender", "Gender", required=True, understood=True, max_length=32),
     Attribute("category", "master_category", "masterCategory", "Category", required=True),
-    Attribute("sub_category", "sub_category", "subCategory", "Sub category", required=True, understood=True),
+    Attribute("sub_category", "sub_category", "subCategory", "Sub category", required=True, understood=True,
+              suggested=True),
     Attribute("article_type", "article_type", "articleType", "Product type", required=True, understood=True,
-              narrows="sub_category"),
-    Attribute("base_colour", "base_colour", "baseColour", "Colour", understood=True),
-    Attribute("brand", "brand", "brand", "Brand", understood=True),
+              narrows="sub_category", suggested=True),
+    Attribute("base_colour", "base_colour", "baseColour", "Colour", understood=True, suggested=True),
+    Attribute("brand", "brand", "brand", "Brand", understood=True, suggested=True),
     Attribute("season", "season", "season", "Season", max_length=32),
     Attribute("usage", "usage", "usage", "Usage"),
 )

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "knox",
     "axes",
     "finder",
@@ -106,6 +108,7 @@ FINDER_RATES = {
     "anon": env("FINDER_RATE_ANON", default="120/m"),  # any API request, signed out
     "user": env("FINDER_RATE_USER", default="600/m"),  # any API request, signed in
     "search": env("FINDER_RATE_SEARCH", default="120/m"),  # the search box, page or API
+    "suggest": env("FINDER_RATE_SUGGEST", default="600/m"),  # autocomplete, as a shopper types
     "photo": env("FINDER_RATE_PHOTO", default="20/m"),  # search by photo, page or API
     "login": env("FINDER_RATE_LOGIN", default="20/m"),  # login attempts per address, and per username
     "signup": env("FINDER_RATE_SIGNUP", default="10/h"),  # sign-ups per address
@@ -119,6 +122,8 @@ FINDER_PHOTO_WAIT = env.float("FINDER_PHOTO_WAIT", default=10.0)
 #: The deepest result a query may ask for (k x page): deeper KNN costs Redis, single-threaded,
 #: tens of milliseconds per request.
 FINDER_MAX_DEPTH = env.int("FINDER_MAX_DEPTH", default=300)
+#: A past search is offered as a suggestion once this many searches found something with it.
+FINDER_SUGGEST_MIN_SEARCHES = env.int("FINDER_SUGGEST_MIN_SEARCHES", default=3)
 
 ROOT_URLCONF = "finder.urls"
 # Sessions read from the shared cache (Redis), written through to the database: one query
@@ -136,7 +141,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "storefront.context.vector_kinds",
+                "storefront.context.storefront",
             ],
         },
     },
@@ -157,6 +162,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+#: The storefront (pages and the API's read endpoints) is open to every shopper; 1 puts it
+#: behind a login, for a private catalog.
+FINDER_LOGIN_REQUIRED = env.bool("FINDER_LOGIN_REQUIRED", default=False)
 LOGIN_REDIRECT_URL = "storefront:list"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -190,6 +198,21 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["finder.throttling.AnonThrottle", "finder.throttling.UserThrottle",
                                  "finder.throttling.ScopedThrottle"],
     "EXCEPTION_HANDLER": "storefront.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The API's OpenAPI schema (/api/v1/schema) and its docs page (/api/v1/docs), with Swagger UI's
+# files from the sidecar package: nothing from a CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fashion Product Finder API",
+    "DESCRIPTION": "Search a fashion catalog by words, by photo and by similarity. The catalog's read endpoints "
+                   "are public (unless the shop is private); send `Authorization: Token <token>` for the rest. "
+                   "Errors answer `{\"detail\": message}`, or for bad parameters `{parameter: [messages]}`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["storefront.access.CatalogReader"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 # API tokens (django-rest-knox): only a digest is stored; each expires.
 REST_KNOX = {"TOKEN_TTL": timedelta(days=env.int("FINDER_TOKEN_DAYS", default=30)), "AUTO_REFRESH": False}

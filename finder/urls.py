@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from finder.throttling import limit
-from finder.views import SignUpView, health
+from finder.views import SignUpView, account, health
 
 # Logins are rate limited per address (one password sprayed over many usernames) and per
 # username (one username tried from many addresses), on top of django-axes's lockout of a
@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/signup/", limit("signup", key="ip")(SignUpView.as_view()), name="signup"),
     path("accounts/login/", login, name="login"),
+    path("accounts/", account, name="account"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("storefront.urls")),
 ]

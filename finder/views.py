@@ -1,9 +1,12 @@
-"""Pages of the project itself: sign-up (Django's auth app ships none) and the health check."""
+"""Pages of the project itself: sign-up (Django's auth app ships none), the account page and the
+health check."""
 
 from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.views.generic import CreateView
 
@@ -21,6 +24,12 @@ class SignUpView(CreateView):
         # throttling backend in front of it authenticates nobody).
         login(self.request, self.object, backend="django.contrib.auth.backends.ModelBackend")
         return response
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    """The shopper's own page: where what an account keeps for them is shown."""
+    return render(request, "registration/account.html")
 
 
 def health(request: HttpRequest) -> JsonResponse:

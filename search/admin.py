@@ -1,6 +1,7 @@
-"""The admin page "Search index": what is live and building, and a recall check on demand (run by
-a worker). Seeing it takes the permission ``search.view_search_index``; running the check,
-``search.check_recall``."""
+"""Search in the admin: the page "Search index" (what is live and building, and a recall check
+on demand, run by a worker; seeing it takes the permission ``search.view_search_index``,
+running the check ``search.check_recall``), and the synonym groups, which apply to the next
+search when saved."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.urls import path, reverse
 
 from catalog.selectors import embedding_backlog
 from search.evaluation import last_recall_check, start_recall_check
+from search.models import SynonymGroup
 from search.store import get_store
 from search.store.connection import SearchUnavailable
 
@@ -38,6 +40,12 @@ def search_index_view(request: HttpRequest) -> HttpResponse:
     except SearchUnavailable as exc:
         context["problem"] = str(exc)
     return TemplateResponse(request, "admin/search_index.html", context)
+
+
+@admin.register(SynonymGroup)
+class SynonymGroupAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "updated_at")
+    search_fields = ("terms",)
 
 
 urlpatterns = [path("search-index/", admin.site.admin_view(search_index_view), name="search-index")]

@@ -6,9 +6,15 @@ class SearchConfig(AppConfig):
     verbose_name = "Search"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from catalog import signals
         from search import checks, receivers  # noqa: F401 - checks registers the system checks
+        from search.models import SynonymGroup
+        from search.query.synonyms import forget_groups
 
         signals.importing.connect(receivers.index_exists, dispatch_uid="search-index-exists")
         signals.products_changed.connect(receivers.embed_changed, dispatch_uid="search-embed-changed")
         signals.products_deleting.connect(receivers.forget_deleted, dispatch_uid="search-forget-deleted")
+        for changed in (post_save, post_delete):
+            changed.connect(forget_groups, sender=SynonymGroup, dispatch_uid=f"search-synonyms-{changed}")

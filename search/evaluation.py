@@ -154,9 +154,11 @@ def similarity_precision(by: By, samples: int = 200, k: int = 12, seed: int = 0)
     return Precision(f"similar by {by}", float(np.mean(scores)) if scores else 0.0, len(scores), skipped)
 
 
-def search_precision(queries: list[dict[str, Any]], mode: Mode, understanding: bool, k: int = 12) -> Precision:
-    """Precision@k of the search box on shopper ``queries`` ({"q", "expect": {field: [values]}}):
-    a result counts when it has one of the expected values of every expected field."""
+def search_precision(queries: list[dict[str, Any]], mode: Mode, understanding: bool, k: int = 12,
+                     label: str = "") -> Precision:
+    """Precision@min(k, relevant) of the search box on shopper ``queries`` ({"q", "expect":
+    {field: [values]}}): a result counts when it has one of the expected values of every
+    expected field. ``label`` names the set in the report."""
     catalog = list(Product.objects.filter(status=Product.Status.INDEXED).values(
         "name", "gender", "master_category", "sub_category", "article_type", "base_colour", "season", "usage"))
     scores, skipped = [], 0
@@ -167,5 +169,6 @@ def search_precision(queries: list[dict[str, Any]], mode: Mode, understanding: b
             continue
         found = search_products(query["q"], Filters(), k=k, mode=mode, understanding=understanding)
         scores.append(sum(_matches(r, query["expect"]) for r in found.results) / relevant)
-    name = f"search box, {mode}" + ("" if understanding else ", without query understanding")
+    name = f"search box{f' ({label})' if label else ''}, {mode}" + (
+        "" if understanding else ", without query understanding or forgiveness")
     return Precision(name, float(np.mean(scores)) if scores else 0.0, len(scores), skipped)

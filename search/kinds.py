@@ -54,6 +54,8 @@ class VectorKind:
     problem_field: str = ""
     #: The kind that writes the document: a product is searchable once it has this vector.
     primary: bool = False
+    #: What a product page calls the row of products similar by this kind.
+    row_title: str = ""
 
     def queue(self) -> str:
         return f"{settings.CELERY_TASK_DEFAULT_QUEUE}{self.queue_suffix}"
@@ -68,11 +70,12 @@ class VectorKind:
 KINDS: tuple[VectorKind, ...] = (
     VectorKind("text", "text_vector", "FINDER_TEXT_INDEX", "", text_model, text_embedder,
                "search.indexing.index_texts", "search.indexing.mark_failed",
-               pending=Q(status=Product.Status.PENDING), queued_field="queued_at", primary=True),
+               pending=Q(status=Product.Status.PENDING), queued_field="queued_at", primary=True,
+               row_title="Similar description"),
     VectorKind("image", "image_vector", "FINDER_IMAGE_INDEX", ".images", image_model, image_embedder,
                "search.indexing.index_images", "search.indexing.image_failed",
                pending=Q(image_pending=True), queued_field="image_queued_at", applies=~Q(image=""),
-               problem_field="image_problem"),
+               problem_field="image_problem", row_title="Looks like this"),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 PRIMARY = next(kind for kind in KINDS if kind.primary)

@@ -101,11 +101,36 @@ def sweep_index() -> int:
     worker is gone), at most once in that time; an empty queue gets everything its kind lacks.
     """
     ensure_index()
+    fill_suggestions()
     try:
         waiting = waiting_tasks()
     except OperationalError as exc:
         raise SearchUnavailable(f"the broker cannot be reached: {exc}") from exc
     return reconcile_index(busy={kind for kind, tasks in waiting.items() if tasks})
+
+
+#: Products read from the database at a time when filling suggestions.
+SUGGESTION_BATCH = 1000
+
+
+def fill_suggestions() -> int:
+    """Fill the live documents' suggestions from the database when they have none (an index
+    built before suggestions were kept); how many products. Documents written since fill them
+    as they go, so this runs once per generation."""
+    store = get_store()
+    live = store.live_name()
+    if live is None:
+        return 0
+    prefix = store.info(live)["prefix"]
+    if store.has_suggestions(prefix):
+        return 0
+    indexed = Product.objects.filter(status=Product.Status.INDEXED).order_by("id")
+    count = 0
+    for start in range(0, indexed.count(), SUGGESTION_BATCH):
+        batch = list(indexed[start:start + SUGGESTION_BATCH])
+        store.write_suggestions(prefix, batch)
+        count += len(batch)
+    return count
 
 
 def rebuild_from_database() -> int:

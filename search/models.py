@@ -1,12 +1,60 @@
-"""The search app keeps no data in the database (the index lives in Redis); this model, an
-empty table, only carries the permissions of its admin page, so that staff get them the way
-they get every other (an unmanaged model would break ``dumpdata`` of the whole database)."""
+"""The search app's tables. The index itself lives in Redis; what staff tune about search lives here."""
 
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
 from django.db import models
+
+#: A synonym: words of letters, digits and hyphens, as a shopper types them.
+TERM = re.compile(r"[\w-]+(?: [\w-]+)*")
+MAX_TERM_LENGTH = 40
 
 
 class SearchIndex(models.Model):
+    """An empty table that only carries the permissions of the "Search index" admin page, so
+    that staff get them the way they get every other (an unmanaged model would break
+    ``dumpdata`` of the whole database)."""
+
     class Meta:
         default_permissions = ()
         permissions = [("view_search_index", "Can see the search index page"),
                        ("check_recall", "Can run the recall check")]
+
+
+def split_terms(text: str) -> list[str]:
+    """A group's terms: comma-separated, lower case, single spaces, each once."""
+    return list(dict.fromkeys(" ".join(term.lower().split()) for term in text.split(",") if term.strip()))
+
+
+class SynonymGroup(models.Model):
+    """Words and phrases that mean one thing to a shopper ("sweatpants, joggers, track pants").
+
+    The search box reads a query's term as any of its group's (:mod:`search.query.synonyms`):
+    a group that holds one of the catalog's own words (a product type, a colour) lets a shopper's
+    word name it. Edits apply to the next search, in every process; no restart, no reindexing.
+    """
+
+    terms = models.TextField(help_text="Comma-separated words or phrases that mean the same thing to a "
+                                       "shopper, e.g. “sweatpants, joggers, track pants”.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["terms"]
+
+    def __str__(self) -> str:
+        return ", ".join(self.term_list())
+
+    def term_list(self) -> list[str]:
+        return split_terms(self.terms)
+
+    def clean(self) -> None:
+        terms = self.term_list()
+        if len(terms) < 2:
+            raise ValidationError({"terms": "A group needs at least two terms, separated by commas."})
+        for term in terms:
+            if len(term) > MAX_TERM_LENGTH or not TERM.fullmatch(term):
+                raise ValidationError({"terms": f"“{term[:60]}”: a term is words (letters, digits, hyphens), "
+                                                f"at most {MAX_TERM_LENGTH} characters."})
+        self.terms = ", ".join(terms)

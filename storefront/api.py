@@ -1,13 +1,19 @@
-"""JSON API v1: session or token auth (``Authorization: Token <token>``); none answers 401.
-Errors answer ``{"detail": ...}`` (:mod:`storefront.errors`)."""
+"""JSON API v1. The catalog's read endpoints are open to everyone, under the anonymous throttle
+(:mod:`storefront.access`: ``FINDER_LOGIN_REQUIRED`` closes them); the rest take a session or
+a token (``Authorization: Token <token>``), and answer 401 without one. Errors answer
+``{"detail": ...}`` (:mod:`storefront.errors`); ``/api/v1/schema`` describes it all."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -15,17 +21,42 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors as catalog_selectors
+from catalog.attributes import BY_PARAMETER
 from catalog.models import Product
+from finder.throttling import ScopedThrottle
 from search.kinds import By
 from search.query.box import search_products
-from search.query.filters import FilterParams, filters_from_query
+from search.query.filters import FilterParams
+from search.query.ordering import Sort
 from search.query.similar import similar_products, similar_to_image
+from search.query.suggest import MAX_QUERY_LENGTH, Suggestion, remember_query, suggestions
 from storefront import selectors
+from storefront.access import CatalogReader
 from storefront.photos import open_photo
-from storefront.serializers import ProductSerializer
+from storefront.serializers import (
+    ImageSearchAnswer,
+    ProblemSerializer,
+    ProductSerializer,
+    SearchAnswer,
+    SimilarAnswer,
+    StatusAnswer,
+    SuggestAnswer,
+)
+
+PROBLEM = OpenApiResponse(ProblemSerializer, description="{\"detail\": message}")
+ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="A bad parameter: {parameter: [messages]}"),
+    401: OpenApiResponse(ProblemSerializer, description="No login or token (a private catalog), or a bad token"),
+    429: OpenApiResponse(ProblemSerializer, description="Too many requests: wait, then try again"),
+    503: OpenApiResponse(ProblemSerializer, description="Search is unavailable for a moment (Redis down, "
+                                                        "the index warming up)"),
+}
 
 
 class StatusView(APIView):
+    """How much of the catalog is searchable: for the shop's people, not its shoppers."""
+
+    @extend_schema(responses={200: StatusAnswer, **ERRORS})
     def get(self, request: Request) -> Response:
         return Response(catalog_selectors.status_counts())
 
@@ -36,15 +67,33 @@ class ProductPagination(PageNumberPagination):
     max_page_size = 100
 
 
+def _sort_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=[s.value for s in Sort], default=Sort.RELEVANCE.value,
+                                   help_text="relevance (for a list without a query: the catalog's order), newest "
+                                             "(the latest season first), or name")
+
+
+class SortParams(FilterParams):
+    sort = _sort_field()
+
+
+@extend_schema(parameters=[SortParams], responses={200: ProductSerializer(many=True), **ERRORS})
 class ProductListView(generics.ListAPIView):
+    """The catalog, filtered and sorted, a page at a time (``page``, ``page_size``)."""
+
+    permission_classes = [CatalogReader]
     serializer_class = ProductSerializer
     pagination_class = ProductPagination
 
     def get_queryset(self) -> QuerySet[Product]:
-        return selectors.products(filters_from_query(self.request.query_params))
+        params = SortParams(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return selectors.products(params.filters(), Sort(params.validated_data["sort"]))
 
 
+@extend_schema(responses={200: ProductSerializer, 404: PROBLEM, **ERRORS})
 class ProductDetailView(generics.RetrieveAPIView):
+    permission_classes = [CatalogReader]
     serializer_class = ProductSerializer
     queryset = Product.objects.all()
     lookup_url_kwarg = "product_id"
@@ -70,6 +119,14 @@ class SimilarParams(DepthParams):
 
 
 class SimilarView(APIView):
+    """Products like this one, by ``text``, ``image`` or ``both`` (blended), within the filters."""
+
+    permission_classes = [CatalogReader]
+
+    @extend_schema(parameters=[SimilarParams, OpenApiParameter("product_id", int, OpenApiParameter.PATH)], responses={
+        200: SimilarAnswer, 404: PROBLEM,
+        409: OpenApiResponse(ProblemSerializer, description="The product has no vector of that kind (no photo)"),
+        **ERRORS})
     def get(self, request: Request, product_id: int) -> Response:
         params = SimilarParams(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -82,18 +139,62 @@ class SimilarView(APIView):
 
 class SearchParams(DepthParams):
     q = serializers.CharField(max_length=200, trim_whitespace=True)
+    sort = _sort_field()
+    exact = serializers.BooleanField(default=False, help_text="search the words as typed: no spelling correction")
 
 
 class SearchView(APIView):
+    """The search box: the shopper's words, by meaning and by keyword, forgiving misspellings and
+    reading synonyms, within the filters."""
+
+    permission_classes = [CatalogReader]
     throttle_scope = "search"
 
+    @extend_schema(parameters=[SearchParams], responses={200: SearchAnswer, **ERRORS})
     def get(self, request: Request) -> Response:
         params = SearchParams(data=request.query_params)
         params.is_valid(raise_exception=True)
-        found = search_products(params.validated_data["q"], params.filters(), k=params.validated_data["k"],
-                                page=params.validated_data["page"])
+        data = params.validated_data
+        found = search_products(data["q"], params.filters(), k=data["k"], page=data["page"], sort=Sort(data["sort"]),
+                                exact=data["exact"])
+        if found.results and found.page == 1:
+            remember_query(found.corrected or data["q"])
         return Response({"results": found.results, "page": found.page, "candidates": found.candidates,
-                         "understood": found.understood, "relaxed": found.relaxed})
+                         "understood": found.understood, "relaxed": found.relaxed, "corrected": found.corrected,
+                         "synonyms": list(found.synonyms)})
+
+
+class SuggestParams(serializers.Serializer):
+    q = serializers.CharField(max_length=MAX_QUERY_LENGTH, trim_whitespace=True,
+                              help_text="what the shopper typed so far")
+
+
+class SuggestView(APIView):
+    """``GET /api/v1/suggest?q=<prefix>``: what the shopper may mean, as they type."""
+
+    permission_classes = [CatalogReader]
+    throttle_scope = "suggest"
+    #: Its own rate only: a shopper typing asks once a keystroke or two, far more often than
+    #: the anonymous rate for the rest of the API allows.
+    throttle_classes = [ScopedThrottle]
+
+    @extend_schema(parameters=[SuggestParams], responses={200: SuggestAnswer, **ERRORS})
+    def get(self, request: Request) -> Response:
+        params = SuggestParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response({"suggestions": [suggestion_json(s) for s in suggestions(params.validated_data["q"])]})
+
+
+def suggestion_json(suggestion: Suggestion) -> dict[str, Any]:
+    """A suggestion with what the shopper reads beside it (``label``) and where it leads (``url``)."""
+    if suggestion.kind == "product":
+        return {"text": suggestion.text, "kind": "product", "label": "Product", "id": suggestion.product_id,
+                "url": reverse("storefront:detail", args=[suggestion.product_id])}
+    if suggestion.kind == "query":
+        return {"text": suggestion.text, "kind": "query", "label": "Popular search",
+                "url": f"{reverse('storefront:search')}?{urlencode({'q': suggestion.text})}"}
+    return {"text": suggestion.text, "kind": suggestion.kind, "label": BY_PARAMETER[suggestion.kind].label,
+            "url": f"{reverse('storefront:list')}?{urlencode({suggestion.kind: suggestion.text})}"}
 
 
 class ImageSearchParams(FilterParams):
@@ -103,8 +204,12 @@ class ImageSearchParams(FilterParams):
 class ImageSearchView(APIView):
     """``POST /api/v1/search/image``: multipart field ``image``; filters as query parameters."""
 
+    permission_classes = [CatalogReader]
     throttle_scope = "photo"
 
+    @extend_schema(parameters=[ImageSearchParams], request={"multipart/form-data": {
+        "type": "object", "properties": {"image": {"type": "string", "format": "binary"}}, "required": ["image"]}},
+        responses={200: ImageSearchAnswer, 413: PROBLEM, **ERRORS})
     def post(self, request: Request) -> Response:
         params = ImageSearchParams(data=request.query_params)
         params.is_valid(raise_exception=True)

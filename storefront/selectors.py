@@ -7,12 +7,14 @@ from django.db.models import QuerySet
 from catalog.attributes import BY_PARAMETER
 from catalog.models import Product
 from search.query.filters import Filters
+from search.query.ordering import Sort
 
 
-def products(filters: Filters) -> QuerySet[Product]:
+def products(filters: Filters, sort: Sort = Sort.RELEVANCE) -> QuerySet[Product]:
     """Products that pass ``filters``, as far as the database can tell: tags, negated tags,
-    name words and years (the geo radius and ``min_score`` only mean something to the index)."""
-    queryset = Product.objects.all()
+    name words and years (the geo radius and ``min_score`` only mean something to the index);
+    in ``sort``'s order (relevance, with no query, is the catalog's own order)."""
+    queryset = Product.objects.order_by(*sort.order_by)
     for parameter, values in filters.tags.items():
         queryset = queryset.filter(**{f"{BY_PARAMETER[parameter].field}__in": values})
     for parameter, values in filters.excluded.items():

@@ -15,3 +15,56 @@ class ProductSerializer(serializers.ModelSerializer):
         model = Product
         # The shape of the index's documents, so that every answer shows a product the same way.
         fields = list(FIELDS)
+
+
+class ScoredProductSerializer(ProductSerializer):
+    """A product in a ranking: how well it matches, and why (the index's document)."""
+
+    score = serializers.FloatField(help_text="similarity (cosine), or for a search the fused rank score")
+    explanation = serializers.DictField(help_text="what placed it: vector, metric, ranks, scores")
+
+    class Meta(ProductSerializer.Meta):
+        fields = [*ProductSerializer.Meta.fields, "score", "explanation"]
+
+
+class SimilarAnswer(serializers.Serializer):
+    results = ScoredProductSerializer(many=True)
+    page = serializers.IntegerField()
+
+
+class SearchAnswer(SimilarAnswer):
+    candidates = serializers.IntegerField(help_text="matches ranked, over all pages")
+    understood = serializers.DictField(child=serializers.CharField(),
+                                       help_text="attribute values the query named, applied as filters")
+    relaxed = serializers.BooleanField(help_text="nothing matched every understood value: some were dropped")
+    corrected = serializers.CharField(help_text="the query as searched, when words were misspelled; else empty")
+    synonyms = serializers.ListField(child=serializers.CharField(), help_text="synonyms searched as well")
+
+
+class ImageSearchAnswer(serializers.Serializer):
+    results = ScoredProductSerializer(many=True)
+
+
+class SuggestionSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    kind = serializers.CharField(help_text="query (a popular search), product, or an attribute: article_type, brand...")
+    label = serializers.CharField(help_text="what to show beside it")
+    url = serializers.CharField(help_text="the page it leads to")
+    id = serializers.IntegerField(required=False, help_text="the product's, for kind=product")
+
+
+class SuggestAnswer(serializers.Serializer):
+    suggestions = SuggestionSerializer(many=True)
+
+
+class StatusAnswer(serializers.Serializer):
+    products = serializers.IntegerField()
+    indexed = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """Every error but a bad parameter: a message for a person."""
+
+    detail = serializers.CharField()

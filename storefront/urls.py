@@ -1,9 +1,13 @@
+from csp.decorators import csp_update
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from finder.middleware import limit_body
 from storefront import api, views
 
 photo_upload = limit_body("FINDER_MAX_PHOTO_BYTES")
+#: Swagger UI styles its page inline: the docs page alone may.
+inline_styles = csp_update({"style-src": ["'self'", "'unsafe-inline'"]})
 
 app_name = "storefront"
 urlpatterns = [
@@ -12,10 +16,14 @@ urlpatterns = [
     path("products/<int:product_id>/similar/", views.similar, name="similar"),
     path("search/", views.search, name="search"),
     path("search/photo/", photo_upload(views.search_by_photo), name="search-photo"),
+    path("api/v1/schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/docs", inline_styles(SpectacularSwaggerSplitView.as_view(url_name="storefront:api-schema")),
+         name="api-docs"),
     path("api/v1/status", api.StatusView.as_view(), name="api-status"),
     path("api/v1/products", api.ProductListView.as_view(), name="api-products"),
     path("api/v1/products/<int:product_id>", api.ProductDetailView.as_view(), name="api-product"),
     path("api/v1/products/<int:product_id>/similar", api.SimilarView.as_view(), name="api-similar"),
     path("api/v1/search", api.SearchView.as_view(), name="api-search"),
+    path("api/v1/suggest", api.SuggestView.as_view(), name="api-suggest"),
     path("api/v1/search/image", photo_upload(api.ImageSearchView.as_view()), name="api-search-image"),
 ]

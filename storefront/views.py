@@ -1,4 +1,8 @@
-"""The shopper's pages: the catalog grid, a product, similar products, the search box, search by photo."""
+"""The shopper's pages: the catalog grid, a product with its similar rows, similar products,
+the search box, search by photo.
+
+The grid and the search answer instant search (:mod:`storefront.context`): with the header
+``X-Fragment: 1`` they render their content alone, which the page's script swaps in."""
 
 from __future__ import annotations
 
@@ -6,20 +10,25 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Product
+from finder.errors import FinderError
 from finder.throttling import limit
-from search.kinds import By
+from search.kinds import KINDS, By
 from search.query.box import search_products
 from search.query.filters import Filters, filters_from_query
+from search.query.ordering import Sort, parse_sort
 from search.query.similar import similar_products, similar_to_image
+from search.query.suggest import remember_query
 from storefront import selectors
+from storefront.access import shopper_page
+from storefront.context import FRAGMENT_HEADER
 from storefront.errors import Problem
 from storefront.photos import open_photo
 from storefront.sidebar import sidebar
@@ -28,6 +37,8 @@ from storefront.sidebar import sidebar
 PAGE_SIZE = 24
 #: Results a page of similar products and of searches.
 SIMILAR_COUNT = 12
+#: Products in each "similar" row of a product page.
+ROW_SIZE = 6
 
 
 def pager(number: int, has_next: bool, keep: str, of: int | None = None) -> dict[str, Any]:
@@ -35,25 +46,37 @@ def pager(number: int, has_next: bool, keep: str, of: int | None = None) -> dict
     return {"number": number, "has_previous": number > 1, "has_next": has_next, "of": of, "keep": keep}
 
 
-@login_required
+@shopper_page
+@vary_on_headers(FRAGMENT_HEADER)
 def product_list(request: HttpRequest) -> HttpResponse:
-    problem, filters = Problem(), Filters()
+    problem, filters, sort = Problem(), Filters(), parse_sort(request.GET.get("sort"))
     with problem.caught():
         filters = filters_from_query(request.GET)
-    page = Paginator(selectors.products(filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.products(filters, sort), PAGE_SIZE).get_page(request.GET.get("page"))
+    keep = urlencode([*filters.pairs(), *_sort_pair(sort)])
     return render(request, "storefront/product_list.html", {
-        "page": page, "filters": filters, "sidebar": sidebar(filters),
-        "pager": pager(page.number, page.has_next(), filters.as_query(), of=page.paginator.num_pages),
-        "status": catalog_selectors.status_counts(), "problem": problem.message,
+        "page": page, "filters": filters, "sidebar": sidebar(filters), "sort": sort, "sorts": list(Sort),
+        "pager": pager(page.number, page.has_next(), keep, of=page.paginator.num_pages),
+        "status": catalog_selectors.status_counts() if request.user.is_staff else None, "problem": problem.message,
     }, status=problem.status)
 
 
-@login_required
+@shopper_page
 def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
-    return render(request, "storefront/product_detail.html", {"product": get_object_or_404(Product, pk=product_id)})
+    """A product, and rows of products like it by each kind of vector (photos first)."""
+    product = get_object_or_404(Product, pk=product_id)
+    rows = []
+    for kind in reversed(KINDS):
+        row: dict[str, Any] = {"kind": kind, "results": [], "problem": ""}
+        try:
+            row["results"] = similar_products(product.id, By(kind.name), Filters(), k=ROW_SIZE)
+        except FinderError as exc:
+            row["problem"] = str(exc)
+        rows.append(row)
+    return render(request, "storefront/product_detail.html", {"product": product, "rows": rows})
 
 
-@login_required
+@shopper_page
 def similar(request: HttpRequest, product_id: int) -> HttpResponse:
     product = get_object_or_404(Product, pk=product_id)
     by = By(request.GET["by"]) if request.GET.get("by") in set(By) else By.TEXT
@@ -72,26 +95,32 @@ def similar(request: HttpRequest, product_id: int) -> HttpResponse:
     }, status=problem.status)
 
 
-@login_required
+@shopper_page
+@vary_on_headers(FRAGMENT_HEADER)
 @limit("search", method="GET")
 def search(request: HttpRequest) -> HttpResponse:
-    """The search box: free text, within the filters, a page at a time."""
+    """The search box: free text, within the filters, a page at a time, forgiving misspellings
+    unless ``exact=1`` (the "search instead for what I typed" link)."""
     query = request.GET.get("q", "").strip()[:200]
-    page_number = _page_number(request)
+    page_number, sort = _page_number(request), parse_sort(request.GET.get("sort"))
+    exact = request.GET.get("exact") == "1"
     found, problem, filters = None, Problem(), Filters()
     with problem.caught():
         filters = filters_from_query(request.GET)
         if query:
-            found = search_products(query, filters, k=SIMILAR_COUNT, page=page_number)
-    keep = urlencode([("q", query), *filters.pairs()])
+            found = search_products(query, filters, k=SIMILAR_COUNT, page=page_number, sort=sort, exact=exact)
+            if found.results and page_number == 1:
+                remember_query(found.corrected or query)
+    keep = urlencode([("q", query), *filters.pairs(), *_sort_pair(sort), *([("exact", "1")] if exact else [])])
     return render(request, "storefront/results.html", {
-        "query": query, "found": found, "filters": filters, "problem": problem.message,
+        "query": query, "found": found, "filters": filters, "problem": problem.message, "sort": sort,
+        "sorts": list(Sort), "exact": exact,
         "pager": pager(found.page, found.has_next, keep) if found else None,
         "sidebar": sidebar(found.applied if found else filters),
     }, status=problem.status)
 
 
-@login_required
+@shopper_page
 @require_POST
 @limit("photo")
 def search_by_photo(request: HttpRequest) -> HttpResponse:
@@ -104,6 +133,11 @@ def search_by_photo(request: HttpRequest) -> HttpResponse:
         "photo": True, "photo_results": results, "filters": filters, "problem": problem.message,
         "sidebar": sidebar(filters),
     }, status=problem.status)
+
+
+def _sort_pair(sort: Sort) -> list[tuple[str, str]]:
+    """``sort`` as a parameter for links that keep it (none for the default)."""
+    return [] if sort is Sort.RELEVANCE else [("sort", sort.value)]
 
 
 def _weight(request: HttpRequest) -> float:

@@ -19,8 +19,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from catalog.models import Product
 
-#: Pages anyone may see: logging in, signing up, the password reset flow. Everything else of
-#: the finder needs a login; the admin has its own (staff) login.
+#: Pages anyone may see, even of a private catalog: logging in, signing up, the password reset
+#: flow. With FINDER_LOGIN_REQUIRED, everything else of the finder needs a login; the admin has
+#: its own (staff) login.
 PUBLIC = re.compile(r"^(accounts/|admin/|media/|static/|healthz)")
 
 
@@ -46,15 +47,31 @@ def test_the_route_list_covers_pages_and_api() -> None:
             "/api/v1/products/1/similar", "/api/v1/status"} <= paths
 
 
+#: What a signed-out shopper of the public storefront may not have: the index's state.
+PRIVATE = {"/api/v1/status"}
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(("path", "name"), _finder_paths())
-def test_every_finder_page_and_endpoint_needs_a_login(path: str, name: str) -> None:
+def test_a_private_catalog_needs_a_login_for_every_page_and_endpoint(path: str, name: str, settings) -> None:
+    settings.FINDER_LOGIN_REQUIRED = True
     client = Client()
     for response in (client.get(path), client.post(path)):
         if path.startswith("/api/"):
             assert response.status_code == 401, (path, response.status_code)
         else:
             assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), path
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "name"), _finder_paths())
+def test_the_public_storefront_asks_no_login_but_for_what_is_private(path: str, name: str) -> None:
+    response = Client().get(path)
+    if path in PRIVATE:
+        assert response.status_code == 401
+    else:
+        # Answered (well or with a clear error about the request), never sent to log in.
+        assert response.status_code not in (301, 302, 401, 403), (path, response.status_code)
 
 
 @pytest.mark.django_db

@@ -48,6 +48,9 @@ class TextEmbedder:
     tokenizer: Callable[..., dict[str, np.ndarray]]
     max_length: int
     run: Run  # (input_ids, attention_mask) -> mean-pooled token vectors
+    #: The whole words of the model's vocabulary (30,522 WordPiece tokens): words it reads as
+    #: themselves, the everyday English a misspelling is not.
+    words: frozenset[str]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One vector per text. Texts are batched by length, so little of a batch is padding."""
@@ -82,7 +85,7 @@ def load_text_embedder(on: str, runtime: Runtime) -> TextEmbedder:
                   (example["input_ids"], example["attention_mask"]), ({1: sequence}, {1: sequence}))
     return TextEmbedder(name=TEXT_MODEL, dim=model.get_embedding_dimension(), device=on, runtime=runtime,
                         batch_size=BATCH_SIZES[on][0], tokenizer=model.tokenizer, max_length=model.max_seq_length,
-                        run=run)
+                        run=run, words=frozenset(token for token in model.tokenizer.get_vocab() if token.isalpha()))
 
 
 class _MeanPooled(torch.nn.Module):

@@ -13,9 +13,13 @@ import redis
 from redis.commands.search.query import Query
 from redisvl.query import VectorQuery
 
+from catalog.attributes import ATTRIBUTES
 from search.kinds import BY_NAME
-from search.query.filters import Filters, name_words
-from search.query.understanding import STOPWORDS, Understanding, stem, understand, vocabulary
+from search.query.filters import WORD, Filters, name_words
+from search.query.ordering import Sort
+from search.query.spelling import corrections
+from search.query.synonyms import Thesaurus, synonym_groups, thesaurus
+from search.query.understanding import STOPWORDS, Understanding, stem, tokens, understand, vocabulary
 from search.store import get_store
 from search.store.connection import get_client, search_errors
 from search.store.versions import LiveIndex, live_index, product_of
@@ -26,6 +30,10 @@ TEXT = BY_NAME["text"]
 #: Reciprocal rank fusion's constant (the usual 60) and how deep each ranking is read.
 RRF_K = 60
 CANDIDATES = 100
+
+
+#: With a sort other than relevance, the most relevant matches that are reordered.
+SORTED_DEPTH = 48
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,10 @@ class SearchPage:
     understood: dict[str, str]
     relaxed: bool
     applied: Filters
+    #: The query as searched when words of it were misspelled ("" when it was searched as typed).
+    corrected: str = ""
+    #: Words the search read as well as the query's own (its synonyms).
+    synonyms: tuple[str, ...] = ()
 
     @property
     def has_next(self) -> bool:
@@ -54,32 +66,76 @@ class Mode(enum.StrEnum):
 
 
 def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mode: Mode = Mode.FUSED,
-                    understanding: bool = True) -> SearchPage:
+                    understanding: bool = True, sort: Sort = Sort.RELEVANCE, exact: bool = False) -> SearchPage:
     """Free-text search: the query's MiniLM vector (KNN) fused with BM25 keyword matching on
     the product's text, by reciprocal rank fusion, within ``filters``.
 
-    A gender, colour or product type the query names (in the catalog's own words) becomes a
-    filter too, unless the shopper set that filter; if nothing passes them, they are dropped
-    again (``relaxed``). Each result says why it is there (``explanation``).
+    Forgiving: a word that neither the catalog nor the text model knows is corrected to the
+    catalog's nearest word (``corrected``; not with ``exact``), and the terms of the synonym
+    groups that the query says join it (``synonyms``), as keywords and in the text the model reads.
+    A gender, colour, product type or brand the query names (in the catalog's words or a
+    synonym) becomes a filter too, unless the shopper set that filter; if nothing passes them,
+    they are dropped again (``relaxed``). Each result says why it is there (``explanation``).
     """
     client = get_client()
     live = live_index()
     depth = max(CANDIDATES, page * k)
+    groups = synonym_groups() if understanding else ()
+    words = thesaurus(groups)
     with search_errors():
-        reading = understand(query, vocabulary(client, live.name)) if understanding else Understanding()
+        fixes = {} if exact or not understanding else corrections(
+            client, live.name, name_words(query), lambda word: _known(word, words))
+        searched = _corrected(query, fixes)
+        also = tuple(words.expand(searched))
+        meaning = query_vector(f"{searched} ({', '.join(also)})" if also else searched)
+        reading = understand(searched, vocabulary(client, live.name), groups) if understanding else Understanding()
         understood = {a: v for a, v in reading.values.items() if a not in filters.tags}
-        words = reading.words
         narrowed = dataclasses.replace(filters, tags={**filters.tags, **{a: (v,) for a, v in understood.items()}})
-        ranked = _fused(client, live, query, narrowed, depth, mode, set(" ".join(words[a] for a in understood).split()))
+        taken = set(" ".join(reading.words[a] for a in understood).split())
+        unfiltered = " ".join(word for word in tokens(searched) if word not in taken)
+        ranked = _fused(client, live, searched, meaning, words.expand(unfiltered), narrowed, depth, mode, taken)
         relaxed = bool(understood) and not ranked
-        if relaxed:
-            understood, narrowed = {}, filters
-            ranked = _fused(client, live, query, filters, depth, mode, set())
-        chosen = ranked[(page - 1) * k:page * k]
-        documents = get_store().documents([pid for pid, _ in chosen])
+        for dropped in _relaxations(understood) if relaxed else ():
+            understood = {a: v for a, v in understood.items() if a not in dropped}
+            narrowed = dataclasses.replace(filters, tags={**filters.tags, **{a: (v,) for a, v in understood.items()}})
+            taken = set(" ".join(reading.words[a] for a in understood).split())
+            unfiltered = " ".join(word for word in tokens(searched) if word not in taken)
+            ranked = _fused(client, live, searched, meaning, words.expand(unfiltered), narrowed, depth, mode, taken)
+            if ranked:
+                break
+        if sort is Sort.RELEVANCE:
+            chosen = ranked[(page - 1) * k:page * k]
+            documents = get_store().documents([pid for pid, _ in chosen])
+        else:
+            pool = ranked[:SORTED_DEPTH]
+            ordered = sorted(zip(pool, get_store().documents([pid for pid, _ in pool]), strict=True),
+                             key=lambda pair: sort.key(pair[1]) if pair[1] else ())
+            chosen = [hit for hit, _ in ordered][(page - 1) * k:page * k]
+            documents = [document for _, document in ordered][(page - 1) * k:page * k]
+            ranked = pool
     results = [{**document, "score": round(why["score"], 6), "explanation": why}
                for (_, why), document in zip(chosen, documents, strict=True) if document]
-    return SearchPage(results, page, k, len(ranked), understood, relaxed, narrowed)
+    return SearchPage(results, page, k, len(ranked), understood, relaxed, narrowed,
+                      corrected=searched if fixes else "", synonyms=also)
+
+
+def _relaxations(understood: dict[str, str]) -> list[set[str]]:
+    """When nothing passes every understood value: the values to drop, fewest first, the
+    narrowest attributes (in the attribute table's order) before the broadest."""
+    order = [attribute.parameter for attribute in reversed(ATTRIBUTES) if attribute.parameter in understood]
+    return [set(order[:count]) for count in range(1, len(order) + 1)]
+
+
+def _known(word: str, thesaurus: Thesaurus) -> bool:
+    """A word the shopper meant as typed: a stopword, a synonym's, or everyday English."""
+    return word in STOPWORDS or stem(word) in thesaurus.words or word in TEXT.embedder().words
+
+
+def _corrected(query: str, fixes: dict[str, str]) -> str:
+    """``query`` with each misspelled word replaced, the rest as typed."""
+    if not fixes:
+        return query
+    return WORD.sub(lambda word: fixes.get(word.group().lower(), word.group()), query)
 
 
 @functools.lru_cache(maxsize=2048)
@@ -89,16 +145,18 @@ def query_vector(query: str) -> np.ndarray:
     return TEXT.embedder().embed([query])[0]
 
 
-def _fused(client: redis.Redis, live: LiveIndex, query: str, filters: Filters, depth: int, mode: Mode,
-           filtered_words: set[str]) -> list[tuple[int, dict[str, Any]]]:
-    """Both rankings, fused. ``filtered_words`` are query words already turned into filters:
-    every candidate matches them, so they only add noise to keyword scores."""
+def _fused(client: redis.Redis, live: LiveIndex, query: str, meaning: np.ndarray, synonyms: list[str],
+           filters: Filters, depth: int, mode: Mode, filtered_words: set[str]) -> list[tuple[int, dict[str, Any]]]:
+    """Both rankings, fused: the ``meaning`` vector (the query read with its synonyms), and the
+    query's words with the ``synonyms`` of those not already filters. ``filtered_words`` are
+    query words turned into filters: every candidate matches them, so they only add noise to
+    keyword scores."""
     expression = filters.expression()
     spec = live.specs[TEXT.field]
     rankings: dict[int, dict[str, Any]] = {}
     vector_hits = []
     if mode is not Mode.KEYWORD:
-        knn = VectorQuery(vector=live.vector_bytes(query_vector(query)), vector_field_name=TEXT.field,
+        knn = VectorQuery(vector=live.vector_bytes(meaning), vector_field_name=TEXT.field,
                           return_fields=[], filter_expression=expression, num_results=depth)
         vector_hits = client.ft(live.name).search(knn, knn.params).docs
     for rank, hit in enumerate(vector_hits, start=1):
@@ -111,6 +169,7 @@ def _fused(client: redis.Redis, live: LiveIndex, query: str, filters: Filters, d
     # letters, digits and underscores first, so none can change the query's structure.
     words = [word for word in name_words(query) if len(word) > 1 and any(ch.isalnum() for ch in word)
              and word not in STOPWORDS and stem(word) not in filtered_words]
+    words += [phrase if " " not in phrase else f"({phrase})" for phrase in synonyms]
     if words and mode is not Mode.VECTOR:
         text = f"@text:({'|'.join(words)})" + (f" {expression}" if expression is not None else "")
         keyword = Query(text).scorer("BM25").no_content().paging(0, depth).dialect(2)

@@ -38,6 +38,8 @@ STOPWORDS = frozenset((
 #: The shortest value read from a query: "W" or "ID" may be brands, but not what a shopper typing
 #: them usually means.
 MIN_VALUE_LENGTH = 3
+#: Synonym groups, each a tuple of terms (:func:`search.query.synonyms.synonym_groups`).
+Groups = tuple[tuple[str, ...], ...]
 #: The attributes understood (the attribute table's ``understood``); gender has its synonyms.
 UNDERSTOOD = tuple(attribute for attribute in ATTRIBUTES if attribute.understood)
 
@@ -53,7 +55,8 @@ def stem(word: str) -> str:
     return word
 
 
-def _tokens(text: str) -> list[str]:
+def tokens(text: str) -> list[str]:
+    """The words of ``text``, lower case, singular."""
     return [stem(word) for word in WORD.findall(text.lower().replace("'s", ""))]
 
 
@@ -65,29 +68,32 @@ class Understanding:
     words: dict[str, str] = field(default_factory=dict)
 
 
-def understand(query: str, vocabulary: dict[str, list[str]]) -> Understanding:
-    tokens = _tokens(query)
+def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = ()) -> Understanding:
+    """The attribute values ``query`` names, in the catalog's words (``vocabulary``) or in a
+    synonym of them (``groups``: a group's term that spells a value makes its other terms
+    spell it too: "sweatpants" names "Track Pants")."""
+    words_said = tokens(query)
     values: dict[str, str] = {}
     words: dict[str, str] = {}
     taken: dict[int, str] = {}  # query word position -> the attribute that read it
     genders = {value.lower(): value for value in vocabulary.get("gender", [])}
     for canonical, synonyms in GENDER_SYNONYMS.items():
-        said = [i for i, t in enumerate(tokens) if t in {stem(s) for s in synonyms}]
+        said = [i for i, t in enumerate(words_said) if t in {stem(s) for s in synonyms}]
         if said and canonical in genders:
-            values["gender"], words["gender"] = genders[canonical], tokens[said[0]]
+            values["gender"], words["gender"] = genders[canonical], words_said[said[0]]
             taken.update((i, "gender") for i in said)
             break
     # Each attribute's best reading; then the longest readings first, each word read by one
     # attribute only ("black" is a colour before it is a brand; "red tape" a brand before
     # "red" is a colour). An attribute and the one it narrows may share words.
     readings = [(attribute, match) for attribute in UNDERSTOOD if attribute.parameter != "gender"
-                if (match := _longest_match(tokens, vocabulary.get(attribute.parameter, [])))]
+                if (match := _longest_match(words_said, vocabulary.get(attribute.parameter, []), groups))]
     related = {frozenset((a.parameter, a.narrows)) for a in UNDERSTOOD if a.narrows}
     for attribute, (value, start, size) in sorted(readings, key=lambda reading: -reading[1][2]):
         positions = range(start, start + size)
         if any(i in taken and frozenset((taken[i], attribute.parameter)) not in related for i in positions):
             continue
-        values[attribute.parameter], words[attribute.parameter] = value, " ".join(tokens[start:start + size])
+        values[attribute.parameter], words[attribute.parameter] = value, " ".join(words_said[start:start + size])
         taken.update((i, attribute.parameter) for i in positions if i not in taken)
     # A narrower attribute says the broader one (an article type, its sub category).
     for attribute in UNDERSTOOD:
@@ -97,15 +103,15 @@ def understand(query: str, vocabulary: dict[str, list[str]]) -> Understanding:
     return Understanding({a.parameter: values[a.parameter] for a in UNDERSTOOD if a.parameter in values}, words)
 
 
-def _longest_match(tokens: list[str], candidates: list[str]) -> tuple[str, int, int] | None:
+def _longest_match(words: list[str], candidates: list[str], groups: Groups) -> tuple[str, int, int] | None:
     """The candidate value spelled out by the most query words: (value, first word, words).
 
     Of readings as long, the one of the value listed first wins, at its first place."""
-    spellings = _spellings(tuple(candidates))
-    for size in range(min(len(tokens), spellings.longest), 0, -1):
+    spellings = _spellings(tuple(candidates), groups)
+    for size in range(min(len(words), spellings.longest), 0, -1):
         found = []
-        for start in range(len(tokens) - size + 1):
-            window = tuple(tokens[start:start + size])
+        for start in range(len(words) - size + 1):
+            window = tuple(words[start:start + size])
             for match in (spellings.exact.get(window), spellings.joined.get("".join(window))):
                 if match is not None and size <= max(3, match[1]):
                     found.append((match[0], start))
@@ -126,19 +132,31 @@ class _Spellings:
 
 
 @functools.lru_cache(maxsize=32)
-def _spellings(candidates: tuple[str, ...]) -> _Spellings:
-    """Indexed once per vocabulary (it changes at most once a minute), so that reading a query
-    costs a lookup per run of its words, not a pass over every brand the catalog has."""
+def _spellings(candidates: tuple[str, ...], groups: Groups) -> _Spellings:
+    """Indexed once per vocabulary and synonym groups (they change at most once a minute, and
+    when staff edit a group), so that reading a query costs a lookup per run of its words, not
+    a pass over every brand the catalog has."""
     exact: dict[tuple[str, ...], tuple[int, int]] = {}
     joined: dict[str, tuple[int, int]] = {}
     longest = 0
     for order, value in enumerate(candidates):
-        wanted = _tokens(value)
+        wanted = tokens(value)
         if len("".join(wanted)) < MIN_VALUE_LENGTH or all(word in STOPWORDS for word in wanted):
             continue
         exact.setdefault(tuple(wanted), (order, len(wanted)))
         joined.setdefault("".join(wanted), (order, len(wanted)))
         longest = max(longest, 3, len(wanted))
+    for group in groups:
+        terms = [tuple(tokens(term)) for term in group]
+        spelled = [exact.get(term) or joined.get("".join(term)) for term in terms]
+        value = next((found for found in spelled if found is not None), None)
+        if value is None:
+            continue
+        for term, found in zip(terms, spelled, strict=True):
+            if found is None and term:
+                exact.setdefault(term, (value[0], len(term)))
+                joined.setdefault("".join(term), (value[0], len(term)))
+                longest = max(longest, len(term))
     return _Spellings(exact, joined, longest)
 
 

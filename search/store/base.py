@@ -86,3 +86,13 @@ class IndexStore(abc.ABC):
     @abc.abstractmethod
     def documents(self, product_ids: list[int]) -> list[dict[str, Any] | None]:
         """The products' display documents, in order, in one round trip; None for each missing."""
+
+    # Suggestions (autocomplete), beside the documents of a generation; written with them.
+
+    @abc.abstractmethod
+    def has_suggestions(self, doc_prefix: str) -> bool:
+        """Whether the documents under ``doc_prefix`` have their suggestions."""
+
+    @abc.abstractmethod
+    def write_suggestions(self, doc_prefix: str, products: Sequence[Product]) -> None:
+        """Add the products' names and suggested values to the suggestions of ``doc_prefix``."""

@@ -5,11 +5,13 @@ Storage, as the original demo did it and the guide measured: each version of the
 over HASH documents ``<prefix>:<generation>:<id>`` holding the filterable fields and the vectors
 as raw bytes (a JSON array costs about ten times the raw bytes), while the product's display
 metadata is a RedisJSON document (:mod:`.documents`). The alias ``<prefix>:products`` names the
-live version.
+live version. Beside each generation of documents, suggestion dictionaries (FT.SUGADD) hold
+the products' names and the suggested attributes' values, written with the documents.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,13 +20,15 @@ import redis
 from redis import Redis
 from redisvl.index import SearchIndex
 
-from catalog.attributes import FIELDS
+from catalog.attributes import ATTRIBUTES, FIELDS
 from catalog.models import Product
 from finder.redis_keys import delete_matching
 from search.store.base import IndexStore, NoSuchVersion
 from search.store.connection import get_client, search_errors
 from search.store.documents import document, fetch
-from search.store.schema import IndexLayout, VectorIndexSpec, alias, meta_key
+from search.store.schema import IndexLayout, VectorIndexSpec, alias, meta_key, suggestion_key
+
+SUGGESTED = tuple(attribute for attribute in ATTRIBUTES if attribute.suggested)
 
 
 def _pairs(items: list[Any]) -> dict[str, Any]:
@@ -101,6 +105,18 @@ def drop_version(client: Redis, name: str, documents: bool) -> None:
         # Rather than FT.DROPINDEX DD, which deletes them all in one command: deleting in
         # batches keeps Redis answering other clients meanwhile.
         delete_matching(client, f"{doc_prefix}*")
+        delete_matching(client, suggestion_key(doc_prefix, "*"))
+
+
+def _add_suggestions(pipe: redis.client.Pipeline, doc_prefix: str, product: Product) -> None:
+    """The product's name, and its suggested attributes' values (each scored by how many products
+    have it, so the common ones come first), into the suggestion dictionaries."""
+    pipe.execute_command("FT.SUGADD", suggestion_key(doc_prefix, "products"), product.name, 1,
+                         "PAYLOAD", str(product.id))
+    for attribute in SUGGESTED:
+        value = getattr(product, attribute.field)
+        if value and value != "NA":
+            pipe.execute_command("FT.SUGADD", suggestion_key(doc_prefix, attribute.parameter), value, 1, "INCR")
 
 
 class RedisIndexStore(IndexStore):
@@ -177,6 +193,7 @@ class RedisIndexStore(IndexStore):
                     pipe.hdel(key, *emptied)
                 document(product).save(pipeline=pipe)
             pipe.execute()
+            self.write_suggestions(layout.doc_prefix, products)
 
     def write_vectors(self, layout: IndexLayout, field: str, vectors: dict[int, np.ndarray | None]) -> None:
         with search_errors():
@@ -193,6 +210,12 @@ class RedisIndexStore(IndexStore):
         client = get_client()
         with search_errors():
             prefixes = {index_info(client, name)["prefix"] for name in index_versions(client)}
+            names = {document["name"] for start in range(0, len(ids), 1000)
+                     for document in fetch(client, ids[start:start + 1000]) if document}
+            pipe = client.pipeline(transaction=False)
+            for prefix, name in itertools.product(prefixes, names):
+                pipe.execute_command("FT.SUGDEL", suggestion_key(prefix, "products"), name)
+            pipe.execute()
             keys = [f"{prefix}{pid}" for prefix in prefixes for pid in ids] + [meta_key(pid) for pid in ids]
             for start in range(0, len(keys), 1000):
                 client.delete(*keys[start:start + 1000])
@@ -207,3 +230,14 @@ class RedisIndexStore(IndexStore):
     def documents(self, product_ids: list[int]) -> list[dict[str, Any] | None]:
         with search_errors():
             return fetch(get_client(), product_ids)
+
+    def has_suggestions(self, doc_prefix: str) -> bool:
+        with search_errors():
+            return int(get_client().execute_command("FT.SUGLEN", suggestion_key(doc_prefix, "products"))) > 0
+
+    def write_suggestions(self, doc_prefix: str, products: Sequence[Product]) -> None:
+        with search_errors():
+            pipe = get_client().pipeline(transaction=False)
+            for product in products:
+                _add_suggestions(pipe, doc_prefix, product)
+            pipe.execute()

@@ -186,6 +186,13 @@ def alias() -> str:
     return f"{settings.FINDER_INDEX_PREFIX}:products"
 
 
+def suggestion_key(doc_prefix: str, dictionary: str) -> str:
+    """A suggestion dictionary (FT.SUGADD) of the documents under ``doc_prefix``: ``products``
+    (their names) or an attribute's parameter (its values). It goes with the documents."""
+    generation = doc_prefix.removeprefix(f"{settings.FINDER_INDEX_PREFIX}:").rstrip(":")
+    return f"{settings.FINDER_INDEX_PREFIX}:suggest:{generation}:{dictionary}"
+
+
 def meta_key(product_id: int) -> str:
     return f"{settings.FINDER_INDEX_PREFIX}:meta:{product_id}"
 

@@ -1,17 +1,179 @@
-// Drag and drop a photo onto the photo-search box: it fills the file input and submits.
+// The storefront's few lines of script. Every page works without them (plain forms and links);
+// with them: instant search as the shopper types, suggestions under the search box, filters and
+// sort that apply on change, and a photo dropped on the photo box.
 (function () {
-  const form = document.getElementById("photo-form");
-  if (!form) return;
-  const input = document.getElementById("photo-input");
-  ["dragenter", "dragover"].forEach((type) => form.addEventListener(type, (event) => {
-    event.preventDefault();
-    form.classList.add("dropping");
-  }));
-  ["dragleave", "drop"].forEach((type) => form.addEventListener(type, () => form.classList.remove("dropping")));
-  form.addEventListener("drop", (event) => {
-    event.preventDefault();
-    if (!event.dataTransfer.files.length) return;
-    input.files = event.dataTransfer.files;
-    form.requestSubmit();
+  "use strict";
+  document.documentElement.classList.add("js");
+  const main = document.getElementById("main");
+  const box = document.querySelector("form.searchbox");
+  const input = document.getElementById("q");
+  const list = document.getElementById("suggestions");
+
+  // Instant pages: fetch a page's content alone (X-Fragment) and swap it into <main>; the URL
+  // follows, so the back button and a shared link give the same page.
+  let inFlight = null;
+  async function show(url, how) {
+    if (inFlight) inFlight.abort();
+    inFlight = new AbortController();
+    let response;
+    try {
+      response = await fetch(url, { headers: { "X-Fragment": "1" }, signal: inFlight.signal });
+    } catch (error) {
+      if (error.name !== "AbortError") window.location.assign(url);
+      return;
+    }
+    if (!response.ok && response.status !== 400) { window.location.assign(url); return; }
+    const holder = document.createElement("div");
+    holder.innerHTML = await response.text();
+    const fragment = holder.firstElementChild;
+    if (!fragment) return;
+    main.replaceChildren(...fragment.childNodes);
+    document.title = fragment.dataset.title || document.title;
+    if (how === "push") history.pushState({ instant: true }, "", url);
+    else if (how === "replace") history.replaceState({ instant: true }, "", url);
+    else if (input) input.value = new URL(url, window.location.href).searchParams.get("q") || "";
+    wirePhoto();
+  }
+  window.addEventListener("popstate", () => show(window.location.href, "none"));
+
+  function searchUrl(query) {
+    const params = new URLSearchParams({ q: query });
+    const filters = main.querySelector("form.filters");
+    if (filters && window.location.pathname === box.getAttribute("action")) {
+      for (const [name, value] of new FormData(filters)) if (name !== "q" && value) params.append(name, value);
+    }
+    return box.getAttribute("action") + "?" + params.toString();
+  }
+
+  // Typing: the first change of a burst adds a history entry, the rest replace it.
+  let typingTimer = null;
+  let pushed = false;
+  if (input) {
+    input.addEventListener("input", () => {
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(() => {
+        const query = input.value.trim();
+        if (!query) return;
+        show(searchUrl(query), pushed ? "replace" : "push");
+        pushed = true;
+      }, 250);
+      suggestSoon();
+    });
+    input.addEventListener("blur", () => { pushed = false; });
+  }
+  if (box) {
+    box.addEventListener("submit", (event) => {
+      const active = activeOption();
+      event.preventDefault();
+      closeList();
+      if (active) { window.location.assign(active.dataset.url); return; }
+      if (input.value.trim()) show(searchUrl(input.value.trim()), "push");
+    });
+  }
+
+  // Filters and sort apply on change.
+  main.addEventListener("change", (event) => {
+    const form = event.target.form;
+    if (!form || !form.matches("form.filters, form.sort")) return;
+    const params = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) if (value) params.append(name, value);
+    show((form.getAttribute("action") || window.location.pathname) + "?" + params.toString(), "push");
   });
+
+  // Suggestions: an ARIA combobox. Arrow keys move through them, Enter picks, Escape closes.
+  let suggestTimer = null;
+  let asked = "";
+  function suggestSoon() {
+    clearTimeout(suggestTimer);
+    suggestTimer = setTimeout(suggest, 120);
+  }
+  async function suggest() {
+    const query = input.value.trim();
+    if (!query) { closeList(); return; }
+    asked = query;
+    let answer;
+    try {
+      const response = await fetch(box.dataset.suggest + "?" + new URLSearchParams({ q: query }));
+      if (!response.ok) return;
+      answer = await response.json();
+    } catch (error) {
+      return;
+    }
+    if (asked !== input.value.trim()) return;
+    list.replaceChildren(...answer.suggestions.map((suggestion, index) => {
+      const option = document.createElement("li");
+      option.id = "suggestion-" + index;
+      option.setAttribute("role", "option");
+      option.setAttribute("aria-selected", "false");
+      option.dataset.url = suggestion.url;
+      option.dataset.kind = suggestion.kind;
+      const text = document.createElement("span");
+      text.textContent = suggestion.text;
+      const label = document.createElement("small");
+      label.textContent = suggestion.label;
+      option.append(text, label);
+      option.addEventListener("mousedown", (event) => {
+        event.preventDefault();
+        window.location.assign(suggestion.url);
+      });
+      return option;
+    }));
+    if (list.children.length) openList(); else closeList();
+  }
+  function openList() {
+    list.hidden = false;
+    input.setAttribute("aria-expanded", "true");
+  }
+  function closeList() {
+    if (!list) return;
+    list.hidden = true;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+    for (const option of list.children) option.setAttribute("aria-selected", "false");
+  }
+  function activeOption() {
+    return list && !list.hidden ? list.querySelector("[aria-selected=true]") : null;
+  }
+  function move(step) {
+    const options = [...list.children];
+    if (!options.length) return;
+    if (list.hidden) openList();
+    const current = options.findIndex((option) => option.getAttribute("aria-selected") === "true");
+    const next = (current + step + options.length + 1) % (options.length + 1) - 1;
+    options.forEach((option, index) => option.setAttribute("aria-selected", String(index === next)));
+    if (next >= 0) {
+      input.setAttribute("aria-activedescendant", options[next].id);
+      options[next].scrollIntoView({ block: "nearest" });
+    } else {
+      input.removeAttribute("aria-activedescendant");
+    }
+  }
+  if (input && list) {
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowDown") { event.preventDefault(); move(1); }
+      else if (event.key === "ArrowUp") { event.preventDefault(); move(-1); }
+      else if (event.key === "Escape") closeList();
+    });
+    input.addEventListener("blur", () => setTimeout(closeList, 100));
+  }
+
+  // A photo dropped on the photo-search box fills its file input and submits it.
+  function wirePhoto() {
+    const form = document.getElementById("photo-form");
+    if (!form || form.dataset.wired) return;
+    form.dataset.wired = "1";
+    const file = document.getElementById("photo-input");
+    ["dragenter", "dragover"].forEach((type) => form.addEventListener(type, (event) => {
+      event.preventDefault();
+      form.classList.add("dropping");
+    }));
+    ["dragleave", "drop"].forEach((type) => form.addEventListener(type, () => form.classList.remove("dropping")));
+    form.addEventListener("drop", (event) => {
+      event.preventDefault();
+      if (!event.dataTransfer.files.length) return;
+      file.files = event.dataTransfer.files;
+      form.requestSubmit();
+    });
+  }
+  wirePhoto();
 })();

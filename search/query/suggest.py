@@ -1,0 +1,121 @@
+"""Autocomplete: what a shopper may mean by the letters typed so far, from RediSearch's
+suggestion dictionaries (FT.SUGGET, fuzzy on the prefix): popular past searches, the suggested
+attributes' values (a product type, a colour, a brand) and product names.
+
+Past searches are counted, and a search becomes a suggestion once ``FINDER_SUGGEST_MIN_SEARCHES``
+searches found something with it: one shopper's odd words (or a troll's) are not offered to the
+next. The counts keep the ``QUERY_COUNTS_KEPT`` most searched.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from catalog.attributes import ATTRIBUTES
+from search.store.connection import SearchUnavailable, get_client, search_errors
+from search.store.schema import suggestion_key
+from search.store.versions import live_index
+
+SUGGESTED = tuple(attribute for attribute in ATTRIBUTES if attribute.suggested)
+#: Suggestions at most, and of each source at most (past searches, attribute values).
+LIMIT = 8
+PER_SOURCE = 3
+#: Prefixes this long are matched fuzzily (one edit), when nothing starts with them as typed:
+#: shorter ones match too much ("wat": cat, sat, bat...).
+FUZZY_FROM = 4
+MAX_QUERY_LENGTH = 60
+QUERY_COUNTS_KEPT = 10_000
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """``kind`` is ``query``, ``product`` or an attribute's parameter; ``product_id`` for a product."""
+
+    text: str
+    kind: str
+    product_id: int | None = None
+
+
+def suggestions(prefix: str, limit: int = LIMIT) -> list[Suggestion]:
+    """Suggestions for ``prefix``: past searches first, then attribute values (those most
+    products have first), then product names; each text once. Each dictionary is asked for the
+    prefix as typed, then one edit off: what was typed exactly comes first."""
+    prefix = " ".join(prefix.lower().split())[:MAX_QUERY_LENGTH]
+    if not prefix:
+        return []
+    live = live_index()
+    sources = [("query", _queries_key()), *((a.parameter, suggestion_key(live.doc_prefix, a.parameter))
+                                            for a in SUGGESTED),
+               ("product", suggestion_key(live.doc_prefix, "products"))]
+    answers = _ask(sources, prefix, limit, fuzzy=False)
+    if not any(answers) and len(prefix) >= FUZZY_FROM:
+        answers = _ask(sources, prefix, limit, fuzzy=True)
+    queries: list[Suggestion] = []
+    scored_values: list[tuple[float, Suggestion]] = []
+    products: list[Suggestion] = []
+    for (kind, _), answer in zip(sources, answers, strict=True):
+        for text, score, payload in answer:
+            if kind == "query":
+                queries.append(Suggestion(text, kind))
+            elif kind == "product":
+                products.append(Suggestion(text, kind, int(payload)))
+            else:
+                scored_values.append((score, Suggestion(text, kind)))
+    values = [suggestion for _, suggestion in sorted(scored_values, key=lambda pair: -pair[0])]
+    found: dict[str, Suggestion] = {}
+    for candidates, most in ((queries, PER_SOURCE), (values, PER_SOURCE), (products, limit)):
+        for candidate in candidates:
+            if len(found) >= limit or most == 0:
+                break
+            if candidate.text.casefold() not in found:
+                found[candidate.text.casefold()] = candidate
+                most -= 1
+    return list(found.values())
+
+
+def _ask(sources: list[tuple[str, str]], prefix: str, limit: int, fuzzy: bool) -> list[list[tuple[str, float, str]]]:
+    """Every dictionary's suggestions for ``prefix``, in one round trip."""
+    with search_errors():
+        pipe = get_client().pipeline(transaction=False)
+        for _, key in sources:
+            pipe.execute_command("FT.SUGGET", key, prefix, *(["FUZZY"] if fuzzy else []), "MAX", limit,
+                                 "WITHSCORES", "WITHPAYLOADS")
+        return [_triples(answer) for answer in pipe.execute()]
+
+
+def _triples(answer: list[Any] | None) -> list[tuple[str, float, str]]:
+    """FT.SUGGET's flat answer WITHSCORES WITHPAYLOADS as (text, score, payload)."""
+    answer = answer or []
+    return [(_text(text), float(score), _text(payload) if payload is not None else "")
+            for text, score, payload in zip(answer[::3], answer[1::3], answer[2::3], strict=True)]
+
+
+def remember_query(text: str) -> None:
+    """Count a search that found something; at enough searches, suggest it. Best effort: a
+    search is never refused because Redis could not count it."""
+    text = " ".join(text.lower().split())
+    if not text or len(text) > MAX_QUERY_LENGTH:
+        return
+    try:
+        with search_errors():
+            client = get_client()
+            counts = f"{_queries_key()}:counts"
+            count = int(client.zincrby(counts, 1, text))
+            if count >= settings.FINDER_SUGGEST_MIN_SEARCHES:
+                client.execute_command("FT.SUGADD", _queries_key(), text, count)
+            if random.random() < 0.01:
+                client.zremrangebyrank(counts, 0, -QUERY_COUNTS_KEPT - 1)
+    except SearchUnavailable:
+        return
+
+
+def _queries_key() -> str:
+    return f"{settings.FINDER_INDEX_PREFIX}:suggest:queries"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

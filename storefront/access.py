@@ -1,0 +1,40 @@
+"""Who may look at the catalog: every shopper, signed in or not, unless ``FINDER_LOGIN_REQUIRED``
+makes it a private catalog (a wholesale shop, a staging copy). Read at each request, so the
+setting needs no other code to change."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+
+def may_browse(request: HttpRequest) -> bool:
+    return not settings.FINDER_LOGIN_REQUIRED or request.user.is_authenticated
+
+
+def shopper_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A storefront page: open to everyone, or, for a private catalog, to those signed in."""
+
+    @functools.wraps(view)
+    def page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not may_browse(request):
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return page
+
+
+class CatalogReader(BasePermission):
+    """The API's read endpoints: what the pages show, under the same rule. Anything personal
+    or that writes keeps the default, a login or a token."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return may_browse(request)

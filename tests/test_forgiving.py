@@ -1,0 +1,90 @@
+"""Forgiving search on the real index: misspellings read as the catalog's words, synonyms that
+staff edit and that apply to the next search, relaxation one value at a time, and sorting."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from catalog.models import Product
+from search.models import SynonymGroup
+from search.query.box import search_products
+from search.query.filters import Filters
+from search.query.ordering import Sort
+
+
+@pytest.mark.django_db
+def test_a_misspelled_word_is_read_as_the_catalogs_word(indexed) -> None:
+    found = search_products("sunglases", Filters())
+    assert found.corrected == "sunglasses"
+    assert found.results and all(r["article_type"] == "Sunglasses" for r in found.results)
+    # Asked for exactly what was typed, nothing is corrected.
+    assert search_products("sunglases", Filters(), exact=True).corrected == ""
+
+
+@pytest.mark.django_db
+def test_words_the_shopper_meant_are_not_corrected(indexed) -> None:
+    # Everyday English the catalog never uses ("kicks"), and the catalog's own words, stay.
+    for query in ("kicks", "tshirts", "sunglasses for men"):
+        assert search_products(query, Filters()).corrected == "", query
+
+
+@pytest.mark.django_db
+def test_the_seeded_synonyms_let_a_shoppers_word_name_a_product_type(indexed) -> None:
+    assert SynonymGroup.objects.filter(terms__contains="shades").exists()  # seeded by the migration
+    found = search_products("shades", Filters())
+    assert found.understood == {"article_type": "sunglasses"}
+    assert "sunglasses" in found.synonyms
+    assert found.results and all(r["article_type"] == "Sunglasses" for r in found.results)
+
+
+@pytest.mark.django_db
+def test_a_synonym_group_saved_in_the_admin_applies_to_the_next_search(indexed) -> None:
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_superuser("thesaurus", password="a long staff pw 7"))
+    assert "article_type" not in search_products("moonwalkers", Filters()).understood
+    refused = staff.post("/admin/search/synonymgroup/add/", {"terms": "moonwalkers"})
+    assert refused.status_code == 200 and "at least two terms" in refused.content.decode()
+    saved = staff.post("/admin/search/synonymgroup/add/", {"terms": "Moonwalkers,  WALLETS ,moonwalkers"})
+    assert saved.status_code == 302
+    group = SynonymGroup.objects.get(terms__startswith="moonwalkers")
+    assert group.terms == "moonwalkers, wallets"
+    found = search_products("moonwalkers", Filters())
+    assert found.understood == {"article_type": "wallets"}
+    assert found.results and all(r["article_type"] == "Wallets" for r in found.results)
+    staff.post(f"/admin/search/synonymgroup/{group.pk}/delete/", {"post": "yes"})
+    assert not SynonymGroup.objects.filter(pk=group.pk).exists()
+    assert "article_type" not in search_products("moonwalkers", Filters()).understood
+
+
+@pytest.mark.django_db
+def test_nothing_matching_every_value_drops_the_narrowest_first(indexed) -> None:
+    watch_colours = set(Product.objects.filter(article_type="Watches").values_list("base_colour", flat=True))
+    colour = Product.objects.exclude(base_colour__in=watch_colours).exclude(base_colour="").values_list(
+        "base_colour", flat=True).first()
+    found = search_products(f"{colour} watches", Filters())
+    assert found.relaxed
+    assert found.understood == {"article_type": "watches"}  # the colour went, the product type stayed
+    assert found.results and all(r["article_type"] == "Watches" for r in found.results)
+
+
+@pytest.mark.django_db
+def test_sorting_reorders_the_relevant_matches(indexed) -> None:
+    by_name = search_products("tshirt", Filters(), k=12, sort=Sort.NAME).results
+    names = [r["name"].casefold() for r in by_name]
+    assert names == sorted(names) and all(r["article_type"] == "Tshirts" for r in by_name)
+    newest = search_products("tshirt", Filters(), k=12, sort=Sort.NEWEST).results
+    years = [r.get("year") or 0 for r in newest]
+    assert years == sorted(years, reverse=True)
+
+    client = Client()
+    grid = client.get("/", {"sort": "newest"}).context["page"].object_list
+    grid_years = [p.year or 0 for p in grid]
+    assert grid_years == sorted(grid_years, reverse=True) and grid_years[0] > min(grid_years)
+    api = client.get("/api/v1/products", {"sort": "name"}).json()["results"]
+    assert [p["name"].casefold() for p in api] == sorted(p["name"].casefold() for p in api)
+    bad = client.get("/api/v1/search", {"q": "tshirt", "sort": "cheapest"})
+    assert bad.status_code == 400 and "sort" in bad.json()
+    searched = client.get("/api/v1/search", {"q": "tshirt", "sort": "name"}).json()["results"]
+    assert [r["name"].casefold() for r in searched] == sorted(r["name"].casefold() for r in searched)
