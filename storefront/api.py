@@ -157,7 +157,7 @@ class SearchView(APIView):
         data = params.validated_data
         found = search_products(data["q"], params.filters(), k=data["k"], page=data["page"], sort=Sort(data["sort"]),
                                 exact=data["exact"])
-        if found.results and found.page == 1:
+        if found.found_words and found.page == 1:
             remember_query(found.corrected or data["q"])
         return Response({"results": found.results, "page": found.page, "candidates": found.candidates,
                          "understood": found.understood, "relaxed": found.relaxed, "corrected": found.corrected,

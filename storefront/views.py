@@ -24,7 +24,7 @@ from search.kinds import KINDS, By
 from search.query.box import search_products
 from search.query.filters import Filters, filters_from_query
 from search.query.ordering import Sort, parse_sort
-from search.query.similar import similar_products, similar_to_image
+from search.query.similar import NotSearchable, similar_products, similar_to_image
 from search.query.suggest import remember_query
 from storefront import selectors
 from storefront.access import shopper_page
@@ -63,13 +63,17 @@ def product_list(request: HttpRequest) -> HttpResponse:
 
 @shopper_page
 def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
-    """A product, and rows of products like it by each kind of vector (photos first)."""
+    """A product, and rows of products like it by each kind of vector (photos first). A kind
+    the product has no vector of (no photo, not indexed yet) has no row; search being down
+    says so in the row."""
     product = get_object_or_404(Product, pk=product_id)
     rows = []
     for kind in reversed(KINDS):
         row: dict[str, Any] = {"kind": kind, "results": [], "problem": ""}
         try:
             row["results"] = similar_products(product.id, By(kind.name), Filters(), k=ROW_SIZE)
+        except NotSearchable:
+            continue
         except FinderError as exc:
             row["problem"] = str(exc)
         rows.append(row)
@@ -109,7 +113,7 @@ def search(request: HttpRequest) -> HttpResponse:
         filters = filters_from_query(request.GET)
         if query:
             found = search_products(query, filters, k=SIMILAR_COUNT, page=page_number, sort=sort, exact=exact)
-            if found.results and page_number == 1:
+            if found.found_words and page_number == 1:
                 remember_query(found.corrected or query)
     keep = urlencode([("q", query), *filters.pairs(), *_sort_pair(sort), *([("exact", "1")] if exact else [])])
     return render(request, "storefront/results.html", {

@@ -56,6 +56,12 @@ class SearchPage:
     def has_next(self) -> bool:
         return self.page * self.k < self.candidates
 
+    @property
+    def found_words(self) -> bool:
+        """Whether the catalog has the query's words (an attribute it named, a keyword match):
+        nearest neighbours come back for any query, gibberish too."""
+        return bool(self.understood) or any("keyword_rank" in r["explanation"] for r in self.results)
+
 
 class Mode(enum.StrEnum):
     """Which rankings the search box fuses; ``evaluate`` measures each alone."""

@@ -2,9 +2,10 @@
 suggestion dictionaries (FT.SUGGET, fuzzy on the prefix): popular past searches, the suggested
 attributes' values (a product type, a colour, a brand) and product names.
 
-Past searches are counted, and a search becomes a suggestion once ``FINDER_SUGGEST_MIN_SEARCHES``
-searches found something with it: one shopper's odd words (or a troll's) are not offered to the
-next. The counts keep the ``QUERY_COUNTS_KEPT`` most searched.
+Past searches whose words the catalog has are counted (the pages and the API call
+:func:`remember_query`), and a search becomes a suggestion once ``FINDER_SUGGEST_MIN_SEARCHES``
+searches were made with it: one shopper's odd words (or a troll's) are not offered to the next.
+The counts keep the ``QUERY_COUNTS_KEPT`` most searched.
 """
 
 from __future__ import annotations
@@ -95,8 +96,8 @@ def _triples(answer: list[Any] | None) -> list[tuple[str, float, str]]:
 
 
 def remember_query(text: str) -> None:
-    """Count a search that found something; at enough searches, suggest it. Best effort: a
-    search is never refused because Redis could not count it."""
+    """Count a search; at enough searches, suggest it. Best effort: a search is never refused
+    because Redis could not count it."""
     text = " ".join(text.lower().split())
     if not text or len(text) > MAX_QUERY_LENGTH:
         return

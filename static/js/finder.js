@@ -36,11 +36,14 @@
   }
   window.addEventListener("popstate", () => show(window.location.href, "none"));
 
+  // A new query keeps the shopper's own filters and sort (those in the address), not the
+  // values the last query was read as (ticked in the sidebar, but not chosen).
   function searchUrl(query) {
     const params = new URLSearchParams({ q: query });
-    const filters = main.querySelector("form.filters");
-    if (filters && window.location.pathname === box.getAttribute("action")) {
-      for (const [name, value] of new FormData(filters)) if (name !== "q" && value) params.append(name, value);
+    if (window.location.pathname === box.getAttribute("action")) {
+      for (const [name, value] of new URLSearchParams(window.location.search)) {
+        if (!["q", "page", "exact"].includes(name)) params.append(name, value);
+      }
     }
     return box.getAttribute("action") + "?" + params.toString();
   }
@@ -65,6 +68,7 @@
     box.addEventListener("submit", (event) => {
       const active = activeOption();
       event.preventDefault();
+      clearTimeout(typingTimer);
       closeList();
       if (active) { window.location.assign(active.dataset.url); return; }
       if (input.value.trim()) show(searchUrl(input.value.trim()), "push");
@@ -139,7 +143,8 @@
     if (!options.length) return;
     if (list.hidden) openList();
     const current = options.findIndex((option) => option.getAttribute("aria-selected") === "true");
-    const next = (current + step + options.length + 1) % (options.length + 1) - 1;
+    // Positions -1 (the box itself) to length - 1, round and round.
+    const next = (current + 1 + step + options.length + 1) % (options.length + 1) - 1;
     options.forEach((option, index) => option.setAttribute("aria-selected", String(index === next)));
     if (next >= 0) {
       input.setAttribute("aria-activedescendant", options[next].id);
