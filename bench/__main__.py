@@ -6,8 +6,8 @@ Every comparison is measured in the same run, on this machine, and reported as a
 - knn: Redis FLAT and HNSW against hnswlib and numpy, on the demo catalog's embeddings and on
   100,000 synthetic vectors of 384, 1280 and 2048 dimensions;
 - site: a real finder (``runfinder``) from launch to the demo catalog fully searchable, Redis
-  memory per product, Redis round trips per request, and ``/similar`` and ``/search`` under 16
-  concurrent clients.
+  memory per product, Redis round trips per request, ``/similar`` and ``/search`` under 16
+  concurrent clients, and, a keystroke at a time, autocomplete and the instant-search fragment.
 
 Writes ``results.json`` and ``results.md`` (the table the README shows) into ``--out``.
 ``--quick`` runs everything on tiny inputs: what the test suite does to keep this code working.
@@ -125,6 +125,12 @@ def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, 
                 # One shopper at a time: what a request costs when it does not queue behind others.
                 alone = site.load.run_load(running.base_url, pick, 1, http_seconds / 3, *site.SHOPPER)
                 result[f"http_{name}_alone"] = alone.summary()
+            # As a shopper types: autocomplete and the instant-search fragment, a keystroke at a time.
+            for name, pick, headers in (("suggest", site.suggest_paths(queries), None),
+                                        ("keystroke", site.keystroke_paths(queries), site.FRAGMENT)):
+                typing = site.load.run_load(running.base_url, pick, 1, http_seconds / 3, *site.SHOPPER,
+                                            headers=headers)
+                result[f"http_{name}_alone"] = typing.summary()
             result["process_memory_mb"] = {"before": memory_before, "after": running.memory_mb()}
             result["redis_memory"] = site.memory_per_product(client, expected)
             return result

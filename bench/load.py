@@ -64,13 +64,13 @@ async def log_in(session: aiohttp.ClientSession, base_url: str, username: str, p
 
 
 async def _client(session: aiohttp.ClientSession, base_url: str, pick: PathPicker, seed: int, deadline: float,
-                  result: LoadResult) -> None:
+                  result: LoadResult, headers: dict[str, str] | None = None) -> None:
     rng = random.Random(seed)
     while time.monotonic() < deadline:
         path = pick(rng)
         started = time.perf_counter()
         try:
-            async with session.get(f"{base_url}{path}", allow_redirects=False) as response:
+            async with session.get(f"{base_url}{path}", allow_redirects=False, headers=headers) as response:
                 await response.read()
                 result.statuses[response.status] += 1
                 if response.status != 200 and len(result.errors) < 20:
@@ -82,7 +82,7 @@ async def _client(session: aiohttp.ClientSession, base_url: str, pick: PathPicke
 
 
 async def _run(base_url: str, pick: PathPicker, clients: int, seconds: float, username: str, password: str,
-               warmup: float) -> LoadResult:
+               warmup: float, headers: dict[str, str] | None) -> LoadResult:
     connector = aiohttp.TCPConnector(limit=clients)
     timeout = aiohttp.ClientTimeout(total=30)
     jar = aiohttp.CookieJar(unsafe=True)  # keep cookies from an IP address (127.0.0.1)
@@ -90,17 +90,17 @@ async def _run(base_url: str, pick: PathPicker, clients: int, seconds: float, us
         await log_in(session, base_url, username, password)
         if warmup:
             await asyncio.gather(*(_client(session, base_url, pick, 1000 + n, time.monotonic() + warmup,
-                                           LoadResult(clients, warmup)) for n in range(clients)))
+                                           LoadResult(clients, warmup), headers) for n in range(clients)))
         result = LoadResult(clients, seconds)
         started = time.monotonic()
-        await asyncio.gather(*(_client(session, base_url, pick, n, started + seconds, result)
+        await asyncio.gather(*(_client(session, base_url, pick, n, started + seconds, result, headers)
                                for n in range(clients)))
         result.seconds = time.monotonic() - started
         return result
 
 
 def run_load(base_url: str, pick: PathPicker, clients: int, seconds: float, username: str, password: str,
-             warmup: float = 2.0) -> LoadResult:
-    """``clients`` concurrent shoppers requesting ``pick``'s paths for ``seconds`` (after a warm-up
-    that is not counted); every request's latency and status."""
-    return asyncio.run(_run(base_url, pick, clients, seconds, username, password, warmup))
+             warmup: float = 2.0, headers: dict[str, str] | None = None) -> LoadResult:
+    """``clients`` concurrent shoppers requesting ``pick``'s paths (with ``headers``) for
+    ``seconds`` (after a warm-up that is not counted); every request's latency and status."""
+    return asyncio.run(_run(base_url, pick, clients, seconds, username, password, warmup, headers))

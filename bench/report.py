@@ -51,6 +51,12 @@ def _goals(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             commands = ", ".join(f"{n} {v}" for n, v in trips.items() if n != "round trips")
             goals.append((f"/{name}: Redis round trips per request", f"{trips['round trips']} ({commands})",
                           "constant (not one per result)", trips["round trips"] <= 6))
+        for name, what, goal in (("suggest", "autocomplete (/api/v1/suggest), a keystroke at a time", 5),
+                                 ("keystroke", "instant search: a keystroke's page fragment", 30)):
+            if typing := web.get(f"http_{name}_alone"):
+                goals.append((what, f"p50 {typing['p50_ms']} ms, p99 {typing['p99_ms']} ms, "
+                                    f"{typing['requests']} requests, {typing['errors']} errors",
+                              f"p50 <= {goal} ms, 0 errors", typing["p50_ms"] <= goal and typing["errors"] == 0))
         memory = web["redis_memory"]
         goals.append(("Redis memory per product / (raw float32 vectors + metadata)",
                       f"{memory['bytes_per_product']} B / {memory['raw_vector_bytes'] + memory['metadata_bytes']} B"

@@ -148,6 +148,34 @@ def search_paths(queries: list[str]) -> load.PathPicker:
     return pick
 
 
+def typed(queries: list[str], shortest: int) -> list[str]:
+    """What a search box holds as the queries are typed, letter by letter (``shortest`` letters on)."""
+    return sorted({query[:end] for query in queries for end in range(shortest, len(query) + 1)})
+
+
+def suggest_paths(queries: list[str]) -> load.PathPicker:
+    """Autocomplete as a shopper types one of the queries."""
+    prefixes = typed(queries, 1)
+
+    def pick(rng: random.Random) -> str:
+        return f"/api/v1/suggest?{urllib.parse.urlencode({'q': rng.choice(prefixes)})}"
+    return pick
+
+
+def keystroke_paths(queries: list[str]) -> load.PathPicker:
+    """Instant search as a shopper types one of the queries (a page fragment a keystroke,
+    from the third letter; send :data:`FRAGMENT`)."""
+    prefixes = typed(queries, 3)
+
+    def pick(rng: random.Random) -> str:
+        return f"/search/?{urllib.parse.urlencode({'q': rng.choice(prefixes)})}"
+    return pick
+
+
+#: The header instant search sends for a page's content alone.
+FRAGMENT = {"X-Fragment": "1"}
+
+
 def _counters(client: redis.Redis) -> Counter[str]:
     """Commands served, by name, and ``round trips``: the socket reads Redis processed (a
     pipeline of many commands arrives in one)."""

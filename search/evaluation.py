@@ -7,16 +7,21 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import redis
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from PIL import Image
 from redisvl.query import VectorQuery
 
 from catalog.models import Product
 from finder.celery import app
+from search.embedding.image import load_image_embedder
+from search.embedding.runtime import default_runtime, device
 from search.kinds import KINDS, By
 from search.query.box import Mode, search_products
 from search.query.filters import Filters, name_words
@@ -132,26 +137,32 @@ def _matches(product: dict[str, Any], expect: dict[str, list[str]]) -> bool:
     return True
 
 
-def similarity_precision(by: By, samples: int = 200, k: int = 12, seed: int = 0) -> Precision:
+def similarity_precision(by: By, samples: int = 200, k: int = 12, seed: int = 0, within: bool = False) -> Precision:
     """Precision@k of "similar by ``by``": a result counts when it shares the article type.
+    ``within``: as a shopper clicks "By image" in the demo, within the product's own gender and
+    category (the filters the page keeps).
 
-    The denominator is k, or fewer when the catalog holds fewer other products of that type.
+    The denominator is k, or fewer when the catalog holds fewer other products of that type
+    (within those filters).
     """
-    type_counts = Counter(Product.objects.filter(status=Product.Status.INDEXED).values_list("article_type", flat=True))
     indexed = Product.objects.filter(status=Product.Status.INDEXED)
+    keys = ("article_type", "gender", "master_category") if within else ("article_type",)
+    type_counts = Counter(indexed.values_list(*keys))
     if by is By.IMAGE:
         indexed = indexed.exclude(image="")
-    candidates = list(indexed.values_list("id", "article_type"))
+    candidates = list(indexed.values_list("id", *keys))
     chosen = random.Random(seed).sample(candidates, min(samples, len(candidates)))
     scores, skipped = [], 0
-    for product_id, article_type in chosen:
-        relevant = min(k, type_counts[article_type] - 1)
+    for product_id, *key in chosen:
+        relevant = min(k, type_counts[tuple(key)] - 1)
         if relevant < 1:
             skipped += 1
             continue
-        results = similar_products(product_id, by, Filters(), k=k)
-        scores.append(sum(r["article_type"] == article_type for r in results) / relevant)
-    return Precision(f"similar by {by}", float(np.mean(scores)) if scores else 0.0, len(scores), skipped)
+        filters = Filters(tags={"gender": (key[1],), "category": (key[2],)}) if within else Filters()
+        results = similar_products(product_id, by, filters, k=k)
+        scores.append(sum(r["article_type"] == key[0] for r in results) / relevant)
+    name = f"similar by {by}" + (", within gender and category" if within else "")
+    return Precision(name, float(np.mean(scores)) if scores else 0.0, len(scores), skipped)
 
 
 def search_precision(queries: list[dict[str, Any]], mode: Mode, understanding: bool, k: int = 12,
@@ -172,3 +183,50 @@ def search_precision(queries: list[dict[str, Any]], mode: Mode, understanding: b
     name = f"search box{f' ({label})' if label else ''}, {mode}" + (
         "" if understanding else ", without query understanding or forgiveness")
     return Precision(name, float(np.mean(scores)) if scores else 0.0, len(scores), skipped)
+
+
+@dataclass(frozen=True)
+class ImageModelReport:
+    """One image model on the catalog: how fast it embeds, how often its neighbours share the
+    article type (precision@k), overall and within the product's gender and category."""
+
+    model: str
+    images: int
+    images_per_s: float
+    precision: float
+    precision_within: float
+
+
+def image_model_report(model: str, samples: int = 200, k: int = 12, seed: int = 0) -> ImageModelReport:
+    """Embed every indexed product's photo with ``model`` (in this process, not into the index)
+    and measure it by exact nearest neighbours: what choosing it would give, before choosing."""
+    products = list(Product.objects.filter(status=Product.Status.INDEXED).exclude(image="")
+                    .values_list("image", "article_type", "gender", "master_category"))
+    embedder = load_image_embedder(device(), default_runtime(device()), model)
+    started, vectors = time.perf_counter(), []
+    for start in range(0, len(products), 64):
+        batch = []
+        for name, *_ in products[start:start + 64]:
+            with Image.open(Path(settings.MEDIA_ROOT) / name) as image:
+                image.load()
+                batch.append(image)
+        vectors.append(embedder.embed(batch))
+    seconds = time.perf_counter() - started
+    matrix = np.concatenate(vectors)
+    kinds = np.array([article_type for _, article_type, _, _ in products])
+    groups = np.array([f"{gender}|{category}" for _, _, gender, category in products])
+    chosen = random.Random(seed).sample(range(len(products)), min(samples, len(products)))
+    scores: dict[bool, list[float]] = {False: [], True: []}
+    for row in chosen:
+        similarity = matrix @ matrix[row]
+        similarity[row] = -np.inf
+        for within in (False, True):
+            allowed = similarity if not within else np.where(groups == groups[row], similarity, -np.inf)
+            pool = (kinds == kinds[row]) & (groups == groups[row] if within else True)
+            relevant = min(k, int(pool.sum()) - 1)
+            if relevant >= 1:
+                top = [i for i in np.argsort(-allowed)[:k] if allowed[i] > -np.inf]
+                scores[within].append(float(np.sum(kinds[top] == kinds[row])) / relevant)
+    return ImageModelReport(model, len(products), round(len(products) / seconds, 1),
+                            float(np.mean(scores[False])) if scores[False] else 0.0,
+                            float(np.mean(scores[True])) if scores[True] else 0.0)

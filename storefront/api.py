@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from catalog import selectors as catalog_selectors
 from catalog.attributes import BY_PARAMETER
 from catalog.models import Product
-from finder.throttling import ScopedThrottle
+from finder.throttling import ScopedThrottle, client_ip
 from search.kinds import By
 from search.query.box import search_products
 from search.query.filters import FilterParams
@@ -158,7 +158,7 @@ class SearchView(APIView):
         found = search_products(data["q"], params.filters(), k=data["k"], page=data["page"], sort=Sort(data["sort"]),
                                 exact=data["exact"])
         if found.found_words and found.page == 1:
-            remember_query(found.corrected or data["q"])
+            remember_query(found.corrected or data["q"], client_ip(request._request))
         return Response({"results": found.results, "page": found.page, "candidates": found.candidates,
                          "understood": found.understood, "relaxed": found.relaxed, "corrected": found.corrected,
                          "synonyms": list(found.synonyms)})

@@ -19,7 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from catalog import selectors as catalog_selectors
 from catalog.models import Product
 from finder.errors import FinderError
-from finder.throttling import limit
+from finder.throttling import client_ip, limit
 from search.kinds import KINDS, By
 from search.query.box import search_products
 from search.query.filters import Filters, filters_from_query
@@ -114,7 +114,7 @@ def search(request: HttpRequest) -> HttpResponse:
         if query:
             found = search_products(query, filters, k=SIMILAR_COUNT, page=page_number, sort=sort, exact=exact)
             if found.found_words and page_number == 1:
-                remember_query(found.corrected or query)
+                remember_query(found.corrected or query, client_ip(request))
     keep = urlencode([("q", query), *filters.pairs(), *_sort_pair(sort), *([("exact", "1")] if exact else [])])
     return render(request, "storefront/results.html", {
         "query": query, "found": found, "filters": filters, "problem": problem.message, "sort": sort,

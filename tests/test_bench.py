@@ -33,6 +33,9 @@ def test_the_benchmark_runs_on_tiny_inputs_and_writes_its_report(tmp_path: Path)
     for name in ("similar", "search"):
         assert web[f"http_{name}"]["requests"] > 0 and web[f"http_{name}"]["errors"] == 0
         assert web["round_trips"][name]["round trips"] >= 1
+    for name in ("suggest", "keystroke"):
+        assert web[f"http_{name}_alone"]["requests"] > 0 and web[f"http_{name}_alone"]["errors"] == 0
     assert web["redis_memory"]["bytes_per_product"] > 0
     report = (tmp_path / "results.md").read_text()
     assert "QUICK RUN" in report and "| what | measured | goal | met |" in report
+    assert "autocomplete" in report and "instant search" in report

@@ -206,7 +206,8 @@ def test_evaluate_reports_precision_for_each_part(indexed, tmp_path) -> None:
     call_command("evaluate", "--queries", str(queries), "--hard-queries", str(hard), "--samples", "20", stdout=out)
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in out.getvalue().splitlines()[2:]}
     without = "fused, without query understanding or forgiveness"
-    assert set(rows) == {"similar by image", "similar by text", "search box (plain), fused",
+    assert set(rows) == {"similar by image", "similar by text", "similar by image, within gender and category",
+                         "similar by text, within gender and category", "search box (plain), fused",
                          "search box (plain), vector", "search box (plain), keyword", f"search box (plain), {without}",
                          "search box (hard), fused", "search box (hard: misspelled), fused",
                          "search box (hard: out of vocabulary), fused", f"search box (hard), {without}"}

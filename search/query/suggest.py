@@ -2,15 +2,15 @@
 suggestion dictionaries (FT.SUGGET, fuzzy on the prefix): popular past searches, the suggested
 attributes' values (a product type, a colour, a brand) and product names.
 
-Past searches whose words the catalog has are counted (the pages and the API call
+Past searches whose words the catalog has are remembered (the pages and the API call
 :func:`remember_query`), and a search becomes a suggestion once ``FINDER_SUGGEST_MIN_SEARCHES``
-searches were made with it: one shopper's odd words (or a troll's) are not offered to the next.
-The counts keep the ``QUERY_COUNTS_KEPT`` most searched.
+different visitors made it (counted by a HyperLogLog a search, kept a month from its last use):
+one shopper's odd words (or a troll's) are not offered to the next.
 """
 
 from __future__ import annotations
 
-import random
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ PER_SOURCE = 3
 #: shorter ones match too much ("wat": cat, sat, bat...).
 FUZZY_FROM = 4
 MAX_QUERY_LENGTH = 60
-QUERY_COUNTS_KEPT = 10_000
+VISITORS_KEPT_SECONDS = 30 * 86_400
 
 
 @dataclass(frozen=True)
@@ -95,21 +95,23 @@ def _triples(answer: list[Any] | None) -> list[tuple[str, float, str]]:
             for text, score, payload in zip(answer[::3], answer[1::3], answer[2::3], strict=True)]
 
 
-def remember_query(text: str) -> None:
-    """Count a search; at enough searches, suggest it. Best effort: a search is never refused
-    because Redis could not count it."""
+def remember_query(text: str, visitor: str) -> None:
+    """Count who made a search (``visitor``: their address, say); once enough different
+    visitors have, suggest it. Best effort: a search is never refused because Redis could not
+    count it."""
     text = " ".join(text.lower().split())
     if not text or len(text) > MAX_QUERY_LENGTH:
         return
+    who = f"{_queries_key()}:who:{hashlib.sha1(text.encode()).hexdigest()}"
     try:
         with search_errors():
-            client = get_client()
-            counts = f"{_queries_key()}:counts"
-            count = int(client.zincrby(counts, 1, text))
+            pipe = get_client().pipeline(transaction=False)
+            pipe.pfadd(who, visitor)
+            pipe.expire(who, VISITORS_KEPT_SECONDS)
+            pipe.pfcount(who)
+            count = pipe.execute()[-1]
             if count >= settings.FINDER_SUGGEST_MIN_SEARCHES:
-                client.execute_command("FT.SUGADD", _queries_key(), text, count)
-            if random.random() < 0.01:
-                client.zremrangebyrank(counts, 0, -QUERY_COUNTS_KEPT - 1)
+                get_client().execute_command("FT.SUGADD", _queries_key(), text, count)
     except SearchUnavailable:
         return
 

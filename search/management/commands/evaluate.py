@@ -6,7 +6,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from search.evaluation import search_precision, similarity_precision
+from search.embedding.image import IMAGE_DIMS, image_model
+from search.evaluation import image_model_report, search_precision, similarity_precision
 from search.kinds import By
 from search.query.box import Mode
 from search.store.connection import SearchUnavailable
@@ -27,15 +28,19 @@ class Command(BaseCommand):
                             help='JSON list of {"q": ..., "expect": {field: [values]}}')
         parser.add_argument("--hard-queries", type=Path, default=DEFAULT_HARD_QUERIES,
                             help='the same, for hard queries, each with a "form" (misspelled, paraphrase...)')
+        parser.add_argument("--image-models", nargs="*", metavar="MODEL",
+                            help="also embed the catalog's photos with each image model (all the packaged ones "
+                                 "and ResNet-50 if its weights are here, when none is named) and compare them")
         parser.add_argument("--samples", type=int, default=200, help="products sampled for similarity")
         parser.add_argument("--k", type=int, default=12)
 
-    def handle(self, *args: object, queries: Path, hard_queries: Path, samples: int, k: int,
-               **options: object) -> None:
+    def handle(self, *args: object, queries: Path, hard_queries: Path, image_models: list[str] | None,
+               samples: int, k: int, **options: object) -> None:
         plain, hard = _read(queries), _read(hard_queries)
         forms = sorted({case.get("form", "") for case in hard} - {""})
         try:
-            results = [similarity_precision(By.IMAGE, samples, k), similarity_precision(By.TEXT, samples, k)]
+            results = [similarity_precision(by, samples, k, within=within) for by in (By.IMAGE, By.TEXT)
+                       for within in (False, True)]
             results += [search_precision(plain, mode, True, k, "plain") for mode in Mode]
             results.append(search_precision(plain, Mode.FUSED, False, k, "plain"))
             results.append(search_precision(hard, Mode.FUSED, True, k, "hard"))
@@ -48,6 +53,13 @@ class Command(BaseCommand):
         self.stdout.write("|---|---|---|---|")
         for result in results:
             self.stdout.write(f"| {result.name} | {result.precision:.3f} | {result.evaluated} | {result.skipped} |")
+        if image_models is not None:
+            self.stdout.write(f"\n| image model | photos | photos/s | precision@{k} | within gender and category |")
+            self.stdout.write("|---|---|---|---|---|")
+            for model in _image_models(image_models):
+                report = image_model_report(model, samples, k)
+                self.stdout.write(f"| {report.model} | {report.images} | {report.images_per_s} | "
+                                  f"{report.precision:.3f} | {report.precision_within:.3f} |")
 
 
 def _read(path: Path) -> list[dict[str, object]]:
@@ -55,3 +67,14 @@ def _read(path: Path) -> list[dict[str, object]]:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise CommandError(f"cannot read the queries in {path}: {exc}") from exc
+
+
+def _image_models(named: list[str]) -> list[str]:
+    """The image models to compare: those named, or every packaged one (and ResNet-50 when its
+    weights are on this machine)."""
+    if named:
+        unknown = set(named) - set(IMAGE_DIMS)
+        if unknown:
+            raise CommandError(f"unknown image models: {', '.join(sorted(unknown))} (known: {', '.join(IMAGE_DIMS)})")
+        return named
+    return [name for name in IMAGE_DIMS if name != "resnet50" or image_model("auto").name == "resnet50"]
