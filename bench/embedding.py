@@ -1,6 +1,6 @@
 """Embedding throughput: the finder's runtime against eager PyTorch, same inputs, same run.
 
-Images: EfficientNet-Lite0 (or the configured model) on decoded demo photos, preprocessing
+Images: the configured image model (EfficientNet-Lite2 offline) on decoded demo photos, preprocessing
 included, eager PyTorch at batch 32 against the ONNX Runtime export. Text: product names,
 sentence-transformers' own ``encode`` (batch 64) against the finder's text embedder. Fidelity
 is the lowest cosine between the two runtimes' vectors of the same input, and relevance the

@@ -1,8 +1,9 @@
 """The shopper's pages: the catalog grid, a product with its similar rows, similar products,
 the search box, search by photo.
 
-The grid and the search answer instant search (:mod:`storefront.context`): with the header
-``X-Fragment: 1`` they render their content alone, which the page's script swaps in."""
+The grid, the search and similar products answer instant search (:mod:`storefront.context`):
+with the header ``X-Fragment: 1`` they render their content alone, which the page's script swaps
+in when a filter or the sort changes or the shopper types."""
 
 from __future__ import annotations
 
@@ -81,6 +82,7 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
 
 
 @shopper_page
+@vary_on_headers(FRAGMENT_HEADER)
 def similar(request: HttpRequest, product_id: int) -> HttpResponse:
     product = get_object_or_404(Product, pk=product_id)
     by = By(request.GET["by"]) if request.GET.get("by") in set(By) else By.TEXT

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from catalog.images import to_rgb
-from search.embedding.image import image_embedder, image_model, load_image_embedder
-from search.embedding.runtime import ModelInfo, ModelUnavailable, device
+from search.embedding.image import IMAGE_SIZES, OFFLINE_DEFAULT, image_embedder, image_model, load_image_embedder
+from search.embedding.runtime import ModelInfo, ModelUnavailable, default_runtime, device
 from search.embedding.text import load_text_embedder, text_embedder
 from search.kinds import BY_NAME
 from search.lifecycle import ensure_index
@@ -30,7 +30,7 @@ def test_minilm_reproduces_the_reference_similarities() -> None:
 
 def test_efficientnet_features_tell_products_apart() -> None:
     embedder = image_embedder()
-    assert (embedder.name, embedder.dim) == ("efficientnet-lite0", 1280)
+    assert (embedder.name, embedder.dim) == (OFFLINE_DEFAULT, 1280)
     # 8787 and 9611 are pixel-identical photos; 10007 is a different product.
     images = [Image.open(DEMO / "images" / f"{pid}.jpg") for pid in (8787, 9611, 10007)]
     vectors = embedder.embed(images)
@@ -103,3 +103,13 @@ def test_an_unknown_model_name_is_a_clear_error(settings, fresh_image_model) -> 
     settings.FINDER_IMAGE_MODEL = "clip"
     with pytest.raises(ModelUnavailable, match="must be one of"):
         image_embedder()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"])
+def test_each_packaged_image_model_loads_offline_at_its_own_size(name: str) -> None:
+    embedder = load_image_embedder(device(), default_runtime(device()), name)
+    assert (embedder.name, embedder.dim, embedder.size) == (name, 1280, IMAGE_SIZES[name])
+    images = [Image.open(DEMO / "images" / f"{pid}.jpg") for pid in (8787, 9611, 10007)]
+    vectors = embedder.embed(images)
+    assert vectors[0] @ vectors[1] > 0.999 and vectors[0] @ vectors[2] < 0.95

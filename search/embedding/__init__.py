@@ -6,9 +6,10 @@ Text: sentence-transformers all-MiniLM-L6-v2 (384-d), shipped inside the
 
 Image: the penultimate layer of ResNet-50 (2048-d) when its ImageNet weights can be had
 (a file named by ``FINDER_RESNET50_WEIGHTS``, the torch hub cache, or a download), else the
-packaged EfficientNet-Lite0 (1280-d). ``FINDER_IMAGE_MODEL`` is ``auto`` (ResNet-50 if its
-weights are already on disk, never downloading), ``resnet50`` (downloads if it must) or
-``efficientnet-lite0``. The index's image dimension follows :func:`image_model`.
+packaged EfficientNet-Lite2 (1280-d; Lite0 and Lite1 are packaged too, and measured below it).
+``FINDER_IMAGE_MODEL`` is ``auto`` (ResNet-50 if its weights are already on disk, never
+downloading), ``resnet50`` (downloads if it must) or ``efficientnet-lite0``/``1``/``2``. The
+index's image dimension follows :func:`image_model`.
 
 Where they run. On a CPU the models are exported once to ONNX (cached under
 ``FINDER_MODEL_CACHE``) and run by ONNX Runtime: measured here 10x eager PyTorch for

@@ -38,7 +38,7 @@ IMAGE_DIMS = {"resnet50": 2048, "efficientnet-lite0": 1280, "efficientnet-lite1"
 IMAGE_SIZES = {"resnet50": 224, "efficientnet-lite0": 224, "efficientnet-lite1": 240, "efficientnet-lite2": 260}
 IMAGE_MODELS = ("auto", *IMAGE_DIMS)
 #: The packaged model ``auto`` takes when ResNet-50's weights are not on disk.
-OFFLINE_DEFAULT = "efficientnet-lite0"
+OFFLINE_DEFAULT = "efficientnet-lite2"
 
 
 @dataclass(frozen=True)

@@ -80,8 +80,10 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     catalog's nearest word (``corrected``; not with ``exact``), and the terms of the synonym
     groups that the query says join it (``synonyms``), as keywords and in the text the model reads.
     A gender, colour, product type or brand the query names (in the catalog's words or a
-    synonym) becomes a filter too, unless the shopper set that filter; if nothing passes them,
-    they are dropped again (``relaxed``). Each result says why it is there (``explanation``).
+    synonym) becomes a filter too, unless the shopper set that filter; if nothing passes them
+    all, they are dropped again, the narrowest first (``relaxed``). ``sort`` other than
+    relevance reorders the :data:`SORTED_DEPTH` best. Each result says why it is there
+    (``explanation``).
     """
     client = get_client()
     live = live_index()
@@ -96,31 +98,31 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
         meaning = query_vector(f"{searched} ({', '.join(also)})" if also else searched)
         reading = understand(searched, vocabulary(client, live.name), groups) if understanding else Understanding()
         understood = {a: v for a, v in reading.values.items() if a not in filters.tags}
-        narrowed = dataclasses.replace(filters, tags={**filters.tags, **{a: (v,) for a, v in understood.items()}})
-        taken = set(" ".join(reading.words[a] for a in understood).split())
-        unfiltered = " ".join(word for word in tokens(searched) if word not in taken)
-        ranked = _fused(client, live, searched, meaning, words.expand(unfiltered), narrowed, depth, mode, taken)
+
+        def ranking(values: dict[str, str]) -> tuple[Filters, list[tuple[int, dict[str, Any]]]]:
+            """The ranking with ``values`` as filters: their words are no keywords, nor their synonyms."""
+            narrowed = dataclasses.replace(filters, tags={**filters.tags, **{a: (v,) for a, v in values.items()}})
+            taken = set(" ".join(reading.words[a] for a in values).split())
+            unfiltered = " ".join(word for word in tokens(searched) if word not in taken)
+            return narrowed, _fused(client, live, searched, meaning, words.expand(unfiltered), narrowed, depth, mode,
+                                    taken)
+
+        narrowed, ranked = ranking(understood)
         relaxed = bool(understood) and not ranked
         for dropped in _relaxations(understood) if relaxed else ():
             understood = {a: v for a, v in understood.items() if a not in dropped}
-            narrowed = dataclasses.replace(filters, tags={**filters.tags, **{a: (v,) for a, v in understood.items()}})
-            taken = set(" ".join(reading.words[a] for a in understood).split())
-            unfiltered = " ".join(word for word in tokens(searched) if word not in taken)
-            ranked = _fused(client, live, searched, meaning, words.expand(unfiltered), narrowed, depth, mode, taken)
+            narrowed, ranked = ranking(understood)
             if ranked:
                 break
         if sort is Sort.RELEVANCE:
             chosen = ranked[(page - 1) * k:page * k]
-            documents = get_store().documents([pid for pid, _ in chosen])
+            pairs = list(zip(chosen, get_store().documents([pid for pid, _ in chosen]), strict=True))
         else:
-            pool = ranked[:SORTED_DEPTH]
-            ordered = sorted(zip(pool, get_store().documents([pid for pid, _ in pool]), strict=True),
-                             key=lambda pair: sort.key(pair[1]) if pair[1] else ())
-            chosen = [hit for hit, _ in ordered][(page - 1) * k:page * k]
-            documents = [document for _, document in ordered][(page - 1) * k:page * k]
-            ranked = pool
+            ranked = ranked[:SORTED_DEPTH]
+            pairs = sorted(zip(ranked, get_store().documents([pid for pid, _ in ranked]), strict=True),
+                           key=lambda pair: sort.key(pair[1]) if pair[1] else ())[(page - 1) * k:page * k]
     results = [{**document, "score": round(why["score"], 6), "explanation": why}
-               for (_, why), document in zip(chosen, documents, strict=True) if document]
+               for (_, why), document in pairs if document]
     return SearchPage(results, page, k, len(ranked), understood, relaxed, narrowed,
                       corrected=searched if fixes else "", synonyms=also)
 
