@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -44,6 +44,13 @@ def browser() -> Iterator[Browser]:
     del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
+def import_demo(catalog_dir: Callable[..., Path], count: int) -> None:
+    """``count`` demo products, imported and indexed by the real worker."""
+    ensure_index()
+    report = import_catalog(catalog_dir(demo_rows(count)))
+    wait_until_settled(report.product_ids)
+
+
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
@@ -52,9 +59,7 @@ def shot(page: Page, name: str) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_sign_up_log_in_filter_and_find_similar(browser, live_server, search_settings, celery_worker,
                                                  catalog_dir) -> None:
-    ensure_index()
-    report = import_catalog(catalog_dir(demo_rows(30)))
-    wait_until_settled(report.product_ids)
+    import_demo(catalog_dir, 30)
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(live_server.url + "/")
@@ -144,9 +149,7 @@ def shots_at_widths(page: Page, name: str) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_an_anonymous_shopper_searches_as_they_type_and_finds_similar_items(browser, live_server, search_settings,
                                                                              celery_worker, catalog_dir) -> None:
-    ensure_index()
-    report = import_catalog(catalog_dir(demo_rows(60)))
-    wait_until_settled(report.product_ids)
+    import_demo(catalog_dir, 60)
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(live_server.url + "/")
     expect(page.get_by_role("heading", name="Catalog")).to_be_visible()
@@ -198,9 +201,7 @@ def test_an_anonymous_shopper_searches_as_they_type_and_finds_similar_items(brow
 @pytest.mark.django_db(transaction=True)
 def test_the_storefront_works_without_javascript(browser, live_server, search_settings, celery_worker,
                                                  catalog_dir) -> None:
-    ensure_index()
-    report = import_catalog(catalog_dir(demo_rows(30)))
-    wait_until_settled(report.product_ids)
+    import_demo(catalog_dir, 30)
     context = browser.new_context(java_script_enabled=False, viewport={"width": 375, "height": 800})
     page = context.new_page()
     page.goto(live_server.url + "/")
