@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import QuerySet
 
 from catalog.attributes import BY_PARAMETER
@@ -20,7 +22,9 @@ def products(filters: Filters, sort: Sort = Sort.RELEVANCE) -> QuerySet[Product]
     for parameter, values in filters.excluded.items():
         queryset = queryset.exclude(**{f"{BY_PARAMETER[parameter].field}__in": values})
     for word in filters.name:
-        queryset = queryset.filter(name__icontains=word)
+        # A whole word, as the index matches it ("2" is not in "ES2944"); \W is a non-word
+        # character to Python's re (SQLite) and to PostgreSQL's regular expressions alike.
+        queryset = queryset.filter(name__iregex=rf"(^|\W){re.escape(word)}(\W|$)")
     if filters.year_min is not None:
         queryset = queryset.filter(year__gte=filters.year_min)
     if filters.year_max is not None:

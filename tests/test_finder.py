@@ -193,3 +193,16 @@ def test_a_catalog_without_images_keeps_the_photos_products_have(indexed, tmp_pa
     report = import_catalog(folder)
     assert (report.created, report.updated, report.image_problems) == (0, 0, [])
     assert Product.objects.exclude(image="").count() == SLICE
+
+
+@pytest.mark.django_db
+def test_the_product_list_matches_name_words_as_the_index_does(indexed) -> None:
+    """The database's list and the index agree: a name filter is whole words ("2" is not in "ES2944")."""
+    named = Product.objects.exclude(name="").first()
+    word = re.findall(r"\w+", named.name)[-1]
+    listed = Client().get("/api/v1/products", {"name": word, "page_size": 100}).json()["results"]
+    assert named.id in {item["id"] for item in listed}
+    assert all(word.lower() in re.findall(r"\w+", item["name"].lower()) for item in listed)
+    fragment = word[1:]  # a part of a word is not the word
+    if fragment and not Product.objects.filter(name__iregex=rf"(^|\W){re.escape(fragment)}(\W|$)").exists():
+        assert Client().get("/api/v1/products", {"name": fragment}).json()["count"] == 0

@@ -155,7 +155,7 @@ def peak_mb():
 
 image = load_image(sys.stdin.buffer.read())
 before = peak_mb()
-embedder = ImageEmbedder("m", 3, "cpu", "onnx", 1, (0.5,) * 3, (0.5,) * 3, run=None)
+embedder = ImageEmbedder("m", 3, "cpu", "onnx", 1, 224, (0.5,) * 3, (0.5,) * 3, run=None)
 array = embedder.preprocess(image)
 assert array.shape == (3, 224, 224)
 print(peak_mb() - before)
