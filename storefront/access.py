@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 
 def may_browse(request: HttpRequest) -> bool:
+    """Whether this visitor may see the catalog."""
     return not settings.FINDER_LOGIN_REQUIRED or request.user.is_authenticated
 
 

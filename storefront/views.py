@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from catalog import selectors as catalog_selectors
+from catalog.attributes import BY_PARAMETER
 from catalog.models import Product
 from finder.errors import FinderError
 from finder.throttling import client_ip, limit
@@ -110,17 +111,23 @@ def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     page_number, sort = _page_number(request), parse_sort(request.GET.get("sort"))
     exact = request.GET.get("exact") == "1"
+    # Attributes the shopper decided in the sidebar (the form names those the query was read
+    # as): ticked or not, the query is not read for them again.
+    decided = frozenset(p for p in request.GET.getlist("decided") if p in BY_PARAMETER)
     found, problem, filters = None, Problem(), Filters()
     with problem.caught():
         filters = filters_from_query(request.GET)
         if query:
-            found = search_products(query, filters, k=SIMILAR_COUNT, page=page_number, sort=sort, exact=exact)
+            found = search_products(query, filters, k=SIMILAR_COUNT, page=page_number, sort=sort, exact=exact,
+                                    decided=decided)
             if found.found_words and page_number == 1:
                 remember_query(found.corrected or query, client_ip(request))
-    keep = urlencode([("q", query), *filters.pairs(), *_sort_pair(sort), *([("exact", "1")] if exact else [])])
+    decided = sorted(decided | set(found.understood if found else ()))
+    keep = urlencode([("q", query), *filters.pairs(), *_sort_pair(sort), *([("exact", "1")] if exact else []),
+                      *(("decided", attribute) for attribute in decided)])
     return render(request, "storefront/results.html", {
         "query": query, "found": found, "filters": filters, "problem": problem.message, "sort": sort,
-        "sorts": list(Sort), "exact": exact,
+        "sorts": list(Sort), "exact": exact, "decided": decided,
         "pager": pager(found.page, found.has_next, keep) if found else None,
         "sidebar": sidebar(found.applied if found else filters),
     }, status=problem.status)

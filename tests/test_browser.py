@@ -189,6 +189,13 @@ def test_an_anonymous_shopper_searches_as_they_type_and_finds_similar_items(brow
     page.go_back()
     expect(page.get_by_role("heading", name="Results for “sunglases”")).to_be_visible()
 
+    # The product type the query was read as is ticked in the sidebar; unticked, it goes.
+    read = page.locator('[data-facet="article_type"] input:checked')
+    expect(read).to_have_count(1)
+    read.uncheck()
+    expect(page).to_have_url(re.compile(r"decided=article_type"))
+    expect(page.locator('[data-facet="article_type"] input:checked')).to_have_count(0)
+
     # A product, and the products like it.
     page.locator("#results .card h2 a").first.click()
     expect(page.get_by_role("heading", name="Looks like this")).to_be_visible()

@@ -88,3 +88,24 @@ def test_sorting_reorders_the_relevant_matches(indexed) -> None:
     assert bad.status_code == 400 and "sort" in bad.json()
     searched = client.get("/api/v1/search", {"q": "tshirt", "sort": "name"}).json()["results"]
     assert [r["name"].casefold() for r in searched] == sorted(r["name"].casefold() for r in searched)
+
+
+@pytest.mark.django_db
+def test_a_value_the_query_was_read_as_can_be_unticked(indexed) -> None:
+    watches = Product.objects.filter(article_type="Watches").exclude(base_colour="")
+    colour = watches.values_list("base_colour", flat=True).first()
+    assert watches.exclude(base_colour=colour).exists()
+    client = Client()
+    page = client.get("/search/", {"q": f"{colour} watches"})
+    assert page.context["found"].understood == {"base_colour": colour.lower(), "article_type": "watches"}
+    html = page.content.decode()
+    assert '<input type="hidden" name="decided" value="article_type">' in html
+    assert '<input type="hidden" name="decided" value="base_colour">' in html
+    # The sidebar sent back with the colour unticked: the product type stays, the colour goes.
+    untick = client.get("/search/", {"q": f"{colour} watches", "decided": ["article_type", "base_colour"],
+                                     "article_type": "Watches"})
+    found = untick.context["found"]
+    assert found.understood == {} and found.applied.tags == {"article_type": ("Watches",)}
+    assert {r["article_type"] for r in found.results} == {"Watches"}
+    assert {r["base_colour"] for r in found.results} - {colour}
+    assert "decided=base_colour" in untick.context["pager"]["keep"]  # the next page reads it the same way

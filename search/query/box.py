@@ -72,7 +72,8 @@ class Mode(enum.StrEnum):
 
 
 def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mode: Mode = Mode.FUSED,
-                    understanding: bool = True, sort: Sort = Sort.RELEVANCE, exact: bool = False) -> SearchPage:
+                    understanding: bool = True, sort: Sort = Sort.RELEVANCE, exact: bool = False,
+                    decided: frozenset[str] = frozenset()) -> SearchPage:
     """Free-text search: the query's MiniLM vector (KNN) fused with BM25 keyword matching on
     the product's text, by reciprocal rank fusion, within ``filters``.
 
@@ -80,7 +81,8 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     catalog's nearest word (``corrected``; not with ``exact``), and the terms of the synonym
     groups that the query says join it (``synonyms``), as keywords and in the text the model reads.
     A gender, colour, product type or brand the query names (in the catalog's words or a
-    synonym) becomes a filter too, unless the shopper set that filter; if nothing passes them
+    synonym) becomes a filter too, unless the shopper set that filter, or ``decided`` it (unticked
+    the value the query was read as: the query is then not read for that attribute); if nothing passes them
     all, they are dropped again, the narrowest first (``relaxed``). ``sort`` other than
     relevance reorders the :data:`SORTED_DEPTH` best. Each result says why it is there
     (``explanation``).
@@ -97,7 +99,7 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
         also = tuple(words.expand(searched))
         meaning = query_vector(f"{searched} ({', '.join(also)})" if also else searched)
         reading = understand(searched, vocabulary(client, live.name), groups) if understanding else Understanding()
-        understood = {a: v for a, v in reading.values.items() if a not in filters.tags}
+        understood = {a: v for a, v in reading.values.items() if a not in filters.tags and a not in decided}
 
         def ranking(values: dict[str, str]) -> tuple[Filters, list[tuple[int, dict[str, Any]]]]:
             """The ranking with ``values`` as filters: their words are no keywords, nor their synonyms."""

@@ -43,8 +43,8 @@ class Suggestion:
 
 def suggestions(prefix: str, limit: int = LIMIT) -> list[Suggestion]:
     """Suggestions for ``prefix``: past searches first, then attribute values (those most
-    products have first), then product names; each text once. Each dictionary is asked for the
-    prefix as typed, then one edit off: what was typed exactly comes first."""
+    products have first), then product names; each text once. The dictionaries are asked for the
+    prefix as typed and, only when nothing starts with it, one edit off (a misspelling)."""
     prefix = " ".join(prefix.lower().split())[:MAX_QUERY_LENGTH]
     if not prefix:
         return []
