@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "finder",
     "catalog",
     "search",
+    "shoppers",
     "storefront",
 ]
 

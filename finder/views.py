@@ -1,16 +1,19 @@
-"""Pages of the project itself: sign-up (Django's auth app ships none), the account page and the
-health check."""
+"""Pages of the project itself: sign-up (Django's auth app ships none), the account page (with
+clearing its history and deleting it) and the health check."""
 
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.views.decorators.http import require_POST
 from django.views.generic import CreateView
 
 from search.store.connection import SearchUnavailable, get_client, search_errors
+from shoppers.selectors import recently_viewed
+from shoppers.services import clear_views, delete_account
 
 
 class SignUpView(CreateView):
@@ -28,8 +31,31 @@ class SignUpView(CreateView):
 
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
-    """The shopper's own page: where what an account keeps for them is shown."""
-    return render(request, "registration/account.html")
+    """The shopper's own page: what the account keeps for them (recently viewed, favourites),
+    and the way to clear or delete it."""
+    return render(request, "registration/account.html", {"viewed": recently_viewed(request.user),
+                                                         "problem": ""})
+
+
+@login_required
+@require_POST
+def clear_recently_viewed(request: HttpRequest) -> HttpResponse:
+    clear_views(request.user)
+    return redirect("account")
+
+
+@login_required
+@require_POST
+def delete_my_account(request: HttpRequest) -> HttpResponse:
+    """The account and all it kept, once the shopper confirms with their password."""
+    user = request.user
+    if not user.check_password(request.POST.get("password", "")):
+        return render(request, "registration/account.html", {
+            "viewed": recently_viewed(user), "problem": "That is not your password: the account is still here."},
+            status=400)
+    logout(request)
+    delete_account(user)
+    return redirect("storefront:list")
 
 
 def health(request: HttpRequest) -> JsonResponse:

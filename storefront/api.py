@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, serializers
+from rest_framework import generics, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,10 +30,13 @@ from search.query.filters import FilterParams
 from search.query.ordering import Sort
 from search.query.similar import similar_products, similar_to_image
 from search.query.suggest import MAX_QUERY_LENGTH, Suggestion, remember_query, suggestions
+from shoppers.selectors import favourite_products
+from shoppers.services import set_favourite
 from storefront import selectors
 from storefront.access import CatalogReader
 from storefront.photos import open_photo
 from storefront.serializers import (
+    FavouritesAnswer,
     ImageSearchAnswer,
     ProblemSerializer,
     ProductSerializer,
@@ -195,6 +198,28 @@ def suggestion_json(suggestion: Suggestion) -> dict[str, Any]:
                 "url": f"{reverse('storefront:search')}?{urlencode({'q': suggestion.text})}"}
     return {"text": suggestion.text, "kind": suggestion.kind, "label": BY_PARAMETER[suggestion.kind].label,
             "url": f"{reverse('storefront:list')}?{urlencode({suggestion.kind: suggestion.text})}"}
+
+
+class FavouritesView(APIView):
+    """``GET /api/v1/me/favourites``: the signed-in shopper's favourites, the latest first."""
+
+    @extend_schema(responses={200: FavouritesAnswer, **ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response({"results": ProductSerializer(favourite_products(request._request), many=True).data})
+
+
+class FavouriteView(APIView):
+    """``PUT`` keeps a product among the shopper's favourites, ``DELETE`` lets it go; both 204."""
+
+    @extend_schema(request=None, responses={204: None, 404: PROBLEM, **ERRORS})
+    def put(self, request: Request, product_id: int) -> Response:
+        set_favourite(request._request, get_object_or_404(Product, pk=product_id), on=True)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses={204: None, 404: PROBLEM, **ERRORS})
+    def delete(self, request: Request, product_id: int) -> Response:
+        set_favourite(request._request, get_object_or_404(Product, pk=product_id), on=False)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ImageSearchParams(FilterParams):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from search.kinds import KINDS
+from shoppers.selectors import favourite_ids
 from storefront.access import may_browse
 
 #: The request header instant search sends: answer the page's content alone.
@@ -13,8 +15,10 @@ FRAGMENT_HEADER = "X-Fragment"
 
 def storefront(request: HttpRequest) -> dict[str, object]:
     """The kinds of vector (the "By ..." choices on cards and pages), whether the shopper may
-    browse (the search box), and the template pages extend: the whole page, or for instant
-    search its content alone."""
+    browse (the search box), the shopper's favourites (the hearts; read only by a page that
+    shows one), and the template pages extend: the whole page, or for instant search its
+    content alone."""
     fragment = request.headers.get(FRAGMENT_HEADER) == "1"
     return {"vector_kinds": KINDS, "may_browse": may_browse(request),
+            "favourites": SimpleLazyObject(lambda: set(favourite_ids(request))),
             "base_template": "fragment.html" if fragment else "base.html"}

@@ -68,3 +68,7 @@ class ProblemSerializer(serializers.Serializer):
     """Every error but a bad parameter: a message for a person."""
 
     detail = serializers.CharField()
+
+
+class FavouritesAnswer(serializers.Serializer):
+    results = ProductSerializer(many=True)

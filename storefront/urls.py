@@ -15,6 +15,8 @@ urlpatterns = [
     path("products/<int:product_id>/", views.product_detail, name="detail"),
     path("products/<int:product_id>/similar/", views.similar, name="similar"),
     path("search/", views.search, name="search"),
+    path("favourites/", views.favourites, name="favourites"),
+    path("favourites/<int:product_id>/", views.favourite, name="favourite"),
     path("search/photo/", photo_upload(views.search_by_photo), name="search-photo"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs", inline_styles(SpectacularSwaggerSplitView.as_view(url_name="storefront:api-schema")),
@@ -24,6 +26,8 @@ urlpatterns = [
     path("api/v1/products/<int:product_id>", api.ProductDetailView.as_view(), name="api-product"),
     path("api/v1/products/<int:product_id>/similar", api.SimilarView.as_view(), name="api-similar"),
     path("api/v1/search", api.SearchView.as_view(), name="api-search"),
+    path("api/v1/me/favourites", api.FavouritesView.as_view(), name="api-favourites"),
+    path("api/v1/me/favourites/<int:product_id>", api.FavouriteView.as_view(), name="api-favourite"),
     path("api/v1/suggest", api.SuggestView.as_view(), name="api-suggest"),
     path("api/v1/search/image", photo_upload(api.ImageSearchView.as_view()), name="api-search-image"),
 ]

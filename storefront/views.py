@@ -1,5 +1,5 @@
 """The shopper's pages: the catalog grid, a product with its similar rows, similar products,
-the search box, search by photo.
+the search box, search by photo, favourites.
 
 The grid, the search and similar products answer instant search (:mod:`storefront.context`):
 with the header ``X-Fragment: 1`` they render their content alone, which the page's script swaps
@@ -13,7 +13,9 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -28,6 +30,8 @@ from search.query.filters import Filters, filters_from_query
 from search.query.ordering import Sort, parse_sort
 from search.query.similar import NotSearchable, similar_products, similar_to_image
 from search.query.suggest import remember_query
+from shoppers.selectors import favourite_products
+from shoppers.services import record_view, set_favourite
 from storefront import selectors
 from storefront.access import shopper_page
 from storefront.context import FRAGMENT_HEADER
@@ -69,6 +73,7 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
     the product has no vector of (no photo, not indexed yet) has no row; search being down
     says so in the row."""
     product = get_object_or_404(Product, pk=product_id)
+    record_view(request, product)
     rows = []
     for kind in reversed(KINDS):
         row: dict[str, Any] = {"kind": kind, "results": [], "problem": ""}
@@ -146,6 +151,23 @@ def search_by_photo(request: HttpRequest) -> HttpResponse:
         "photo": True, "photo_results": results, "filters": filters, "problem": problem.message,
         "sidebar": sidebar(filters),
     }, status=problem.status)
+
+
+@shopper_page
+@require_POST
+def favourite(request: HttpRequest, product_id: int) -> HttpResponse:
+    """The heart on a card: keep the product (``on=1``) or let it go, then back to the page."""
+    set_favourite(request, get_object_or_404(Product, pk=product_id), request.POST.get("on") == "1")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = reverse("storefront:detail", args=[product_id])
+    return redirect(back)
+
+
+@shopper_page
+def favourites(request: HttpRequest) -> HttpResponse:
+    """The shopper's favourites, the latest first; a guest's are kept until they sign up."""
+    return render(request, "storefront/favourites.html", {"products": favourite_products(request)})
 
 
 def _sort_pair(sort: Sort) -> list[tuple[str, str]]:

@@ -204,6 +204,15 @@ def test_an_anonymous_shopper_searches_as_they_type_and_finds_similar_items(brow
     expect(page.get_by_text("Search status")).to_have_count(0)
     shots_at_widths(page, "product")
 
+    # The heart keeps it, in this guest's session: it is on the favourites page.
+    page.set_viewport_size({"width": 1440, "height": 900})
+    name = page.get_by_role("heading", level=1).inner_text()
+    page.locator(".detail .heart-button").click()
+    expect(page.locator(".detail .heart-button")).to_have_attribute("aria-pressed", "true")
+    page.get_by_role("link", name="Favourites").click()
+    expect(page.locator(".grid .card h2")).to_have_text([name])
+    shot(page, "favourites")
+
 
 @pytest.mark.django_db(transaction=True)
 def test_the_storefront_works_without_javascript(browser, live_server, search_settings, celery_worker,

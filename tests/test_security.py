@@ -47,8 +47,9 @@ def test_the_route_list_covers_pages_and_api() -> None:
             "/api/v1/products/1/similar", "/api/v1/status"} <= paths
 
 
-#: What a signed-out shopper of the public storefront may not have: the index's state.
-PRIVATE = {"/api/v1/status"}
+#: What a signed-out shopper of the public storefront may not have: the index's state, and
+#: what an account keeps (a guest's favourites live in their session, on the pages).
+PRIVATE = {"/api/v1/status", "/api/v1/me/favourites", "/api/v1/me/favourites/1"}
 
 
 @pytest.mark.django_db

@@ -1,0 +1,62 @@
+"""Keeping and letting go of favourites, for an account or, before there is one, in the guest's
+session (a guest's favourites join the account they sign up for or log in to); an account's
+recently viewed products; and an account deleted with everything it kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest
+from django.utils import timezone
+
+from catalog.models import Product
+from shoppers.models import Favourite, View
+
+#: The session key of a guest's favourites, and how many a guest may keep.
+GUEST_KEY = "favourites"
+GUEST_LIMIT = 200
+#: Recently viewed products kept per account.
+VIEWS_KEPT = 50
+
+
+def set_favourite(request: HttpRequest, product: Product, on: bool) -> None:
+    """Keep ``product`` (``on``) or let it go, for the account signed in or the guest's session."""
+    if request.user.is_authenticated:
+        if on:
+            Favourite.objects.get_or_create(user=request.user, product=product)
+        else:
+            Favourite.objects.filter(user=request.user, product=product).delete()
+        return
+    kept = [pid for pid in request.session.get(GUEST_KEY, []) if pid != product.id]
+    request.session[GUEST_KEY] = ([product.id, *kept] if on else kept)[:GUEST_LIMIT]
+
+
+def adopt_guest_favourites(sender: Any, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any) -> None:
+    """Signed up or logged in: the guest's favourites become the account's (a signal receiver)."""
+    session: SessionBase | None = getattr(request, "session", None)
+    ids = session.pop(GUEST_KEY, []) if session is not None else []
+    existing = set(Product.objects.filter(id__in=ids).values_list("id", flat=True))
+    # Oldest first, so that the latest keeps the highest id (they share a created_at).
+    Favourite.objects.bulk_create([Favourite(user=user, product_id=pid) for pid in reversed(ids) if pid in existing],
+                                  ignore_conflicts=True)
+
+
+def record_view(request: HttpRequest, product: Product) -> None:
+    """A signed-in shopper opened ``product``: it heads their recently viewed, which keeps the
+    latest :data:`VIEWS_KEPT`."""
+    if not request.user.is_authenticated:
+        return
+    View.objects.update_or_create(user=request.user, product=product, defaults={"viewed_at": timezone.now()})
+    stale = View.objects.filter(user=request.user).values_list("id", flat=True)[VIEWS_KEPT:]
+    View.objects.filter(id__in=list(stale)).delete()
+
+
+def clear_views(user: AbstractBaseUser) -> None:
+    View.objects.filter(user=user).delete()
+
+
+def delete_account(user: AbstractBaseUser) -> None:
+    """The account and everything it kept (favourites, views: they go with it, by cascade)."""
+    user.delete()
