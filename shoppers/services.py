@@ -4,15 +4,19 @@ recently viewed products; and an account deleted with everything it kept."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from catalog.models import Product
 from shoppers.models import Favourite, View
+
+logger = logging.getLogger(__name__)
 
 #: The session key of a guest's favourites, and how many a guest may keep.
 GUEST_KEY = "favourites"
@@ -45,12 +49,21 @@ def adopt_guest_favourites(sender: Any, request: HttpRequest | None, user: Abstr
 
 def record_view(request: HttpRequest, product: Product) -> None:
     """A signed-in shopper opened ``product``: it heads their recently viewed, which keeps the
-    latest :data:`VIEWS_KEPT`."""
+    latest :data:`VIEWS_KEPT`. One upsert, so the same shopper in two tabs cannot collide; and
+    best effort: a view the database could not take (SQLite busy under load) never costs the
+    shopper the page."""
     if not request.user.is_authenticated:
         return
-    View.objects.update_or_create(user=request.user, product=product, defaults={"viewed_at": timezone.now()})
-    stale = View.objects.filter(user=request.user).values_list("id", flat=True)[VIEWS_KEPT:]
-    View.objects.filter(id__in=list(stale)).delete()
+    try:
+        with transaction.atomic():
+            View.objects.bulk_create([View(user=request.user, product=product, viewed_at=timezone.now())],
+                                     update_conflicts=True, unique_fields=["user", "product"],
+                                     update_fields=["viewed_at"])
+            stale = list(View.objects.filter(user=request.user).values_list("id", flat=True)[VIEWS_KEPT:])
+            if stale:
+                View.objects.filter(id__in=stale).delete()
+    except DatabaseError as exc:
+        logger.warning("recently viewed not recorded for user %s: %s", request.user.pk, exc)
 
 
 def clear_views(user: AbstractBaseUser) -> None:
