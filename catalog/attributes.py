@@ -50,3 +50,5 @@ ATTRIBUTES: tuple[Attribute, ...] = (
 BY_PARAMETER = {attribute.parameter: attribute for attribute in ATTRIBUTES}
 #: Product fields of the attributes, in the table's order.
 FIELDS = tuple(attribute.field for attribute in ATTRIBUTES)
+#: The attributes whose values autocomplete offers.
+SUGGESTED = tuple(attribute for attribute in ATTRIBUTES if attribute.suggested)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 
 import redis
 
+from search.store.connection import text
+
 #: Shorter words have too many neighbours one edit away ("wach": watch, wash, each...).
 MIN_LENGTH = 4
 #: Words this long may be two edits off; shorter ones, two edits away, are mostly other words
@@ -39,12 +41,8 @@ def _spellcheck(client: redis.Redis, index: str, words: list[str], distance: int
     reply = client.execute_command("FT.SPELLCHECK", index, " ".join(words), "DISTANCE", distance, "DIALECT", 2)
     fixes = {}
     for _, term, suggestions in reply:
-        candidates = [(float(score), _text(suggestion)) for score, suggestion in suggestions]
-        best = max(((score, text) for score, text in candidates if not text.startswith("+")), default=None)
+        candidates = [(float(score), text(suggestion)) for score, suggestion in suggestions]
+        best = max(((score, word) for score, word in candidates if not word.startswith("+")), default=None)
         if best is not None and best[0] > 0:
-            fixes[_text(term)] = best[1]
+            fixes[text(term)] = best[1]
     return fixes
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -16,12 +16,11 @@ from typing import Any
 
 from django.conf import settings
 
-from catalog.attributes import ATTRIBUTES
-from search.store.connection import SearchUnavailable, get_client, search_errors
+from catalog.attributes import SUGGESTED
+from search.store.connection import SearchUnavailable, get_client, search_errors, text
 from search.store.schema import suggestion_key
 from search.store.versions import live_index
 
-SUGGESTED = tuple(attribute for attribute in ATTRIBUTES if attribute.suggested)
 #: Suggestions at most, and of each source at most (past searches, attribute values).
 LIMIT = 8
 PER_SOURCE = 3
@@ -59,13 +58,13 @@ def suggestions(prefix: str, limit: int = LIMIT) -> list[Suggestion]:
     scored_values: list[tuple[float, Suggestion]] = []
     products: list[Suggestion] = []
     for (kind, _), answer in zip(sources, answers, strict=True):
-        for text, score, payload in answer:
+        for said, score, payload in answer:
             if kind == "query":
-                queries.append(Suggestion(text, kind))
+                queries.append(Suggestion(said, kind))
             elif kind == "product":
-                products.append(Suggestion(text, kind, int(payload)))
+                products.append(Suggestion(said, kind, int(payload)))
             else:
-                scored_values.append((score, Suggestion(text, kind)))
+                scored_values.append((score, Suggestion(said, kind)))
     values = [suggestion for _, suggestion in sorted(scored_values, key=lambda pair: -pair[0])]
     found: dict[str, Suggestion] = {}
     for candidates, most in ((queries, PER_SOURCE), (values, PER_SOURCE), (products, limit)):
@@ -91,8 +90,8 @@ def _ask(sources: list[tuple[str, str]], prefix: str, limit: int, fuzzy: bool) -
 def _triples(answer: list[Any] | None) -> list[tuple[str, float, str]]:
     """FT.SUGGET's flat answer WITHSCORES WITHPAYLOADS as (text, score, payload)."""
     answer = answer or []
-    return [(_text(text), float(score), _text(payload) if payload is not None else "")
-            for text, score, payload in zip(answer[::3], answer[1::3], answer[2::3], strict=True)]
+    return [(text(value), float(score), text(payload) if payload is not None else "")
+            for value, score, payload in zip(answer[::3], answer[1::3], answer[2::3], strict=True)]
 
 
 def remember_query(text: str, visitor: str) -> None:
@@ -118,7 +117,3 @@ def remember_query(text: str, visitor: str) -> None:
 
 def _queries_key() -> str:
     return f"{settings.FINDER_INDEX_PREFIX}:suggest:queries"
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

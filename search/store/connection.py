@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -22,6 +23,11 @@ def _client(url: str) -> redis.Redis:
     # RESP2: redisvl parses RediSearch replies in that shape.
     return redis.Redis.from_url(url, protocol=2, socket_connect_timeout=2, socket_timeout=10,
                                 health_check_interval=30)
+
+
+def text(value: Any) -> Any:
+    """A value from Redis as a string when it is bytes (replies are bytes unless decoded)."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def get_client() -> redis.Redis:

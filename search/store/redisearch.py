@@ -20,21 +20,16 @@ import redis
 from redis import Redis
 from redisvl.index import SearchIndex
 
-from catalog.attributes import ATTRIBUTES, FIELDS
+from catalog.attributes import FIELDS, SUGGESTED
 from catalog.models import Product
 from finder.redis_keys import delete_matching
 from search.store.base import IndexStore, NoSuchVersion
-from search.store.connection import get_client, search_errors
+from search.store.connection import get_client, search_errors, text
 from search.store.documents import document, fetch
 from search.store.schema import IndexLayout, VectorIndexSpec, alias, meta_key, suggestion_key
 
-SUGGESTED = tuple(attribute for attribute in ATTRIBUTES if attribute.suggested)
-
 
 def _pairs(items: list[Any]) -> dict[str, Any]:
-    def text(value: Any) -> Any:
-        return value.decode() if isinstance(value, bytes) else value
-
     return {text(items[i]): text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
 
