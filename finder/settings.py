@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "catalog",
     "search",
     "shoppers",
+    "analytics",
     "storefront",
 ]
 
@@ -259,6 +260,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing to a broker that is down gives up after about a second (a web request waits for
 # it); what could not be queued stays pending in the database for the sweep.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.3, "interval_max": 0.3}
+# Search analytics (analytics/services.py): recorded as shoppers search (FINDER_ANALYTICS=0:
+# not at all), rolled up into the database by the beat worker, kept this many days.
+FINDER_ANALYTICS = env.bool("FINDER_ANALYTICS", default=True)
+FINDER_ANALYTICS_ROLLUP_SECONDS = env.float("FINDER_ANALYTICS_ROLLUP_SECONDS", default=60.0)
+FINDER_ANALYTICS_DAYS = env.int("FINDER_ANALYTICS_DAYS", default=90)
 # The sweep (search.tasks.sweep_index) runs on the worker started with beat (-B).
 FINDER_SWEEP_SECONDS = env.float("FINDER_SWEEP_SECONDS", default=60.0)
 #: Work queued longer ago than this is queued again by the sweep, and shown as delayed.
@@ -268,6 +274,8 @@ CELERY_BEAT_SCHEDULE = {
                     "options": {"expires": FINDER_SWEEP_SECONDS}},
     "remove-stale-files": {"task": "catalog.tasks.remove_stale_files", "schedule": 3600.0,
                            "options": {"expires": 3600}},
+    "roll-up-searches": {"task": "analytics.tasks.roll_up_searches", "schedule": FINDER_ANALYTICS_ROLLUP_SECONDS,
+                         "options": {"expires": FINDER_ANALYTICS_ROLLUP_SECONDS}},
 }
 
 # Search and embeddings.

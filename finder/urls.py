@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from finder.throttling import limit
-from finder.views import SignUpView, account, clear_recently_viewed, delete_my_account, health
+from finder.views import SignUpView, account, clear_not_for_me, clear_recently_viewed, delete_my_account, health
 
 # Logins are rate limited per address (one password sprayed over many usernames) and per
 # username (one username tried from many addresses), on top of django-axes's lockout of a
@@ -16,12 +16,14 @@ login = limit("login", key="ip")(limit("login", key="post:username", group="logi
 urlpatterns = [
     path("healthz", health, name="health"),
     path("admin/", include("search.admin")),
+    path("admin/", include("analytics.admin")),
     path("admin/login/", limit("login", key="ip", group="admin-login")(admin.site.login)),
     path("admin/", admin.site.urls),
     path("accounts/signup/", limit("signup", key="ip")(SignUpView.as_view()), name="signup"),
     path("accounts/login/", login, name="login"),
     path("accounts/", account, name="account"),
     path("accounts/viewed/clear/", clear_recently_viewed, name="clear-viewed"),
+    path("accounts/not-for-me/clear/", clear_not_for_me, name="clear-dismissed"),
     path("accounts/delete/", delete_my_account, name="delete-account"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("storefront.urls")),

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 from django.views.generic import CreateView
 
 from search.store.connection import SearchUnavailable, get_client, search_errors
-from shoppers.selectors import recently_viewed
-from shoppers.services import clear_views, delete_account
+from shoppers.selectors import dismissed_products, recently_viewed
+from shoppers.services import clear_dismissals, clear_views, delete_account
 
 
 class SignUpView(CreateView):
@@ -33,8 +33,13 @@ class SignUpView(CreateView):
 def account(request: HttpRequest) -> HttpResponse:
     """The shopper's own page: what the account keeps for them (recently viewed, favourites),
     and the way to clear or delete it."""
-    return render(request, "registration/account.html", {"viewed": recently_viewed(request.user),
-                                                         "problem": ""})
+    return _account_page(request, "")
+
+
+def _account_page(request: HttpRequest, problem: str) -> HttpResponse:
+    return render(request, "registration/account.html", {
+        "viewed": recently_viewed(request.user), "dismissed": dismissed_products(request.user), "problem": problem,
+    }, status=400 if problem else 200)
 
 
 @login_required
@@ -46,13 +51,18 @@ def clear_recently_viewed(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+def clear_not_for_me(request: HttpRequest) -> HttpResponse:
+    clear_dismissals(request.user)
+    return redirect("account")
+
+
+@login_required
+@require_POST
 def delete_my_account(request: HttpRequest) -> HttpResponse:
     """The account and all it kept, once the shopper confirms with their password."""
     user = request.user
     if not user.check_password(request.POST.get("password", "")):
-        return render(request, "registration/account.html", {
-            "viewed": recently_viewed(user), "problem": "That is not your password: the account is still here."},
-            status=400)
+        return _account_page(request, "That is not your password: the account is still here.")
     logout(request)
     delete_account(user)
     return redirect("storefront:list")

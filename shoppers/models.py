@@ -36,3 +36,19 @@ class View(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} saw {self.product_id}"
+
+
+class Dismissal(models.Model):
+    """A product a shopper said is not for them ("Not for me" on a card): For you leans away
+    from it and never shows it again."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dismissals")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "product"], name="one-dismissal-a-product")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ✕ {self.product_id}"

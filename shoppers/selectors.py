@@ -1,12 +1,25 @@
-"""Reads of a shopper's favourites (signed in or a guest) and recently viewed products."""
+"""Reads of a shopper's favourites (signed in or a guest), recently viewed and dismissed
+products, and their picks (For you)."""
 
 from __future__ import annotations
 
+import enum
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Count
 from django.http import HttpRequest
 
 from catalog.models import Product
-from shoppers.models import View
+from search.query import listing
+from search.query.filters import Filters
+from search.query.ordering import Sort
+from search.query.recommend import recommended
+from search.store import get_store
+from shoppers.models import Dismissal, Favourite, View
 from shoppers.services import GUEST_KEY
 
 
@@ -27,3 +40,59 @@ def favourite_products(request: HttpRequest) -> list[Product]:
 def recently_viewed(user: AbstractBaseUser) -> list[Product]:
     """The products a signed-in shopper opened, the latest first."""
     return [view.product for view in View.objects.filter(user=user).select_related("product")]
+
+
+def dismissed_products(user: AbstractBaseUser) -> list[Product]:
+    """The products a signed-in shopper said are not for them, the latest first."""
+    return [dismissal.product for dismissal in Dismissal.objects.filter(user=user).select_related("product")]
+
+
+#: What For you reads of a shopper's history: a favourite counts fully, a product only opened
+#: for less, and only the latest views.
+FAVOURITE_WEIGHT = 1.0
+VIEW_WEIGHT = 0.5
+VIEWS_READ = 20
+
+
+class Basis(enum.StrEnum):
+    """What a shopper's picks come from."""
+
+    HISTORY = "history"  # their favourites, views and "not for me"s
+    POPULAR = "popular"  # nothing of theirs yet, or nothing of it in the index: the shop's favourites
+
+
+@dataclass(frozen=True)
+class Picks:
+    results: list[dict[str, Any]]
+    basis: Basis
+
+
+def picks_for(user: AbstractBaseUser, filters: Filters, k: int = 12) -> Picks:
+    """For you: products near what ``user`` liked and away from what they dismissed, within
+    ``filters``, none they have seen or dismissed; with no history to go on, the shop's most
+    liked (:func:`popular`)."""
+    favourites = list(Favourite.objects.filter(user=user).values_list("product_id", flat=True))
+    views = list(View.objects.filter(user=user).values_list("product_id", flat=True)[:VIEWS_READ])
+    dismissed = list(Dismissal.objects.filter(user=user).values_list("product_id", flat=True))
+    liked = {**{pid: VIEW_WEIGHT for pid in views}, **{pid: FAVOURITE_WEIGHT for pid in favourites}}
+    seen = {*liked, *dismissed, *View.objects.filter(user=user).values_list("product_id", flat=True)}
+    results = recommended(liked, dismissed, seen, filters, k) if liked else []
+    if results:
+        return Picks(results, Basis.HISTORY)
+    return Picks(popular(filters, k, exclude=seen), Basis.POPULAR)
+
+
+def popular(filters: Filters, k: int, exclude: Collection[int] = ()) -> list[dict[str, Any]]:
+    """The ``k`` products shoppers keep and open most (a favourite counts twice a view), then
+    the newest, within ``filters``: as the index shows them."""
+    fans: Counter[int] = Counter()
+    for pid, n in Favourite.objects.values_list("product").annotate(n=Count("id")):
+        fans[pid] += 2 * n
+    for pid, n in View.objects.values_list("product").annotate(n=Count("id")):
+        fans[pid] += n
+    passing = listing.products(filters, Sort.NEWEST).exclude(id__in=list(exclude))
+    liked = [pid for pid, _ in fans.most_common()]
+    allowed = set(passing.filter(id__in=liked).values_list("id", flat=True))
+    chosen = [pid for pid in liked if pid in allowed][:k]
+    chosen += list(passing.exclude(id__in=chosen).values_list("id", flat=True)[:k - len(chosen)])
+    return [document for document in get_store().documents(chosen) if document]

@@ -1,6 +1,7 @@
 """Keeping and letting go of favourites, for an account or, before there is one, in the guest's
 session (a guest's favourites join the account they sign up for or log in to); an account's
-recently viewed products; and an account deleted with everything it kept."""
+recently viewed products and the products it said are not for it; and an account deleted with
+everything it kept."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from catalog.models import Product
-from shoppers.models import Favourite, View
+from shoppers.models import Dismissal, Favourite, View
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,19 @@ def clear_views(user: AbstractBaseUser) -> None:
     View.objects.filter(user=user).delete()
 
 
+def dismiss(user: AbstractBaseUser, product: Product, on: bool = True) -> None:
+    """``product`` is not for ``user`` (``on``; it stops being a favourite too), or is again."""
+    if on:
+        Dismissal.objects.get_or_create(user=user, product=product)
+        Favourite.objects.filter(user=user, product=product).delete()
+    else:
+        Dismissal.objects.filter(user=user, product=product).delete()
+
+
+def clear_dismissals(user: AbstractBaseUser) -> None:
+    Dismissal.objects.filter(user=user).delete()
+
+
 def delete_account(user: AbstractBaseUser) -> None:
-    """The account and everything it kept (favourites, views: they go with it, by cascade)."""
+    """The account and everything it kept (favourites, views, dismissals: they go with it, by cascade)."""
     user.delete()

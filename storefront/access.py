@@ -39,3 +39,10 @@ class CatalogReader(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return may_browse(request)
+
+
+class SearchAnalyst(BasePermission):
+    """The shop's staff who may see search analytics (``analytics.view_search``)."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user and request.user.is_staff and request.user.has_perm("analytics.view_search"))

@@ -20,26 +20,30 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analytics import selectors as analytics_selectors
+from analytics.services import record_search, timed
 from catalog import selectors as catalog_selectors
 from catalog.attributes import BY_PARAMETER
 from catalog.models import Product
 from finder.throttling import ScopedThrottle, client_ip
 from search.kinds import By
+from search.query import listing
 from search.query.box import search_products
 from search.query.filters import FilterParams
 from search.query.ordering import Sort
 from search.query.similar import similar_products, similar_to_image
 from search.query.suggest import MAX_QUERY_LENGTH, Suggestion, remember_query, suggestions
-from shoppers.selectors import favourite_products
-from shoppers.services import set_favourite
-from storefront import selectors
-from storefront.access import CatalogReader
+from shoppers.selectors import favourite_products, picks_for
+from shoppers.services import dismiss, set_favourite
+from storefront.access import CatalogReader, SearchAnalyst
 from storefront.photos import open_photo
 from storefront.serializers import (
+    AnalyticsAnswer,
     FavouritesAnswer,
     ImageSearchAnswer,
     ProblemSerializer,
     ProductSerializer,
+    RecommendationsAnswer,
     SearchAnswer,
     SimilarAnswer,
     StatusAnswer,
@@ -91,7 +95,7 @@ class ProductListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Product]:
         params = SortParams(data=self.request.query_params)
         params.is_valid(raise_exception=True)
-        return selectors.products(params.filters(), Sort(params.validated_data["sort"]))
+        return listing.products(params.filters(), Sort(params.validated_data["sort"]))
 
 
 @extend_schema(responses={200: ProductSerializer, 404: PROBLEM, **ERRORS})
@@ -158,10 +162,14 @@ class SearchView(APIView):
         params = SearchParams(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        found = search_products(data["q"], params.filters(), k=data["k"], page=data["page"], sort=Sort(data["sort"]),
-                                exact=data["exact"])
-        if found.found_words and found.page == 1:
-            remember_query(found.corrected or data["q"], client_ip(request._request))
+        filters = params.filters()
+        with timed() as took:
+            found = search_products(data["q"], filters, k=data["k"], page=data["page"], sort=Sort(data["sort"]),
+                                    exact=data["exact"])
+        if found.page == 1:
+            record_search(request._request, data["q"], filters, found, took[0])
+            if found.found_words:
+                remember_query(found.corrected or data["q"], client_ip(request._request))
         return Response({"results": found.results, "page": found.page, "candidates": found.candidates,
                          "understood": found.understood, "relaxed": found.relaxed, "corrected": found.corrected,
                          "synonyms": list(found.synonyms)})
@@ -220,6 +228,63 @@ class FavouriteView(APIView):
     def delete(self, request: Request, product_id: int) -> Response:
         set_favourite(request._request, get_object_or_404(Product, pk=product_id), on=False)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DismissedView(APIView):
+    """``PUT``: the product is not for the shopper (For you leans away from it and never shows it;
+    it stops being a favourite); ``DELETE`` takes that back; both 204."""
+
+    @extend_schema(request=None, responses={204: None, 404: PROBLEM, **ERRORS})
+    def put(self, request: Request, product_id: int) -> Response:
+        dismiss(request.user, get_object_or_404(Product, pk=product_id), on=True)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses={204: None, 404: PROBLEM, **ERRORS})
+    def delete(self, request: Request, product_id: int) -> Response:
+        dismiss(request.user, get_object_or_404(Product, pk=product_id), on=False)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RecommendationParams(FilterParams):
+    k = serializers.IntegerField(min_value=1, max_value=100, default=12)
+
+
+class RecommendationsView(APIView):
+    """``GET /api/v1/me/recommendations``: products for the signed-in shopper, from their
+    favourites and views and away from what they dismissed, within the filters, none of those;
+    ``basis`` says ``history``, or ``popular`` (the shop's most liked) while there is nothing
+    of theirs to go on."""
+
+    @extend_schema(parameters=[RecommendationParams], responses={200: RecommendationsAnswer, **ERRORS})
+    def get(self, request: Request) -> Response:
+        params = RecommendationParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        picks = picks_for(request.user, params.filters(), k=params.validated_data["k"])
+        return Response({"results": picks.results, "basis": picks.basis.value})
+
+
+class AnalyticsParams(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=366, default=7, help_text="the last days, today included")
+
+
+class AnalyticsView(APIView):
+    """``GET /api/v1/analytics?days=7``: what shoppers searched for, for the shop's staff (the
+    admin's Search analytics, as data). Searches reach it within a minute (the roll-up)."""
+
+    permission_classes = [SearchAnalyst]
+
+    @extend_schema(parameters=[AnalyticsParams], responses={200: AnalyticsAnswer, 403: PROBLEM, **ERRORS})
+    def get(self, request: Request) -> Response:
+        params = AnalyticsParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        period = analytics_selectors.Period.last_days(params.validated_data["days"])
+        totals = analytics_selectors.totals(period)
+        keys = ("searches", "zero_result", "relaxed", "clicked", "ctr", "mrr")
+        return Response({
+            "first_day": period.first, "last_day": period.last, **{key: totals[key] for key in keys},
+            "top_queries": [{"query": row["query"], **{key: row[key] for key in keys}}
+                            for row in analytics_selectors.top_queries(period)],
+        })
 
 
 class ImageSearchParams(FilterParams):

@@ -72,3 +72,29 @@ class ProblemSerializer(serializers.Serializer):
 
 class FavouritesAnswer(serializers.Serializer):
     results = ProductSerializer(many=True)
+
+
+class RecommendationsAnswer(serializers.Serializer):
+    results = ProductSerializer(many=True, help_text="with basis=history, each has a score and an explanation too")
+    basis = serializers.ChoiceField(choices=["history", "popular"],
+                                    help_text="history: from the shopper's favourites, views and dismissals; "
+                                              "popular: the shop's most liked, while there is nothing of theirs")
+
+
+class QueryCounts(serializers.Serializer):
+    searches = serializers.IntegerField()
+    zero_result = serializers.IntegerField(help_text="searches that found nothing")
+    relaxed = serializers.IntegerField(help_text="searches whose understood filters were relaxed")
+    clicked = serializers.IntegerField(help_text="searches with a result opened")
+    ctr = serializers.FloatField(help_text="click-through rate: clicked / searches")
+    mrr = serializers.FloatField(help_text="mean reciprocal rank of the first result opened (0 for none)")
+
+
+class TopQuery(QueryCounts):
+    query = serializers.CharField()
+
+
+class AnalyticsAnswer(QueryCounts):
+    first_day = serializers.DateField(help_text="the period's first day")
+    last_day = serializers.DateField(help_text="and its last, today")
+    top_queries = TopQuery(many=True)

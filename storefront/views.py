@@ -1,5 +1,5 @@
 """The shopper's pages: the catalog grid, a product with its similar rows, similar products,
-the search box, search by photo, favourites.
+the search box, search by photo, favourites, "not for me" and For you.
 
 The grid, the search and similar products answer instant search (:mod:`storefront.context`):
 with the header ``X-Fragment: 1`` they render their content alone, which the page's script swaps
@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,20 +20,21 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from analytics.services import record_click, record_search, timed
 from catalog import selectors as catalog_selectors
 from catalog.attributes import BY_PARAMETER
 from catalog.models import Product
 from finder.errors import FinderError
 from finder.throttling import client_ip, limit
 from search.kinds import KINDS, By
+from search.query import listing
 from search.query.box import search_products
 from search.query.filters import Filters, filters_from_query
 from search.query.ordering import Sort, parse_sort
 from search.query.similar import NotSearchable, similar_products, similar_to_image
 from search.query.suggest import remember_query
-from shoppers.selectors import favourite_products
-from shoppers.services import record_view, set_favourite
-from storefront import selectors
+from shoppers.selectors import favourite_products, picks_for
+from shoppers.services import dismiss, record_view, set_favourite
 from storefront.access import shopper_page
 from storefront.context import FRAGMENT_HEADER
 from storefront.errors import Problem
@@ -58,7 +60,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
     problem, filters, sort = Problem(), Filters(), parse_sort(request.GET.get("sort"))
     with problem.caught():
         filters = filters_from_query(request.GET)
-    page = Paginator(selectors.products(filters, sort), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(listing.products(filters, sort), PAGE_SIZE).get_page(request.GET.get("page"))
     keep = urlencode([*filters.pairs(), *_sort_pair(sort)])
     return render(request, "storefront/product_list.html", {
         "page": page, "filters": filters, "sidebar": sidebar(filters), "sort": sort, "sorts": list(Sort),
@@ -74,6 +76,8 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
     says so in the row."""
     product = get_object_or_404(Product, pk=product_id)
     record_view(request, product)
+    if "sid" in request.GET:  # opened from a search's results
+        record_click(request.GET["sid"], product.id, request.GET.get("pos", ""))
     rows = []
     for kind in reversed(KINDS):
         row: dict[str, Any] = {"kind": kind, "results": [], "problem": ""}
@@ -120,19 +124,25 @@ def search(request: HttpRequest) -> HttpResponse:
     # as): ticked or not, the query is not read for them again.
     decided = frozenset(p for p in request.GET.getlist("decided") if p in BY_PARAMETER)
     found, problem, filters = None, Problem(), Filters()
+    # The search's id for analytics: page 1 records the search, its pages' links carry the id.
+    search_id = request.GET.get("sid", "")
     with problem.caught():
         filters = filters_from_query(request.GET)
         if query:
-            found = search_products(query, filters, k=SIMILAR_COUNT, page=page_number, sort=sort, exact=exact,
-                                    decided=decided)
-            if found.found_words and page_number == 1:
-                remember_query(found.corrected or query, client_ip(request))
+            with timed() as took:
+                found = search_products(query, filters, k=SIMILAR_COUNT, page=page_number, sort=sort, exact=exact,
+                                        decided=decided)
+            if page_number == 1:
+                search_id = record_search(request, query, filters, found, took[0])
+                if found.found_words:
+                    remember_query(found.corrected or query, client_ip(request))
     decided = sorted(decided | set(found.understood if found else ()))
     keep = urlencode([("q", query), *filters.pairs(), *_sort_pair(sort), *([("exact", "1")] if exact else []),
-                      *(("decided", attribute) for attribute in decided)])
+                      *(("decided", attribute) for attribute in decided), *([("sid", search_id)] if search_id else [])])
     return render(request, "storefront/results.html", {
         "query": query, "found": found, "filters": filters, "problem": problem.message, "sort": sort,
-        "sorts": list(Sort), "exact": exact, "decided": decided,
+        "sorts": list(Sort), "exact": exact, "decided": decided, "search_id": search_id,
+        "offset": (found.page - 1) * found.k if found else 0,
         "pager": pager(found.page, found.has_next, keep) if found else None,
         "sidebar": sidebar(found.applied if found else filters),
     }, status=problem.status)
@@ -158,10 +168,40 @@ def search_by_photo(request: HttpRequest) -> HttpResponse:
 def favourite(request: HttpRequest, product_id: int) -> HttpResponse:
     """The heart on a card: keep the product (``on=1``) or let it go, then back to the page."""
     set_favourite(request, get_object_or_404(Product, pk=product_id), request.POST.get("on") == "1")
+    return _back(request, product_id)
+
+
+@login_required
+@require_POST
+def not_for_me(request: HttpRequest, product_id: int) -> HttpResponse:
+    """"Not for me" on a card (``on=0`` takes it back): For you leans away from the product."""
+    dismiss(request.user, get_object_or_404(Product, pk=product_id), request.POST.get("on", "1") == "1")
+    return _back(request, product_id)
+
+
+def _back(request: HttpRequest, product_id: int) -> HttpResponse:
+    """After a card's button: nothing for the page's script (it updates the card itself), else
+    back to the page the button was on (never off the site), or the product's page."""
+    if request.headers.get(FRAGMENT_HEADER) == "1":
+        return HttpResponse(status=204)
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         back = reverse("storefront:detail", args=[product_id])
     return redirect(back)
+
+
+@login_required
+@vary_on_headers(FRAGMENT_HEADER)
+def for_you(request: HttpRequest) -> HttpResponse:
+    """Picks from the shopper's favourites, views and "not for me"s, within the filters; the
+    shop's favourites until there is something to go on (and the page says so)."""
+    picks, problem, filters = None, Problem(), Filters()
+    with problem.caught():
+        filters = filters_from_query(request.GET)
+        picks = picks_for(request.user, filters, k=PAGE_SIZE)
+    return render(request, "storefront/for_you.html", {
+        "picks": picks, "filters": filters, "sidebar": sidebar(filters), "problem": problem.message,
+    }, status=problem.status)
 
 
 @shopper_page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Collection
 from typing import Any
 
 import redis
@@ -58,9 +59,9 @@ def _similar(client: redis.Redis, live: LiveIndex, product_id: int, by: By, filt
     if None in vectors:
         raise _Stale
     if len(kinds) == 2:
-        ranked = _blended(client, live, vectors, filters, k * page, product_id, weight)
+        ranked = blended(client, live, vectors, filters, k * page, (product_id,), weight)
     else:
-        ranked = _nearest(client, live, vectors[0], kinds[0], filters, k * page, product_id)
+        ranked = nearest(client, live, vectors[0], kinds[0], filters, k * page, (product_id,))
     return ranked[(page - 1) * k:]
 
 
@@ -84,7 +85,7 @@ def similar_to_image(image: Image.Image, filters: Filters, k: int = 12) -> list[
             vector = live.vector_bytes(embedder.embed([image])[0])
         finally:
             slots.release()
-        return _nearest(client, live, vector, kind, filters, k)
+        return nearest(client, live, vector, kind, filters, k)
 
 
 @functools.cache
@@ -94,16 +95,19 @@ def _photo_slots() -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(settings.FINDER_PHOTO_CONCURRENCY)
 
 
-def _knn_query(vector: bytes, field: str, filters: Filters, depth: int, exclude: int | None) -> VectorQuery:
+def _knn_query(vector: bytes, field: str, filters: Filters, depth: int, exclude: Collection[int]) -> VectorQuery:
     expression = filters.expression()
-    if exclude is not None:
-        expression = Tag("id") != str(exclude) if expression is None else (Tag("id") != str(exclude)) & expression
+    if exclude:
+        # One negated tag clause however many: the product itself, or all a shopper has seen.
+        unwanted = Tag("id") != [str(product_id) for product_id in exclude]
+        expression = unwanted if expression is None else unwanted & expression
     return VectorQuery(vector=vector, vector_field_name=field, return_fields=[], filter_expression=expression,
                        num_results=depth)
 
 
-def _nearest(client: redis.Redis, live: LiveIndex, vector: bytes, kind: VectorKind, filters: Filters, depth: int,
-             exclude: int | None = None) -> list[dict[str, Any]]:
+def nearest(client: redis.Redis, live: LiveIndex, vector: bytes, kind: VectorKind, filters: Filters, depth: int,
+            exclude: Collection[int] = ()) -> list[dict[str, Any]]:
+    """The ``depth`` products nearest ``vector`` by ``kind``, within ``filters``, none of ``exclude``."""
     spec = live.specs[kind.field]
     query = _knn_query(vector, kind.field, filters, depth, exclude)
     hits = client.ft(live.name).search(query, query.params).docs
@@ -123,9 +127,9 @@ def _nearest(client: redis.Redis, live: LiveIndex, vector: bytes, kind: VectorKi
     return results
 
 
-def _blended(client: redis.Redis, live: LiveIndex, vectors: list[bytes], filters: Filters, depth: int,
-             exclude: int, weight: float) -> list[dict[str, Any]]:
-    """Text and image similarity blended: ``(1 - weight) * text + weight * image``.
+def blended(client: redis.Redis, live: LiveIndex, vectors: list[bytes], filters: Filters, depth: int,
+            exclude: Collection[int], weight: float) -> list[dict[str, Any]]:
+    """Text and image similarity to ``vectors`` blended: ``(1 - weight) * text + weight * image``.
 
     Candidates are the union of both KNN rankings; both similarities are then computed exactly
     from the candidates' stored vectors (normalised, so a dot product is the cosine). Products

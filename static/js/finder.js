@@ -1,6 +1,7 @@
 // The storefront's few lines of script. Every page works without them (plain forms and links);
 // with them: instant search as the shopper types, suggestions under the search box, filters and
-// sort that apply on change, and a photo dropped on the photo box.
+// sort that apply on change, hearts and "Not for me" without a reload, and a photo dropped on
+// the photo box.
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
@@ -82,6 +83,29 @@
     const params = new URLSearchParams();
     for (const [name, value] of new FormData(form)) if (value) params.append(name, value);
     show((form.getAttribute("action") || window.location.pathname) + "?" + params.toString(), "push");
+  });
+
+  // A card's heart and "Not for me" answer in place: the heart flips, the dismissed card goes.
+  // Anything but "done" (204) falls back to the plain form.
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!form.matches("form.heart, form.dismiss")) return;
+    event.preventDefault();
+    let response;
+    try {
+      response = await fetch(form.action, { method: "POST", body: new FormData(form), headers: { "X-Fragment": "1" } });
+    } catch (error) {
+      response = null;
+    }
+    if (!response || response.status !== 204) { form.submit(); return; }
+    if (form.matches("form.dismiss")) { form.closest(".card")?.remove(); return; }
+    const on = form.elements.on.value === "1";
+    const button = form.querySelector("button");
+    form.elements.on.value = on ? "0" : "1";
+    button.classList.toggle("on", on);
+    button.setAttribute("aria-pressed", String(on));
+    button.title = on ? "Remove from favourites" : "Add to favourites";
+    button.querySelector("[aria-hidden]").textContent = on ? "\u2665" : "\u2661";
   });
 
   // Suggestions: an ARIA combobox. Arrow keys move through them, Enter picks, Escape closes.

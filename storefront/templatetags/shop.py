@@ -4,12 +4,24 @@ score of 0.016 says nothing), and "Why this?" in plain sentences."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import template
+from django.urls import reverse
 
 register = template.Library()
 
 KIND_WORDS = {"text": "description", "image": "photo"}
+
+
+@register.simple_tag(takes_context=True)
+def product_url(context: template.Context, product: Any) -> str:
+    """A card's link to its product; a search's result's link says which search and where in it
+    (search analytics: the product page records the click)."""
+    url = reverse("storefront:detail", args=[product["id"] if isinstance(product, dict) else product.id])
+    if context.get("search_id") and context.get("position"):
+        url += "?" + urlencode({"sid": context["search_id"], "pos": context["position"]})
+    return url
 
 
 @register.filter

@@ -1,4 +1,5 @@
-"""Reads for the pages and the API that the database answers: the product grid."""
+"""The catalog grid, filtered as the index would filter it, as far as the database can tell:
+the product list (pages and API) and the products For you falls back to."""
 
 from __future__ import annotations
 

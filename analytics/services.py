@@ -1,0 +1,187 @@
+"""Recording searches and clicks, and rolling them up.
+
+Recording is one XADD to a Redis stream (about a tenth of a millisecond, nothing waits on the
+database): a search gets an id that its results' links carry, and a click names it. Nothing
+in an event says who the shopper is: ``visitor`` is a keyed hash of their session (or, for a
+visitor without one, of their address and browser and the day), which tells visitors apart and
+no more. Recording is best effort: with Redis down, or analytics off (``FINDER_ANALYTICS=0``),
+the search goes on unrecorded.
+
+:func:`roll_up`, run by the beat worker every ``FINDER_ANALYTICS_ROLLUP_SECONDS``, moves the
+stream's entries into :class:`~analytics.models.Search` and :class:`~analytics.models.Click`
+rows, and drops rows older than ``FINDER_ANALYTICS_DAYS``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from analytics.models import Click, Cursor, Search
+from finder.throttling import client_ip
+from search.query.box import SearchPage
+from search.query.filters import Filters
+from search.store.connection import SearchUnavailable, get_client, search_errors
+
+logger = logging.getLogger(__name__)
+
+#: Entries the roll-up reads at a time, and the stream's length past which Redis trims it
+#: (approximately) should the roll-up stop for long.
+BATCH = 1000
+STREAM_MAX = 1_000_000
+SEARCH_ID = re.compile(r"[0-9a-f]{16}")
+MAX_POSITION = 1000
+
+
+def stream_key() -> str:
+    return f"{settings.FINDER_INDEX_PREFIX}:analytics"
+
+
+@contextmanager
+def timed() -> Iterator[list[float]]:
+    """How long the block took, in milliseconds (``[ms]`` once it ends)."""
+    elapsed: list[float] = []
+    started = time.perf_counter()
+    yield elapsed
+    elapsed.append((time.perf_counter() - started) * 1000)
+
+
+def record_search(request: HttpRequest, query: str, filters: Filters, found: SearchPage, latency_ms: float) -> str:
+    """Record a search (its first page) within the shopper's ``filters``; the id its results'
+    links carry, or "" when it was not recorded."""
+    search_id = secrets.token_hex(8)
+    recorded = _add({"type": "search", "id": search_id, "visitor": _visitor(request), "query": query[:200],
+                     "corrected": found.corrected[:200], "filters": json.dumps(filters.pairs(), default=str),
+                     "understood": json.dumps(found.understood), "relaxed": int(found.relaxed),
+                     "results": found.candidates, "matched": int(found.found_words),
+                     "latency_ms": round(latency_ms, 3)})
+    return search_id if recorded else ""
+
+
+def record_click(search_id: str, product_id: int, position: str) -> None:
+    """Record that a result of search ``search_id`` was opened, at ``position``; a link that
+    was tampered with (no such id's shape, no position) is ignored."""
+    if not SEARCH_ID.fullmatch(search_id) or not position.isdigit() or not 0 < int(position) <= MAX_POSITION:
+        return
+    _add({"type": "click", "id": search_id, "product": product_id, "position": int(position)})
+
+
+def _add(fields: dict[str, Any]) -> bool:
+    if not settings.FINDER_ANALYTICS:
+        return False
+    try:
+        get_client().xadd(stream_key(), {**fields, "at": time.time()}, maxlen=STREAM_MAX, approximate=True)
+    except (redis.RedisError, SearchUnavailable) as exc:
+        logger.warning("a search event was not recorded: %s", exc)
+        return False
+    return True
+
+
+def _visitor(request: HttpRequest) -> str:
+    """A keyed hash that tells one visitor from another and says nothing of who they are."""
+    session_key = getattr(request, "session", None) and request.session.session_key
+    seed = f"session:{session_key}" if session_key else \
+        f"guest:{client_ip(request)}:{request.headers.get('User-Agent', '')}:{datetime.date.today()}"
+    return hmac.new(settings.SECRET_KEY.encode(), f"analytics:{seed}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def roll_up() -> int:
+    """Move what the stream holds into the database, a batch at a time; the entries moved.
+
+    Each batch and the cursor move in one transaction: a roll-up that dies half-way leaves
+    its batch for the next, and two at once cannot both write one (the cursor row is locked).
+    Entries the database holds are then trimmed from the stream.
+    """
+    with search_errors():
+        moved = _move(get_client())
+    cutoff = timezone.now() - datetime.timedelta(days=settings.FINDER_ANALYTICS_DAYS)
+    Search.objects.filter(at__lt=cutoff).delete()
+    return moved
+
+
+def _move(client: redis.Redis) -> int:
+    moved = 0
+    while True:
+        with transaction.atomic():
+            cursor, _ = Cursor.objects.select_for_update().get_or_create(name=stream_key(),
+                                                                        defaults={"last_event": "0-0"})
+            entries = client.xrange(stream_key(), min=f"({cursor.last_event}", count=BATCH)
+            if not entries:
+                break
+            _write(entries)
+            cursor.last_event = entries[-1][0].decode()
+            cursor.save(update_fields=["last_event"])
+        # Every entry up to the cursor is in the database: trim the stream to the one after it.
+        milliseconds, sequence = cursor.last_event.split("-")
+        client.xtrim(stream_key(), minid=f"{milliseconds}-{int(sequence) + 1}", approximate=False)
+        moved += len(entries)
+    return moved
+
+
+def _write(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+    """The entries as rows. Instant search asks as the shopper types: a search that the same
+    visitor's next one, within :data:`TYPING_SECONDS`, only carries on typing (or backspacing)
+    and that had no click, was a step on the way, and is replaced by it. (The same query again
+    is a search again: a shopper who reloads the page asked twice.)"""
+    pending: dict[str, Search] = {}
+    latest: dict[str, tuple[str, str, datetime.datetime]] = {}  # visitor: (search id, normalised, at)
+    clicked: set[str] = set()
+    superseded: list[str] = []
+    clicks = []
+    for event, raw in entries:
+        fields = {key.decode(): value.decode() for key, value in raw.items()}
+        at = datetime.datetime.fromtimestamp(float(fields["at"]), tz=datetime.UTC)
+        if fields["type"] == "click":
+            clicks.append((event.decode(), fields, at))
+            clicked.add(fields["id"])
+            continue
+        search = Search(
+            search_id=fields["id"], at=at, visitor=fields["visitor"], query=fields["query"],
+            normalised=" ".join(fields["query"].lower().split()), corrected=fields["corrected"],
+            filters=json.loads(fields["filters"]), understood=json.loads(fields["understood"]),
+            relaxed=fields["relaxed"] == "1", results=int(fields["results"]), matched=fields["matched"] == "1",
+            latency_ms=float(fields["latency_ms"]))
+        previous = latest.get(search.visitor) or _latest_saved(search.visitor)
+        if previous and _typed_on(previous, search) and previous[0] not in clicked:
+            superseded.append(previous[0])
+            pending.pop(previous[0], None)
+        pending[search.search_id] = search
+        latest[search.visitor] = (search.search_id, search.normalised, search.at)
+    Search.objects.filter(search_id__in=superseded).filter(clicks__isnull=True).delete()
+    Search.objects.bulk_create(pending.values(), ignore_conflicts=True)
+    ids = dict(Search.objects.filter(search_id__in={f["id"] for _, f, _ in clicks}).values_list("search_id", "id"))
+    # A click whose search is gone (past retention) is dropped with it.
+    Click.objects.bulk_create([Click(event=event, search_id=ids[f["id"]], product_id=int(f["product"]),
+                                     position=int(f["position"]), at=at)
+                               for event, f, at in clicks if f["id"] in ids], ignore_conflicts=True)
+
+
+#: Searches by one visitor this close together, one carrying on the other's words, are one
+#: search being typed.
+TYPING_SECONDS = 10
+
+
+def _latest_saved(visitor: str) -> tuple[str, str, datetime.datetime] | None:
+    found = Search.objects.filter(visitor=visitor).values_list("search_id", "normalised", "at").first()
+    return (found[0], found[1], found[2]) if found else None
+
+
+def _typed_on(previous: tuple[str, str, datetime.datetime], search: Search) -> bool:
+    _, words, at = previous
+    return (search.at - at).total_seconds() <= TYPING_SECONDS and words != search.normalised and (
+        search.normalised.startswith(words) or words.startswith(search.normalised))
