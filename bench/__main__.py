@@ -5,9 +5,11 @@ Every comparison is measured in the same run, on this machine, and reported as a
 - embedding: image and text throughput, the finder's runtime against eager PyTorch;
 - knn: Redis FLAT and HNSW against hnswlib and numpy, on the demo catalog's embeddings and on
   100,000 synthetic vectors of 384, 1280 and 2048 dimensions;
+- map: the catalog map's layout of 2,946 and 44,000 synthetic vectors;
 - site: a real finder (``runfinder``) from launch to the demo catalog fully searchable, Redis
   memory per product, Redis round trips per request, ``/similar`` and ``/search`` under 16
-  concurrent clients, and, a keystroke at a time, autocomplete and the instant-search fragment.
+  concurrent clients, and, a keystroke at a time, autocomplete and the instant-search fragment;
+  then started again with search analytics off, ``/search`` once more.
 
 Writes ``results.json`` and ``results.md`` (the table the README shows) into ``--out``.
 ``--quick`` runs everything on tiny inputs: what the test suite does to keep this code working.
@@ -133,15 +135,39 @@ def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, 
                 result[f"http_{name}_alone"] = typing.summary()
             result["process_memory_mb"] = {"before": memory_before, "after": running.memory_mb()}
             result["redis_memory"] = site.memory_per_product(client, expected)
-            return result
+        # The same finder on the same data, started again with search analytics off: what
+        # recording each search costs the search path.
+        with site.RunningSite(folder, catalog, env={"FINDER_ANALYTICS": "0"}) as quiet:
+            quiet.wait_until_serving()
+            quiet.wait_until_indexed(expected)
+            off = site.load.run_load(quiet.base_url, search, 1, http_seconds / 3, *site.SHOPPER).summary()
+        result["analytics"] = {"on": result["http_search_alone"], "off": off}
+        return result
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def map_section(sizes: list[int]) -> list[dict[str, Any]]:
+    """The catalog map's layout (t-SNE on 50 principal components) of synthetic catalogs: 384-d
+    vectors around 40 centres, as a catalog's product types cluster."""
+    from search.mapping import layout
+
+    rows = []
+    for size in sizes:
+        rng = np.random.default_rng(size)
+        centres = rng.standard_normal((40, 384)) * 3
+        vectors = (centres[rng.integers(0, 40, size)] + rng.standard_normal((size, 384))).astype(np.float32)
+        started = time.perf_counter()
+        _, method = layout(vectors, "tsne")
+        seconds = round(time.perf_counter() - started, 1)
+        rows.append({"vectors": size, "dims": 384, "method": method, "seconds": seconds})
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny inputs: checks that the code runs")
-    parser.add_argument("--sections", default="embedding,knn,site", help="comma-separated")
+    parser.add_argument("--sections", default="embedding,knn,map,site", help="comma-separated")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent)
     args = parser.parse_args()
     sections = set(args.sections.split(","))
@@ -163,6 +189,9 @@ def run(sections: set[str], quick: bool, catalog: Path) -> dict[str, Any]:
     if "knn" in sections:
         print("KNN…", flush=True)
         results["knn"] = knn_section(catalog, synthetic=2000 if quick else 100_000, queries=10 if quick else 200)
+    if "map" in sections:
+        print("the catalog map…", flush=True)
+        results["map"] = map_section([500] if quick else [2946, 44_000])
     if "site" in sections:
         print("the finder, end to end…", flush=True)
         results["site"] = site_section(catalog, http_seconds=3 if quick else 30, clients=2 if quick else 16)

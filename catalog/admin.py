@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
 from catalog import selectors, services
 from catalog.forms import CatalogUploadForm, ProductAdminForm
@@ -21,14 +22,27 @@ from catalog.services import CATALOG_FIELDS
 from catalog.tasks import import_upload
 
 
+def thumbnail(url: str | None) -> str:
+    """A photo small enough for a list's row; a dash for a product without one."""
+    return format_html('<img src="{}" alt="" class="thumb" loading="lazy">', url) if url else "—"
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductAdminForm
-    list_display = ["id", "name", "gender", "master_category", "article_type", "status", "status_reason"]
+    list_display = ["photo", "id", "name", "gender", "master_category", "article_type", "status", "status_reason"]
+    list_display_links = ["photo", "id", "name"]
     list_filter = ["status", "gender", "master_category"]
     search_fields = ["id", "name", "article_type"]
     readonly_fields = ["status", "status_reason", "image_problem", "updated_at"]
     actions = ["reembed", "retry_failed"]
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+    @admin.display(description="Photo")
+    def photo(self, product: Product) -> str:
+        return thumbnail(product.image_url)
 
     def save_model(self, request: HttpRequest, obj: Product, form: ModelForm, change: bool) -> None:
         replaced = ""
@@ -98,9 +112,12 @@ class ImportRunAdmin(admin.ModelAdmin):
         run = get_object_or_404(ImportRun, pk=object_id)
         if not self.has_view_permission(request, run):
             raise PermissionDenied
+        photos = selectors.photo_urls([row["id"] for row in (*run.rejected, *run.images_converted)])
         return TemplateResponse(request, "admin/catalog/import_run.html", {
             **self.admin_site.each_context(request), "title": str(run), "run": run, "opts": self.model._meta,
             "progress": selectors.import_progress(run),
+            "rejected": [{**row, "photo": thumbnail(photos.get(str(row["id"])))} for row in run.rejected],
+            "converted": [{**row, "photo": thumbnail(photos.get(str(row["id"])))} for row in run.images_converted],
         })
 
     def progress_view(self, request: HttpRequest, run_id: int) -> JsonResponse:

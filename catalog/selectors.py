@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from datetime import timedelta
 
@@ -77,3 +78,12 @@ def import_progress(run: ImportRun) -> dict[str, object]:
             "pending": counts["pending"], "seconds_left": seconds_left, "rejected_rows": len(run.rejected),
             "image_problems": len(run.image_problems), "created": run.created, "updated": run.updated,
             "unchanged": run.unchanged}
+
+
+def photo_urls(product_ids: Collection[int | str]) -> dict[str, str]:
+    """The photos' URLs of those of the products that have one, by id (as text: an import
+    report's rows name ids as the CSV had them)."""
+    # A report's id is whatever the row held: only plain numbers a product id can be are looked up.
+    ids = [int(pid) for pid in product_ids if re.fullmatch(r"[0-9]{1,9}", str(pid))]
+    return {str(product.id): product.image_url for product in Product.objects.filter(id__in=ids).exclude(image="")
+            .only("id", "image")}

@@ -265,6 +265,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "inte
 FINDER_ANALYTICS = env.bool("FINDER_ANALYTICS", default=True)
 FINDER_ANALYTICS_ROLLUP_SECONDS = env.float("FINDER_ANALYTICS_ROLLUP_SECONDS", default=60.0)
 FINDER_ANALYTICS_DAYS = env.int("FINDER_ANALYTICS_DAYS", default=90)
+# The catalog maps (search/mapping.py): t-SNE, or PCA (faster, coarser); looked at this often,
+# recomputed when the catalog changed.
+FINDER_MAP_METHOD = env("FINDER_MAP_METHOD", default="tsne")
+FINDER_MAP_SECONDS = env.float("FINDER_MAP_SECONDS", default=120.0)
 # The sweep (search.tasks.sweep_index) runs on the worker started with beat (-B).
 FINDER_SWEEP_SECONDS = env.float("FINDER_SWEEP_SECONDS", default=60.0)
 #: Work queued longer ago than this is queued again by the sweep, and shown as delayed.
@@ -274,6 +278,8 @@ CELERY_BEAT_SCHEDULE = {
                     "options": {"expires": FINDER_SWEEP_SECONDS}},
     "remove-stale-files": {"task": "catalog.tasks.remove_stale_files", "schedule": 3600.0,
                            "options": {"expires": 3600}},
+    "refresh-catalog-maps": {"task": "search.tasks.refresh_maps", "schedule": FINDER_MAP_SECONDS,
+                             "options": {"expires": FINDER_MAP_SECONDS}},
     "roll-up-searches": {"task": "analytics.tasks.roll_up_searches", "schedule": FINDER_ANALYTICS_ROLLUP_SECONDS,
                          "options": {"expires": FINDER_ANALYTICS_ROLLUP_SECONDS}},
 }

@@ -1,20 +1,24 @@
 """Search in the admin: the page "Search index" (what is live and building, and a recall check
 on demand, run by a worker; seeing it takes the permission ``search.view_search_index``,
-running the check ``search.check_recall``), and the synonym groups, which apply to the next
-search when saved."""
+running the check ``search.check_recall``), the catalog map (the same permission), and the
+synonym groups, which apply to the next search when saved."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from catalog.attributes import ATTRIBUTES
 from catalog.selectors import embedding_backlog
 from search.evaluation import last_recall_check, start_recall_check
-from search.models import SynonymGroup
+from search.kinds import BY_NAME, KINDS
+from search.mapping import map_points
+from search.models import CatalogMap, SynonymGroup
 from search.store import get_store
 from search.store.connection import SearchUnavailable
 
@@ -36,10 +40,19 @@ def search_index_view(request: HttpRequest) -> HttpResponse:
     try:
         store = get_store()
         live = store.live_name()
-        context["versions"] = [{**store.info(name, detailed=True), "live": name == live} for name in store.versions()]
+        context["versions"] = [{**info, "live": info["name"] == live, "indexed": indexed_in_words(info)}
+                               for info in (store.info(name, detailed=True) for name in store.versions())]
     except SearchUnavailable as exc:
         context["problem"] = str(exc)
     return TemplateResponse(request, "admin/search_index.html", context)
+
+
+def indexed_in_words(info: dict) -> str:
+    """How much of a version Redis has taken in, as the shop's people say it."""
+    documents = info["num_docs"]
+    if info["percent_indexed"] >= 1:
+        return f"all {documents:,} document{pluralize(documents)} indexed"
+    return f"{info['percent_indexed']:.0%} indexed so far: Redis is still taking in its {documents:,} documents"
 
 
 @admin.register(SynonymGroup)
@@ -48,4 +61,30 @@ class SynonymGroupAdmin(admin.ModelAdmin):
     search_fields = ("terms",)
 
 
-urlpatterns = [path("search-index/", admin.site.admin_view(search_index_view), name="search-index")]
+def catalog_map_view(request: HttpRequest) -> HttpResponse:
+    """The catalog as a map of each kind's vectors (drawn by ``static/js/catalog-map.js``)."""
+    if not request.user.has_perm("search.view_search_index"):
+        raise PermissionDenied
+    maps = {m.kind: m for m in CatalogMap.objects.all()}
+    return TemplateResponse(request, "admin/catalog_map.html", {
+        **admin.site.each_context(request), "title": "Catalog map",
+        "kinds": [{"kind": kind, "map": maps.get(kind.name)} for kind in reversed(KINDS)],
+        "attributes": ATTRIBUTES})
+
+
+def catalog_map_data(request: HttpRequest, kind: str) -> JsonResponse:
+    if not request.user.has_perm("search.view_search_index"):
+        raise PermissionDenied
+    if kind not in BY_NAME:
+        raise Http404
+    points = map_points(BY_NAME[kind])
+    if points is None:
+        raise Http404("No map yet: it is drawn once the catalog's embedding has settled.")
+    return JsonResponse(points)
+
+
+urlpatterns = [
+    path("search-index/", admin.site.admin_view(search_index_view), name="search-index"),
+    path("catalog-map/", admin.site.admin_view(catalog_map_view), name="catalog-map"),
+    path("catalog-map/<str:kind>.json", admin.site.admin_view(catalog_map_data), name="catalog-map-data"),
+]

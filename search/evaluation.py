@@ -25,6 +25,7 @@ from search.embedding.runtime import default_runtime, device
 from search.kinds import KINDS, By
 from search.query.box import Mode, search_products
 from search.query.filters import Filters, name_words
+from search.query.recommend import recommended
 from search.query.similar import similar_products
 from search.store.connection import SearchUnavailable, get_client, search_errors
 from search.store.schema import alias
@@ -163,6 +164,41 @@ def similarity_precision(by: By, samples: int = 200, k: int = 12, seed: int = 0,
         scores.append(sum(r["article_type"] == key[0] for r in results) / relevant)
     name = f"similar by {by}" + (", within gender and category" if within else "")
     return Precision(name, float(np.mean(scores)) if scores else 0.0, len(scores), skipped)
+
+
+def recommendation_precision(samples: int = 100, k: int = 12, seed: int = 0) -> list[Precision]:
+    """For you, measured: a shopper likes three products of one type and colour (three black
+    watches); precision@k is the share of the picks of that type. Then they dismiss three
+    products of the other type their picks held most of: the share of that type in the picks,
+    before and after (it should fall)."""
+    indexed = Product.objects.filter(status=Product.Status.INDEXED).exclude(image="")
+    groups: dict[tuple[str, str], list[int]] = {}
+    for product_id, article_type, colour in indexed.values_list("id", "article_type", "base_colour"):
+        groups.setdefault((article_type, colour), []).append(product_id)
+    type_counts = Counter(indexed.values_list("article_type", flat=True))
+    by_type = {t: [pid for (at, _), ids in groups.items() if at == t for pid in ids] for t in type_counts}
+    rng = random.Random(seed)
+    eligible = sorted(key for key, ids in groups.items() if len(ids) >= 4)
+    liked_scores, before, after = [], [], []
+    for key in rng.sample(eligible, min(samples, len(eligible))):
+        liked = rng.sample(groups[key], 3)
+        picks = recommended(dict.fromkeys(liked, 1.0), (), liked, Filters(), k)
+        liked_scores.append(sum(p["article_type"] == key[0] for p in picks) / min(k, type_counts[key[0]] - 3))
+        others = Counter(p["article_type"] for p in picks if p["article_type"] != key[0])
+        if not others:
+            continue
+        unwanted = others.most_common(1)[0][0]
+        dismissed = rng.sample(by_type[unwanted], min(3, len(by_type[unwanted])))
+        kept = [p for p in picks if p["id"] not in dismissed]
+        again = recommended(dict.fromkeys(liked, 1.0), dismissed, [*liked, *dismissed], Filters(), k)
+        before.append(sum(p["article_type"] == unwanted for p in kept) / k)
+        after.append(sum(p["article_type"] == unwanted for p in again) / k)
+    return [Precision("For you: liked 3 of a type and colour, that type in the picks",
+                      float(np.mean(liked_scores)) if liked_scores else 0.0, len(liked_scores), 0),
+            Precision("For you: share of the picks' most common other type, before dismissing 3 of it",
+                      float(np.mean(before)) if before else 0.0, len(before), 0),
+            Precision("For you: the same share after dismissing them", float(np.mean(after)) if after else 0.0,
+                      len(after), 0)]
 
 
 def search_precision(queries: list[dict[str, Any]], mode: Mode, understanding: bool, k: int = 12,

@@ -58,3 +58,18 @@ class SynonymGroup(models.Model):
                 raise ValidationError({"terms": f"“{term[:60]}”: a term is words (letters, digits, hyphens), "
                                                 f"at most {MAX_TERM_LENGTH} characters."})
         self.terms = ", ".join(terms)
+
+
+class CatalogMap(models.Model):
+    """The catalog's vectors of one kind laid out in two dimensions (:mod:`search.mapping`),
+    kept until the catalog or its vectors change. Derived data, like the index."""
+
+    kind = models.CharField(max_length=20, unique=True)
+    method = models.CharField(max_length=20, help_text="t-SNE (openTSNE), or PCA")
+    fingerprint = models.CharField(max_length=200, help_text="the catalog and index it was computed from")
+    computed_at = models.DateTimeField(auto_now=True)
+    seconds = models.FloatField(help_text="how long computing it took")
+    points = models.JSONField(help_text='{"ids": [...], "x": [...], "y": [...]}, x and y in [0, 1]')
+
+    def __str__(self) -> str:
+        return f"map of {self.kind} vectors ({self.method}, {len(self.points['ids'])} products)"

@@ -7,7 +7,7 @@ import logging
 from celery import Task, shared_task
 
 from finder.celery import BoundedTask
-from search import evaluation, lifecycle
+from search import evaluation, lifecycle, mapping
 from search.kinds import BY_NAME
 from search.store.connection import SearchUnavailable
 
@@ -45,6 +45,15 @@ def sweep_index() -> None:
         return
     if queued:
         logger.info("index sweep queued %d products", queued)
+
+
+@shared_task(ignore_result=True)
+def refresh_maps() -> None:
+    """Redo the catalog maps that are out of date (:func:`search.mapping.refresh_maps`)."""
+    try:
+        mapping.refresh_maps()
+    except SearchUnavailable as exc:
+        logger.warning("catalog maps not refreshed: %s", exc)
 
 
 @shared_task(bind=True, max_retries=None, acks_late=True)

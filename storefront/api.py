@@ -166,13 +166,14 @@ class SearchView(APIView):
         with timed() as took:
             found = search_products(data["q"], filters, k=data["k"], page=data["page"], sort=Sort(data["sort"]),
                                     exact=data["exact"])
+        search_id = ""
         if found.page == 1:
-            record_search(request._request, data["q"], filters, found, took[0])
+            search_id = record_search(request._request, data["q"], filters, found, took[0])
             if found.found_words:
                 remember_query(found.corrected or data["q"], client_ip(request._request))
         return Response({"results": found.results, "page": found.page, "candidates": found.candidates,
                          "understood": found.understood, "relaxed": found.relaxed, "corrected": found.corrected,
-                         "synonyms": list(found.synonyms)})
+                         "synonyms": list(found.synonyms), "search_id": search_id})
 
 
 class SuggestParams(serializers.Serializer):

@@ -39,6 +39,8 @@ class SearchAnswer(SimilarAnswer):
     relaxed = serializers.BooleanField(help_text="nothing matched every understood value: some were dropped")
     corrected = serializers.CharField(help_text="the query as searched, when words were misspelled; else empty")
     synonyms = serializers.ListField(child=serializers.CharField(), help_text="synonyms searched as well")
+    search_id = serializers.CharField(help_text="this search for the shop's analytics (page 1): open a result at "
+                                                "/products/<id>/?sid=<search_id>&pos=<position> to count the click")
 
 
 class ImageSearchAnswer(serializers.Serializer):

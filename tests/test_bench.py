@@ -36,6 +36,9 @@ def test_the_benchmark_runs_on_tiny_inputs_and_writes_its_report(tmp_path: Path)
     for name in ("suggest", "keystroke"):
         assert web[f"http_{name}_alone"]["requests"] > 0 and web[f"http_{name}_alone"]["errors"] == 0
     assert web["redis_memory"]["bytes_per_product"] > 0
+    for state in ("on", "off"):  # the search path with analytics on, and again off
+        assert web["analytics"][state]["requests"] > 0 and web["analytics"][state]["errors"] == 0
+    assert results["map"][0]["vectors"] == 500 and results["map"][0]["seconds"] > 0
     report = (tmp_path / "results.md").read_text()
     assert "QUICK RUN" in report and "| what | measured | goal | met |" in report
     assert "autocomplete" in report and "instant search" in report

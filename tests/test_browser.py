@@ -273,3 +273,87 @@ def test_staff_upload_a_catalog_in_the_admin_and_watch_it_index(browser, live_se
     expect(page.locator("#rejected")).to_contain_text("expected 10 fields, found 4")
     shot(page, "admin-upload-done")
     assert Product.objects.filter(status=Product.Status.INDEXED).count() == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hearts_for_you_the_dashboard_and_the_map(browser, live_server, search_settings, celery_worker,
+                                                  catalog_dir) -> None:
+    """A shopper hearts three products of a kind without a page load, finds more of that kind
+    For you and sends one away; the owner sees the search on the dashboard and the catalog
+    on its map."""
+    from collections import Counter
+
+    from django.contrib.auth import get_user_model
+
+    from analytics.services import roll_up
+    from search.mapping import refresh_maps
+
+    import_demo(catalog_dir, 30)
+    get_user_model().objects.create_superuser("owner", "owner@example.com", "a-long-Passphrase-42")
+    kind, _ = Counter(Product.objects.values_list("article_type", flat=True)).most_common(1)[0]
+    liked = list(Product.objects.filter(article_type=kind).order_by("id").values_list("id", flat=True)[:3])
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill("owner")
+    page.get_by_label("Password").fill("a-long-Passphrase-42")
+    page.get_by_role("button", name="Log in").click()
+    page.goto(live_server.url + f"/search/?q={kind}")
+    loads = []
+    page.on("load", lambda _: loads.append(1))
+    for product_id in liked:
+        heart = page.locator(f'.card[data-product-id="{product_id}"] .heart-button')
+        if not heart.count():  # not on the first page of results: from the grid instead
+            continue
+        heart.click()
+        expect(heart).to_have_attribute("aria-pressed", "true")
+    for product_id in liked:  # any not found there: by the product page
+        page.goto(live_server.url + f"/products/{product_id}/")
+        heart = page.locator(".detail .heart-button")
+        if heart.get_attribute("aria-pressed") != "true":
+            heart.click()
+            expect(heart).to_have_attribute("aria-pressed", "true")
+    shot(page, "heart")
+
+    page.get_by_role("link", name="For you").click()
+    expect(page.get_by_role("heading", name="For you")).to_be_visible()
+    expect(page.get_by_text("Picked from your favourites")).to_be_visible()
+    cards = page.locator("#results .card")
+    picked = [int(card.get_attribute("data-product-id")) for card in cards.all()]
+    assert picked and not set(picked) & set(liked)
+    kinds = dict(Product.objects.filter(id__in=picked).values_list("id", "article_type"))
+    assert kinds[picked[0]] == kind  # more of what was liked, first
+    gone = picked[1]
+    before = len(loads)
+    cards.nth(1).get_by_role("button", name="Not for me").click()
+    expect(page.locator(f'#results .card[data-product-id="{gone}"]')).to_have_count(0)
+    assert len(loads) == before  # in place, no page load
+    shot(page, "for-you")
+    page.reload()
+    assert gone not in [int(c.get_attribute("data-product-id")) for c in page.locator("#results .card").all()]
+
+    roll_up()
+    page.goto(live_server.url + "/admin/analytics/")
+    expect(page.locator("#totals")).to_contain_text("1 search")
+    expect(page.locator("#top")).to_contain_text(kind)
+    expect(page.locator("svg.chart rect.bar").first).to_be_attached()
+    shot(page, "analytics-dashboard")
+
+    refresh_maps()
+    page.goto(live_server.url + "/admin/catalog-map/")
+    canvas = page.locator("#catalog-map")
+    expect(canvas).to_have_attribute("data-points", str(Product.objects.exclude(image="").count()))
+    expect(page.locator("#map-key li").first).to_be_visible()
+    page.select_option("#map-kind", "text")
+    expect(canvas).to_have_attribute("data-points", str(Product.objects.count()))
+    page.select_option("#map-colour", "gender")
+    expect(page.locator("#map-key")).to_contain_text("Men")
+    # Point at the first product's dot: its name shows.
+    point = page.evaluate("""() => fetch(document.querySelector('#map-kind').selectedOptions[0].dataset.url)
+        .then(r => r.json()).then(d => ({id: d.ids[0], x: d.x[0], y: d.y[0]}))""")
+    box = canvas.bounding_box()
+    margin = 12
+    page.mouse.move(box["x"] + margin + point["x"] * (box["width"] - 2 * margin),
+                    box["y"] + margin + (1 - point["y"]) * (box["height"] - 2 * margin))
+    expect(page.locator("#map-tip")).to_contain_text(Product.objects.get(id=point["id"]).name)
+    shot(page, "catalog-map")

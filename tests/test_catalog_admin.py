@@ -48,6 +48,13 @@ def test_editing_a_product_in_the_admin_re_embeds_it(catalog, staff) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_product_list_shows_each_products_photo(catalog, staff) -> None:
+    html = staff.get("/admin/catalog/product/").content.decode()
+    photos = [p.image_url for p in Product.objects.filter(id__in=catalog).exclude(image="")]
+    assert photos and all(f'<img src="{url}" alt="" class="thumb"' in html for url in photos)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_deleting_in_the_admin_removes_from_the_index(catalog, staff) -> None:
     gone = catalog[0]
     response = staff.post("/admin/catalog/product/", {"action": "delete_selected", "_selected_action": [gone],

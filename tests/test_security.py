@@ -47,9 +47,12 @@ def test_the_route_list_covers_pages_and_api() -> None:
             "/api/v1/products/1/similar", "/api/v1/status"} <= paths
 
 
-#: What a signed-out shopper of the public storefront may not have: the index's state, and
-#: what an account keeps (a guest's favourites live in their session, on the pages).
-PRIVATE = {"/api/v1/status", "/api/v1/me/favourites", "/api/v1/me/favourites/1"}
+#: What a signed-out shopper of the public storefront may not have: the index's state, search
+#: analytics, and what an account keeps (a guest's favourites live in their session, on the
+#: pages); the account's pages send them to log in.
+PRIVATE = {"/api/v1/status", "/api/v1/analytics", "/api/v1/me/favourites", "/api/v1/me/favourites/1",
+           "/api/v1/me/dismissed/1", "/api/v1/me/recommendations"}
+ACCOUNT_PAGES = {"/for-you/", "/not-for-me/1/"}
 
 
 @pytest.mark.django_db
@@ -70,6 +73,8 @@ def test_the_public_storefront_asks_no_login_but_for_what_is_private(path: str, 
     response = Client().get(path)
     if path in PRIVATE:
         assert response.status_code == 401
+    elif path in ACCOUNT_PAGES:
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), path
     else:
         # Answered (well or with a clear error about the request), never sent to log in.
         assert response.status_code not in (301, 302, 401, 403), (path, response.status_code)
@@ -77,7 +82,9 @@ def test_the_public_storefront_asks_no_login_but_for_what_is_private(path: str, 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/admin/", "/admin/search-index/", "/admin/catalog/importrun/add/",
-                                  "/admin/catalog/product/", "/admin/catalog/importrun/1/progress/"])
+                                  "/admin/catalog/product/", "/admin/catalog/importrun/1/progress/",
+                                  "/admin/analytics/", "/admin/analytics/export.csv", "/admin/catalog-map/",
+                                  "/admin/catalog-map/text.json"])
 def test_admin_tools_are_for_staff_only(path: str) -> None:
     client = Client()
     client.force_login(get_user_model().objects.create_user("shopper", password="a long shopper password 7"))

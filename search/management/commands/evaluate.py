@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from search.embedding.image import IMAGE_DIMS, image_model
-from search.evaluation import image_model_report, search_precision, similarity_precision
+from search.evaluation import image_model_report, recommendation_precision, search_precision, similarity_precision
 from search.kinds import By
 from search.query.box import Mode
 from search.store.connection import SearchUnavailable
@@ -47,6 +47,7 @@ class Command(BaseCommand):
             results += [search_precision([case for case in hard if case.get("form") == form], Mode.FUSED, True, k,
                                          f"hard: {form}") for form in forms]
             results.append(search_precision(hard, Mode.FUSED, False, k, "hard"))
+            results += recommendation_precision(min(samples, 100), k)
         except SearchUnavailable as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"| measure | precision@{k} | cases | skipped (nothing relevant in the catalog) |")
