@@ -31,6 +31,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     _allowed(request)
     form = PeriodForm(request.GET)
     period = form.period()
+    if not request.GET:  # the form shows the period it defaulted to
+        form = PeriodForm(initial={"start": period.first, "end": period.last})
     days = selectors.per_day(period)
     context = {
         **admin.site.each_context(request), "title": "Search analytics", "form": form, "period": period,

@@ -315,6 +315,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    # The ONNX exporter's optimiser logs each of its hundreds of steps.
-    "loggers": {name: {"level": "WARNING"} for name in ("onnx_ir", "onnxscript", "torch.onnx")},
+    # The ONNX exporter's optimiser logs each of its hundreds of steps; openTSNE, its choices.
+    "loggers": {name: {"level": "WARNING"} for name in ("onnx_ir", "onnxscript", "torch.onnx", "openTSNE")},
 }

@@ -8,16 +8,21 @@ from django.db import models
 from catalog.models import Product
 
 
-class Favourite(models.Model):
-    """A product a shopper keeps (the heart on a card)."""
+class ProductMark(models.Model):
+    """A mark a shopper puts on a product, once: a favourite, a "not for me"."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="%(class)ss")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["user", "product"], name="one-favourite-a-product")]
+        constraints = [models.UniqueConstraint(fields=["user", "product"], name="one-%(class)s-a-product")]
+
+
+class Favourite(ProductMark):
+    """A product a shopper keeps (the heart on a card)."""
 
     def __str__(self) -> str:
         return f"{self.user} ♥ {self.product_id}"
@@ -38,17 +43,9 @@ class View(models.Model):
         return f"{self.user} saw {self.product_id}"
 
 
-class Dismissal(models.Model):
+class Dismissal(ProductMark):
     """A product a shopper said is not for them ("Not for me" on a card): For you leans away
     from it and never shows it again."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dismissals")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["user", "product"], name="one-dismissal-a-product")]
 
     def __str__(self) -> str:
         return f"{self.user} ✕ {self.product_id}"

@@ -217,33 +217,36 @@ class FavouritesView(APIView):
         return Response({"results": ProductSerializer(favourite_products(request._request), many=True).data})
 
 
-class FavouriteView(APIView):
-    """``PUT`` keeps a product among the shopper's favourites, ``DELETE`` lets it go; both 204."""
+class _ProductMarkView(APIView):
+    """``PUT`` puts the shopper's mark on a product, ``DELETE`` takes it off; both 204."""
+
+    def mark(self, request: Request, product: Product, on: bool) -> None:
+        raise NotImplementedError
 
     @extend_schema(request=None, responses={204: None, 404: PROBLEM, **ERRORS})
     def put(self, request: Request, product_id: int) -> Response:
-        set_favourite(request._request, get_object_or_404(Product, pk=product_id), on=True)
+        self.mark(request, get_object_or_404(Product, pk=product_id), on=True)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses={204: None, 404: PROBLEM, **ERRORS})
     def delete(self, request: Request, product_id: int) -> Response:
-        set_favourite(request._request, get_object_or_404(Product, pk=product_id), on=False)
+        self.mark(request, get_object_or_404(Product, pk=product_id), on=False)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class DismissedView(APIView):
+class FavouriteView(_ProductMarkView):
+    """``PUT`` keeps a product among the shopper's favourites, ``DELETE`` lets it go; both 204."""
+
+    def mark(self, request: Request, product: Product, on: bool) -> None:
+        set_favourite(request._request, product, on)
+
+
+class DismissedView(_ProductMarkView):
     """``PUT``: the product is not for the shopper (For you leans away from it and never shows it;
     it stops being a favourite); ``DELETE`` takes that back; both 204."""
 
-    @extend_schema(request=None, responses={204: None, 404: PROBLEM, **ERRORS})
-    def put(self, request: Request, product_id: int) -> Response:
-        dismiss(request.user, get_object_or_404(Product, pk=product_id), on=True)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @extend_schema(responses={204: None, 404: PROBLEM, **ERRORS})
-    def delete(self, request: Request, product_id: int) -> Response:
-        dismiss(request.user, get_object_or_404(Product, pk=product_id), on=False)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def mark(self, request: Request, product: Product, on: bool) -> None:
+        dismiss(request.user, product, on)
 
 
 class RecommendationParams(FilterParams):

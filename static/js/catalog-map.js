@@ -20,20 +20,41 @@
   let hovered = -1;
   const products = new Map();
 
+  // A "#rrggbb" colour as one opaque pixel of the canvas's (little-endian RGBA) buffer.
+  function packed(hex) {
+    const value = parseInt(hex.slice(1), 16);
+    return ((0xff << 24) | ((value & 0xff) << 16) | (value & 0xff00) | ((value >> 16) & 0xff)) >>> 0;
+  }
+
   function colourOf(code, attribute) {
     return code === attribute.values.length - 1 ? OTHER : PALETTE[code % PALETTE.length];
   }
 
-  function size() {
-    return { width: canvas.clientWidth - 2 * MARGIN, height: canvas.clientHeight - 2 * MARGIN };
+  // The plot's size, read from the page once a frame (reading it for each dot would make the
+  // browser work out its layout tens of thousands of times).
+  let plot = { width: 0, height: 0 };
+  function measure() {
+    plot = { width: canvas.clientWidth - 2 * MARGIN, height: canvas.clientHeight - 2 * MARGIN };
   }
 
   function screen(index) {
-    const { width, height } = size();
-    return [MARGIN + (data.x[index] * width) * view.scale + view.x, MARGIN + ((1 - data.y[index]) * height) * view.scale + view.y];
+    return [MARGIN + (data.x[index] * plot.width) * view.scale + view.x,
+            MARGIN + ((1 - data.y[index]) * plot.height) * view.scale + view.y];
+  }
+
+  // The dots' order for an attribute's colours, worked out once per attribute.
+  const orders = new Map();
+  function drawingOrder(attribute) {
+    if (!orders.has(attribute)) {
+      const other = attribute.values.length - 1;
+      const rank = (code) => (code === other ? -1 : code);
+      orders.set(attribute, data.ids.map((_, i) => i).sort((a, b) => rank(attribute.codes[a]) - rank(attribute.codes[b])));
+    }
+    return orders.get(attribute);
   }
 
   function draw() {
+    measure();
     const ratio = window.devicePixelRatio || 1;
     canvas.width = canvas.clientWidth * ratio;
     canvas.height = canvas.clientHeight * ratio;
@@ -43,16 +64,23 @@
     const attribute = data.attributes[colourSelect.value];
     // Bigger dots for a smaller catalog; zooming in grows them a little.
     const dot = Math.min(12, Math.max(2, Math.min(8, 300 / Math.sqrt(data.ids.length))) * Math.sqrt(view.scale));
-    // "Other" first, so that the coloured values lie on top.
-    for (const pass of [true, false]) {
-      for (let i = 0; i < data.ids.length; i++) {
-        const code = attribute.codes[i];
-        if ((code === attribute.values.length - 1) !== pass) continue;
-        const [x, y] = screen(i);
-        context.fillStyle = colourOf(code, attribute);
-        context.fillRect(x - dot / 2, y - dot / 2, dot, dot);
+    // Dots are written straight into the canvas's pixels, in the order that puts "other"
+    // underneath: tens of thousands of drawing calls a frame would not keep up with a drag.
+    const image = context.createImageData(canvas.width, canvas.height);
+    const pixels = new Uint32Array(image.data.buffer);
+    const side = Math.max(1, Math.round(dot * ratio));
+    const colours = attribute.values.map((_, code) => packed(colourOf(code, attribute)));
+    for (const i of drawingOrder(attribute)) {
+      const [x, y] = screen(i);
+      const left = Math.round((x - dot / 2) * ratio);
+      const top = Math.round((y - dot / 2) * ratio);
+      if (left >= canvas.width || top >= canvas.height || left + side <= 0 || top + side <= 0) continue;
+      const colour = colours[attribute.codes[i]];
+      for (let row = Math.max(0, top); row < Math.min(canvas.height, top + side); row++) {
+        pixels.fill(colour, row * canvas.width + Math.max(0, left), row * canvas.width + Math.min(canvas.width, left + side));
       }
     }
+    context.putImageData(image, 0, 0);
     if (hovered >= 0) {
       const [x, y] = screen(hovered);
       context.strokeStyle = "#000";
@@ -90,6 +118,7 @@
     const response = await fetch(option.dataset.url);
     if (!response.ok) return;
     data = await response.json();
+    orders.clear();
     canvas.dataset.points = String(data.ids.length);
     view = { scale: 1, x: 0, y: 0 };
     drawKey();
@@ -98,6 +127,7 @@
 
   function nearest(event) {
     if (!data) return -1;
+    measure();
     const rect = canvas.getBoundingClientRect();
     const px = event.clientX - rect.left;
     const py = event.clientY - rect.top;

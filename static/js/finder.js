@@ -43,7 +43,7 @@
     const params = new URLSearchParams({ q: query });
     if (window.location.pathname === box.getAttribute("action")) {
       for (const [name, value] of new URLSearchParams(window.location.search)) {
-        if (!["q", "page", "exact", "decided"].includes(name)) params.append(name, value);
+        if (!["q", "page", "exact", "decided", "sid"].includes(name)) params.append(name, value);
       }
     }
     return box.getAttribute("action") + "?" + params.toString();
