@@ -210,7 +210,10 @@ def test_evaluate_reports_precision_for_each_part(indexed, tmp_path) -> None:
                          "similar by text, within gender and category", "search box (plain), fused",
                          "search box (plain), vector", "search box (plain), keyword", f"search box (plain), {without}",
                          "search box (hard), fused", "search box (hard: misspelled), fused",
-                         "search box (hard: out of vocabulary), fused", f"search box (hard), {without}"}
+                         "search box (hard: out of vocabulary), fused", f"search box (hard), {without}",
+                         "For you: liked 3 of a type and colour, that type in the picks",
+                         "For you: share of the picks' most common other type, before dismissing 3 of it",
+                         "For you: the same share after dismissing them"}
     for name, (precision, _cases, _skipped) in rows.items():
         assert 0.0 <= float(precision) <= 1.0, name
     assert rows["search box (plain), fused"][1:] == ["1", "1 |"]
