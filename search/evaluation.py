@@ -182,7 +182,7 @@ def recommendation_precision(samples: int = 100, k: int = 12, seed: int = 0) -> 
     liked_scores, before, after = [], [], []
     for key in rng.sample(eligible, min(samples, len(eligible))):
         liked = rng.sample(groups[key], 3)
-        picks = recommended(dict.fromkeys(liked, 1.0), (), liked, Filters(), k)
+        picks = recommended(dict.fromkeys(liked, 1.0), (), liked, Filters(), k) or []
         liked_scores.append(sum(p["article_type"] == key[0] for p in picks) / min(k, type_counts[key[0]] - 3))
         others = Counter(p["article_type"] for p in picks if p["article_type"] != key[0])
         if not others:
@@ -190,7 +190,7 @@ def recommendation_precision(samples: int = 100, k: int = 12, seed: int = 0) -> 
         unwanted = others.most_common(1)[0][0]
         dismissed = rng.sample(by_type[unwanted], min(3, len(by_type[unwanted])))
         kept = [p for p in picks if p["id"] not in dismissed]
-        again = recommended(dict.fromkeys(liked, 1.0), dismissed, [*liked, *dismissed], Filters(), k)
+        again = recommended(dict.fromkeys(liked, 1.0), dismissed, [*liked, *dismissed], Filters(), k) or []
         before.append(sum(p["article_type"] == unwanted for p in kept) / k)
         after.append(sum(p["article_type"] == unwanted for p in again) / k)
     return [Precision("For you: liked 3 of a type and colour, that type in the picks",

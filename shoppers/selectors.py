@@ -76,8 +76,8 @@ def picks_for(user: AbstractBaseUser, filters: Filters, k: int = 12) -> Picks:
     dismissed = list(Dismissal.objects.filter(user=user).values_list("product_id", flat=True))
     liked = {**{pid: VIEW_WEIGHT for pid in views}, **{pid: FAVOURITE_WEIGHT for pid in favourites}}
     seen = {*liked, *dismissed, *View.objects.filter(user=user).values_list("product_id", flat=True)}
-    results = recommended(liked, dismissed, seen, filters, k) if liked else []
-    if results:
+    results = recommended(liked, dismissed, seen, filters, k) if liked else None
+    if results is not None:
         return Picks(results, Basis.HISTORY)
     return Picks(popular(filters, k, exclude=seen), Basis.POPULAR)
 

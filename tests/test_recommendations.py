@@ -75,6 +75,8 @@ def test_liking_watches_brings_watches_never_what_was_seen(indexed) -> None:
     # Filters apply: within women's products only.
     women = picks(shopper, gender="Women")["results"]
     assert women and all(product["gender"] == "Women" for product in women)
+    # Nothing passes a filter: still their picks (none), not the shop's favourites.
+    assert picks(shopper, year_min=9000) == {"results": [], "basis": "history"}
     page = shopper.get("/for-you/").content.decode()
     assert "Picked from your favourites" in page and f'data-product-id="{watches[3]}"' in page
 

@@ -26,12 +26,13 @@ DISMISSED_SHARE = 0.5
 
 
 def recommended(liked: Mapping[int, float], dismissed: Collection[int], seen: Collection[int], filters: Filters,
-                k: int = 12) -> list[dict[str, Any]]:
+                k: int = 12) -> list[dict[str, Any]] | None:
     """The ``k`` products nearest the shopper's taste within ``filters``, never one of ``seen``.
 
     ``liked`` weighs each liked product (a favourite more than a product only looked at);
-    ``dismissed`` pushes the query away from what the shopper said is not for them. Empty when
-    no liked product is in the index: the caller falls back to something else.
+    ``dismissed`` pushes the query away from what the shopper said is not for them. None when
+    no liked product is in the index (nothing to go on: the caller falls back to something
+    else); empty when nothing passes the filters.
     """
     client = get_client()
     with search_errors():
@@ -43,7 +44,7 @@ def recommended(liked: Mapping[int, float], dismissed: Collection[int], seen: Co
 
 
 def _recommended(client: redis.Redis, live: LiveIndex, liked: Mapping[int, float], dismissed: Collection[int],
-                 seen: Collection[int], filters: Filters, k: int) -> list[dict[str, Any]]:
+                 seen: Collection[int], filters: Filters, k: int) -> list[dict[str, Any]] | None:
     kinds = KINDS[:2]
     fields = [kind.field for kind in kinds]
     pipe = client.pipeline(transaction=False)
@@ -60,7 +61,7 @@ def _recommended(client: redis.Redis, live: LiveIndex, liked: Mapping[int, float
         queries.append(None if taste is None else live.vector_bytes(taste))
     text, image = queries
     if text is None:
-        return []
+        return None
     if image is None:
         return nearest(client, live, text, kinds[0], filters, k, exclude=seen)
     return blended(client, live, [text, image], filters, k, exclude=seen, weight=0.5)
