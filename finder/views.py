@@ -31,8 +31,8 @@ class SignUpView(CreateView):
 
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
-    """The shopper's own page: what the account keeps for them (recently viewed, favourites),
-    and the way to clear or delete it."""
+    """The shopper's own page: what the account keeps for them (recently viewed, "not for me",
+    a link to the favourites), and the way to clear or delete it."""
     return _account_page(request, "")
 
 
