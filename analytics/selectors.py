@@ -88,7 +88,8 @@ def per_day(period: Period) -> list[dict[str, Any]]:
 
 
 def by_query(period: Period) -> QuerySet[Search, dict[str, Any]]:
-    """One row per query (as normalised), with its counts, the latest wording as typed."""
+    """One row per query (as normalised: case and spacing aside), with its counts and one of
+    its wordings as typed (``query``)."""
     return searches(period).values("normalised").annotate(query=Max("query"), **_MEASURES)
 
 
