@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 BATCH = 1000
 STREAM_MAX = 1_000_000
 SEARCH_ID = re.compile(r"[0-9a-f]{16}")
-MAX_POSITION = 1000
+#: A result's position as a link carries it: plain digits, no deeper than any page goes.
+POSITION = re.compile(r"[0-9]{1,4}")
 
 
 def stream_key() -> str:
@@ -76,7 +77,7 @@ def record_search(request: HttpRequest, query: str, filters: Filters, found: Sea
 def record_click(search_id: str, product_id: int, position: str) -> None:
     """Record that a result of search ``search_id`` was opened, at ``position``; a link that
     was tampered with (no such id's shape, no position) is ignored."""
-    if not SEARCH_ID.fullmatch(search_id) or not position.isdigit() or not 0 < int(position) <= MAX_POSITION:
+    if not SEARCH_ID.fullmatch(search_id) or not POSITION.fullmatch(position) or int(position) == 0:
         return
     _add({"type": "click", "id": search_id, "product": product_id, "position": int(position)})
 

@@ -63,7 +63,9 @@ def test_the_counts_match_a_scripted_session_exactly(fresh_stream, staff_client)
     open_result(second, typing, typing_ids, 1)
     app = Client(HTTP_USER_AGENT="an app").get("/api/v1/search", {"q": "sunglasses"})
     relaxed.append(app.json()["relaxed"])
-    second.get("/products/1/", {"sid": "not-a-search", "pos": "1"})  # a tampered link: ignored
+    for sid, pos in (("not-a-search", "1"), (again, "²"), (again, "9" * 5000), (again, "0"), (again, "")):
+        # A tampered link: the product page all the same, and no click.
+        assert second.get(f"/products/{again_ids[0]}/", {"sid": sid, "pos": pos}).status_code == 200
 
     roll_up()
     # The session, by hand: 8 searches (the first shopper's "watch" twice, the second one's
