@@ -42,7 +42,7 @@ def layout(vectors: np.ndarray, method: str = "tsne") -> tuple[np.ndarray, str]:
     that placed them."""
     count = len(vectors)
     if count < 3:
-        return np.full((count, 2), 0.5), "pca"
+        return np.full((count, 2), 0.5), "PCA"
     from sklearn.decomposition import PCA
 
     reduced = PCA(n_components=min(COMPONENTS, count - 1, vectors.shape[1]), random_state=0).fit_transform(vectors)

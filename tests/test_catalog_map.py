@@ -46,7 +46,7 @@ def test_pca_lays_out_a_handful_and_both_methods_keep_neighbours_apart_from_stra
         apart = min(float(np.linalg.norm(a.mean(axis=0) - b.mean(axis=0)))
                     for n, a in enumerate(groups) for b in groups[n + 1:])
         assert apart > 2 * spread  # the three clusters stay three clusters
-    assert layout(vectors[:2])[0].tolist() == [[0.5, 0.5], [0.5, 0.5]]
+    assert layout(vectors[:2])[0].tolist() == [[0.5, 0.5], [0.5, 0.5]] and layout(vectors[:2])[1] == "PCA"
 
 
 @pytest.mark.django_db
