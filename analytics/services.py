@@ -35,7 +35,7 @@ from django.utils import timezone
 from analytics.models import Click, Cursor, Search
 from finder.throttling import client_ip
 from search.query.box import SearchPage
-from search.query.filters import Filters
+from search.query.filters import Filters, normal_form
 from search.store.connection import SearchUnavailable, get_client, search_errors
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def _write(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
             continue
         search = Search(
             search_id=fields["id"], at=at, visitor=fields["visitor"], query=fields["query"],
-            normalised=" ".join(fields["query"].lower().split()), corrected=fields["corrected"],
+            normalised=normal_form(fields["query"]), corrected=fields["corrected"],
             filters=json.loads(fields["filters"]), understood=json.loads(fields["understood"]),
             relaxed=fields["relaxed"] == "1", results=int(fields["results"]), matched=fields["matched"] == "1",
             latency_ms=float(fields["latency_ms"]))
@@ -178,8 +178,7 @@ TYPING_SECONDS = 10
 
 
 def _latest_saved(visitor: str) -> tuple[str, str, datetime.datetime] | None:
-    found = Search.objects.filter(visitor=visitor).values_list("search_id", "normalised", "at").first()
-    return (found[0], found[1], found[2]) if found else None
+    return Search.objects.filter(visitor=visitor).values_list("search_id", "normalised", "at").first()
 
 
 def _typed_on(previous: tuple[str, str, datetime.datetime], search: Search) -> bool:

@@ -72,10 +72,10 @@ def picks_for(user: AbstractBaseUser, filters: Filters, k: int = 12) -> Picks:
     ``filters``, none they have seen or dismissed; with no history to go on, the shop's most
     liked (:func:`popular`)."""
     favourites = list(Favourite.objects.filter(user=user).values_list("product_id", flat=True))
-    views = list(View.objects.filter(user=user).values_list("product_id", flat=True)[:VIEWS_READ])
+    viewed = list(View.objects.filter(user=user).values_list("product_id", flat=True))  # the latest first
     dismissed = list(Dismissal.objects.filter(user=user).values_list("product_id", flat=True))
-    liked = {**{pid: VIEW_WEIGHT for pid in views}, **{pid: FAVOURITE_WEIGHT for pid in favourites}}
-    seen = {*liked, *dismissed, *View.objects.filter(user=user).values_list("product_id", flat=True)}
+    liked = {**{pid: VIEW_WEIGHT for pid in viewed[:VIEWS_READ]}, **{pid: FAVOURITE_WEIGHT for pid in favourites}}
+    seen = {*liked, *dismissed, *viewed}
     results = recommended(liked, dismissed, seen, filters, k) if liked else None
     if results is not None:
         return Picks(results, Basis.HISTORY)

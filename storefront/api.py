@@ -21,22 +21,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics import selectors as analytics_selectors
-from analytics.services import record_search, timed
 from catalog import selectors as catalog_selectors
 from catalog.attributes import BY_PARAMETER
 from catalog.models import Product
-from finder.throttling import ScopedThrottle, client_ip
+from finder.throttling import ScopedThrottle
 from search.kinds import By
 from search.query import listing
-from search.query.box import search_products
 from search.query.filters import FilterParams
 from search.query.ordering import Sort
 from search.query.similar import similar_products, similar_to_image
-from search.query.suggest import MAX_QUERY_LENGTH, Suggestion, remember_query, suggestions
+from search.query.suggest import MAX_QUERY_LENGTH, Suggestion, suggestions
 from shoppers.selectors import favourite_products, picks_for
 from shoppers.services import dismiss, set_favourite
 from storefront.access import CatalogReader, SearchAnalyst
 from storefront.photos import open_photo
+from storefront.searching import shopper_search
 from storefront.serializers import (
     AnalyticsAnswer,
     FavouritesAnswer,
@@ -163,14 +162,8 @@ class SearchView(APIView):
         params.is_valid(raise_exception=True)
         data = params.validated_data
         filters = params.filters()
-        with timed() as took:
-            found = search_products(data["q"], filters, k=data["k"], page=data["page"], sort=Sort(data["sort"]),
-                                    exact=data["exact"])
-        search_id = ""
-        if found.page == 1:
-            search_id = record_search(request._request, data["q"], filters, found, took[0])
-            if found.found_words:
-                remember_query(found.corrected or data["q"], client_ip(request._request))
+        found, search_id = shopper_search(request._request, data["q"], filters, k=data["k"], page=data["page"],
+                                          sort=Sort(data["sort"]), exact=data["exact"])
         return Response({"results": found.results, "page": found.page, "candidates": found.candidates,
                          "understood": found.understood, "relaxed": found.relaxed, "corrected": found.corrected,
                          "synonyms": list(found.synonyms), "search_id": search_id})

@@ -20,25 +20,24 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from analytics.services import record_click, record_search, timed
+from analytics.services import record_click
 from catalog import selectors as catalog_selectors
 from catalog.attributes import BY_PARAMETER
 from catalog.models import Product
 from finder.errors import FinderError
-from finder.throttling import client_ip, limit
+from finder.throttling import limit
 from search.kinds import KINDS, By
 from search.query import listing
-from search.query.box import search_products
 from search.query.filters import Filters, filters_from_query
 from search.query.ordering import Sort, parse_sort
 from search.query.similar import NotSearchable, similar_products, similar_to_image
-from search.query.suggest import remember_query
 from shoppers.selectors import favourite_products, picks_for
 from shoppers.services import dismiss, record_view, set_favourite
 from storefront.access import shopper_page
 from storefront.context import FRAGMENT_HEADER
 from storefront.errors import Problem
 from storefront.photos import open_photo
+from storefront.searching import shopper_search
 from storefront.sidebar import sidebar
 
 #: Products a page, on every page that lists them.
@@ -129,13 +128,10 @@ def search(request: HttpRequest) -> HttpResponse:
     with problem.caught():
         filters = filters_from_query(request.GET)
         if query:
-            with timed() as took:
-                found = search_products(query, filters, k=SIMILAR_COUNT, page=page_number, sort=sort, exact=exact,
-                                        decided=decided)
-            if page_number == 1:
-                search_id = record_search(request, query, filters, found, took[0])
-                if found.found_words:
-                    remember_query(found.corrected or query, client_ip(request))
+            found, recorded = shopper_search(request, query, filters, k=SIMILAR_COUNT, page=page_number, sort=sort,
+                                             exact=exact, decided=decided)
+            if found.page == 1:
+                search_id = recorded
     decided = sorted(decided | set(found.understood if found else ()))
     keep = urlencode([("q", query), *filters.pairs(), *_sort_pair(sort), *([("exact", "1")] if exact else []),
                       *(("decided", attribute) for attribute in decided), *([("sid", search_id)] if search_id else [])])

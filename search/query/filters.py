@@ -33,6 +33,12 @@ MAX_VALUE_LENGTH = 100
 MAX_VALUES = 50
 
 
+def normal_form(query: str) -> str:
+    """A query as one query, whatever its case and spacing ("Black  Watch" is "black watch"):
+    for counting and suggesting searches."""
+    return " ".join(query.lower().split())
+
+
 def name_words(text: str) -> tuple[str, ...]:
     """The words of ``text`` as the index's tokenizer sees them (lower case, no punctuation)."""
     return tuple(dict.fromkeys(word.lower() for word in WORD.findall(text)))

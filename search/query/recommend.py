@@ -51,12 +51,12 @@ def _recommended(client: redis.Redis, live: LiveIndex, liked: Mapping[int, float
     for product_id in (*liked, *dismissed):
         pipe.hmget(live.doc_key(product_id), fields)
     stored = pipe.execute()
-    weights = list(liked.values())
+    liked_rows, dismissed_rows = stored[:len(liked)], stored[len(liked):]
     queries: list[bytes | None] = []
     for column in range(len(kinds)):
-        positives = [(live.vector(row[column]), w) for row, w in zip(stored, weights, strict=False)
+        positives = [(live.vector(row[column]), w) for row, w in zip(liked_rows, liked.values(), strict=True)
                      if row[column] is not None]
-        negatives = [live.vector(row[column]) for row in stored[len(liked):] if row[column] is not None]
+        negatives = [live.vector(row[column]) for row in dismissed_rows if row[column] is not None]
         taste = _taste(positives, negatives)
         queries.append(None if taste is None else live.vector_bytes(taste))
     text, image = queries

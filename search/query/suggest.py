@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from catalog.attributes import SUGGESTED
+from search.query.filters import normal_form
 from search.store.connection import SearchUnavailable, get_client, search_errors, text
 from search.store.schema import suggestion_key
 from search.store.versions import live_index
@@ -44,7 +45,7 @@ def suggestions(prefix: str, limit: int = LIMIT) -> list[Suggestion]:
     """Suggestions for ``prefix``: past searches first, then attribute values (those most
     products have first), then product names; each text once. The dictionaries are asked for the
     prefix as typed and, only when nothing starts with it, one edit off (a misspelling)."""
-    prefix = " ".join(prefix.lower().split())[:MAX_QUERY_LENGTH]
+    prefix = normal_form(prefix)[:MAX_QUERY_LENGTH]
     if not prefix:
         return []
     live = live_index()
@@ -98,7 +99,7 @@ def remember_query(text: str, visitor: str) -> None:
     """Count who made a search (``visitor``: their address, say); once enough different
     visitors have, suggest it. Best effort: a search is never refused because Redis could not
     count it."""
-    text = " ".join(text.lower().split())
+    text = normal_form(text)
     if not text or len(text) > MAX_QUERY_LENGTH:
         return
     who = f"{_queries_key()}:who:{hashlib.sha1(text.encode()).hexdigest()}"

@@ -1,0 +1,27 @@
+"""A shopper's search, as the page and the API both run it: ranked, then, for a first page,
+recorded for the shop's analytics and counted toward the popular searches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from analytics.services import record_search, timed
+from finder.throttling import client_ip
+from search.query.box import SearchPage, search_products
+from search.query.filters import Filters
+from search.query.suggest import remember_query
+
+
+def shopper_search(request: HttpRequest, query: str, filters: Filters, **options: Any) -> tuple[SearchPage, str]:
+    """:func:`search.query.box.search_products` for ``request``'s shopper; the page of results,
+    and the search's id for analytics ("" for a later page, or when it was not recorded)."""
+    with timed() as took:
+        found = search_products(query, filters, **options)
+    if found.page != 1:
+        return found, ""
+    search_id = record_search(request, query, filters, found, took[0])
+    if found.found_words:
+        remember_query(found.corrected or query, client_ip(request))
+    return found, search_id
