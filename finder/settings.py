@@ -9,7 +9,8 @@ from pathlib import Path
 
 import environ
 
-from finder.redis_server import running_url
+from finder.redis_client import sentinel_broker
+from finder.redis_server import running_group, running_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -219,18 +220,35 @@ SPECTACULAR_SETTINGS = {
 # API tokens (django-rest-knox): only a digest is stored; each expires.
 REST_KNOX = {"TOKEN_TTL": timedelta(days=env.int("FINDER_TOKEN_DAYS", default=30)), "AUTO_REFRESH": False}
 
-# Redis with RediSearch and RedisJSON: the search index and the Celery broker. Unset, the
-# embedded server that ``manage.py runfinder`` started (if any) is found through its state file.
+# Redis with RediSearch and RedisJSON: the search index and the Celery broker. One server
+# (REDIS_URL), or a primary with replicas that Redis Sentinel watches (REDIS_SENTINELS, which
+# win). Neither set, the embedded server or group that ``manage.py runfinder`` started (if any)
+# is found through its state file. See finder/redis_client.py and docs/scaling.md.
 REDIS_DIR = VAR_DIR / "redis"
+REDIS_GROUP_DIR = VAR_DIR / "redis-group"
 REDIS_URL = env("REDIS_URL", default="") or running_url(REDIS_DIR)
+_group = {} if env("REDIS_URL", default="") else running_group(REDIS_GROUP_DIR)
+REDIS_SENTINELS = [address for address in env("REDIS_SENTINELS", default=_group.get("REDIS_SENTINELS", "")).split(",")
+                   if address]
+REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", default=_group.get("REDIS_SENTINEL_MASTER", "finder"))
+#: The data nodes' password (REDIS_URL carries its own), and the sentinels' own, if they ask one.
+REDIS_PASSWORD = env("REDIS_PASSWORD", default=_group.get("REDIS_PASSWORD", ""))
+REDIS_SENTINEL_PASSWORD = env("REDIS_SENTINEL_PASSWORD", default=_group.get("REDIS_SENTINEL_PASSWORD", ""))
+#: Queries may read from a replica (a moment behind the primary); writes always go to the primary.
+FINDER_READ_FROM_REPLICAS = env.bool("FINDER_READ_FROM_REPLICAS", default=False)
 
 # One cache for every process, on the same Redis (a database of its own): sessions, throttle
 # counts, login lockouts, task delivery counts. The server is looked up at first use, so
 # the embedded Redis that runfinder starts after these settings are read is found too.
 CACHES = {"default": {"BACKEND": "finder.cache.SharedRedisCache", "LOCATION": "", "KEY_PREFIX": "finder"}}
 
-# The broker may be another server (CELERY_BROKER_URL); by default it is the same Redis.
+# The broker may be another server (CELERY_BROKER_URL); by default it is the same Redis (behind
+# Sentinel: kombu's Sentinel transport, with the transport options below).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL
+_sentinel_transport: dict[str, object] = {}
+if REDIS_SENTINELS and not env("CELERY_BROKER_URL", default=""):
+    CELERY_BROKER_URL, _sentinel_transport = sentinel_broker(REDIS_SENTINELS, REDIS_SENTINEL_MASTER, REDIS_PASSWORD,
+                                                             REDIS_SENTINEL_PASSWORD)
 #: The queue the app sends tasks to and its workers take them from.
 CELERY_TASK_DEFAULT_QUEUE = env("FINDER_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
@@ -254,7 +272,8 @@ CELERY_TASK_ANNOTATIONS = {"catalog.tasks.import_upload": {"soft_time_limit": FI
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("FINDER_BROKER_VISIBILITY_TIMEOUT",
-                                                                 default=FINDER_IMPORT_TIME_LIMIT + 300)}
+                                                                 default=FINDER_IMPORT_TIME_LIMIT + 300),
+                                   **_sentinel_transport}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing to a broker that is down gives up after about a second (a web request waits for

@@ -25,7 +25,7 @@ from catalog.models import Product
 from catalog.selectors import embedding_backlog
 from search.kinds import KINDS, VectorKind
 from search.models import CatalogMap
-from search.store.connection import get_client, search_errors
+from search.store.connection import get_reader, search_errors
 from search.store.versions import live_index
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def compute_map(kind: VectorKind, stamp: str) -> CatalogMap:
 def _vectors(kind: VectorKind, product_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
     """The products that have a ``kind`` vector in the live index, and their vectors."""
     live = live_index()
-    client = get_client()
+    client = get_reader()
     ids, rows = [], []
     with search_errors():
         for start in range(0, len(product_ids), READ_BATCH):

@@ -21,7 +21,7 @@ from search.query.spelling import corrections
 from search.query.synonyms import Thesaurus, synonym_groups, thesaurus
 from search.query.understanding import STOPWORDS, Understanding, stem, tokens, understand, vocabulary
 from search.store import get_store
-from search.store.connection import get_client, search_errors
+from search.store.connection import get_reader, search_errors
 from search.store.versions import LiveIndex, live_index, product_of
 
 TEXT = BY_NAME["text"]
@@ -87,7 +87,7 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     relevance reorders the :data:`SORTED_DEPTH` best. Each result says why it is there
     (``explanation``).
     """
-    client = get_client()
+    client = get_reader()
     live = live_index()
     depth = max(CANDIDATES, page * k)
     groups = synonym_groups() if understanding else ()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from catalog.attributes import ATTRIBUTES
 from search.query.filters import Filters
-from search.store.connection import get_client, search_errors
+from search.store.connection import get_reader, search_errors
 from search.store.redisearch import _pairs
 from search.store.versions import live_index
 
@@ -28,7 +28,7 @@ def facet_counts(filters: Filters) -> Facets:
     Multi-select: each attribute's counts apply every filter but that attribute's own, so a
     shopper sees what choosing another value as well would add.
     """
-    client = get_client()
+    client = get_reader()
     with search_errors():
         live = live_index()
         pipe = client.pipeline(transaction=False)

@@ -18,7 +18,7 @@ import redis
 from search.kinds import KINDS
 from search.query.filters import Filters
 from search.query.similar import blended, nearest
-from search.store.connection import get_client, search_errors
+from search.store.connection import get_reader, search_errors
 from search.store.versions import LiveIndex, live_index
 
 #: How much the dismissed products' mean is taken from the liked products' mean.
@@ -34,7 +34,7 @@ def recommended(liked: Mapping[int, float], dismissed: Collection[int], seen: Co
     no liked product is in the index (nothing to go on: the caller falls back to something
     else); empty when nothing passes the filters.
     """
-    client = get_client()
+    client = get_reader()
     with search_errors():
         try:
             return _recommended(client, live_index(), liked, dismissed, seen, filters, k)

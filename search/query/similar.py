@@ -17,7 +17,7 @@ from finder.errors import Conflict
 from search.kinds import BY_NAME, KINDS, By, VectorKind, compared
 from search.query.filters import Filters
 from search.store import get_store
-from search.store.connection import SearchUnavailable, get_client, search_errors
+from search.store.connection import SearchUnavailable, get_reader, search_errors
 from search.store.versions import LiveIndex, live_index, product_of
 
 
@@ -39,7 +39,7 @@ def similar_products(product_id: int, by: By, filters: Filters, k: int = 12, pag
     so that an alias swap between the two cannot pair a vector with an index of another
     dimension; a version that went away meanwhile is looked up again, once.
     """
-    client = get_client()
+    client = get_reader()
     with search_errors():
         try:
             return _similar(client, live_index(), product_id, by, filters, k, page, weight)
@@ -73,7 +73,7 @@ def similar_to_image(image: Image.Image, filters: Filters, k: int = 12) -> list[
     """The ``k`` products whose photos look most like ``image``, within ``filters``."""
     kind = BY_NAME["image"]
     embedder = kind.embedder()
-    client = get_client()
+    client = get_reader()
     with search_errors():
         live = live_index()
         if live.dims.get(kind.field) != embedder.dim:

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from catalog.attributes import SUGGESTED
 from search.query.filters import normal_form
-from search.store.connection import SearchUnavailable, get_client, search_errors, text
+from search.store.connection import SearchUnavailable, get_client, get_reader, search_errors, text
 from search.store.schema import suggestion_key
 from search.store.versions import live_index
 
@@ -81,7 +81,7 @@ def suggestions(prefix: str, limit: int = LIMIT) -> list[Suggestion]:
 def _ask(sources: list[tuple[str, str]], prefix: str, limit: int, fuzzy: bool) -> list[list[tuple[str, float, str]]]:
     """Every dictionary's suggestions for ``prefix``, in one round trip."""
     with search_errors():
-        pipe = get_client().pipeline(transaction=False)
+        pipe = get_reader().pipeline(transaction=False)
         for _, key in sources:
             pipe.execute_command("FT.SUGGET", key, prefix, *(["FUZZY"] if fuzzy else []), "MAX", limit,
                                  "WITHSCORES", "WITHPAYLOADS")

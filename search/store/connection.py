@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import redis
-from django.conf import settings
 from redisvl.exceptions import RedisVLError
 
+from finder import redis_client
 from finder.errors import Unavailable
 
 
 class SearchUnavailable(Unavailable):
     """Redis cannot be reached or is still loading: search is down for now, not broken."""
-
-
-@functools.cache
-def _client(url: str) -> redis.Redis:
-    # RESP2: redisvl parses RediSearch replies in that shape.
-    return redis.Redis.from_url(url, protocol=2, socket_connect_timeout=2, socket_timeout=10,
-                                health_check_interval=30)
 
 
 def text(value: Any) -> Any:
@@ -31,11 +23,20 @@ def text(value: Any) -> Any:
 
 
 def get_client() -> redis.Redis:
-    if not settings.REDIS_URL:
-        raise SearchUnavailable(
-            "Search is not running: start it with `make run`, or set REDIS_URL."
-        )
-    return _client(settings.REDIS_URL)
+    """A client of the primary: for writes, and reads that must see the latest write."""
+    return _connected(replica=False)
+
+
+def get_reader() -> redis.Redis:
+    """A client for queries: a replica's when ``FINDER_READ_FROM_REPLICAS`` allows (a moment
+    behind the primary), else the primary's."""
+    return _connected(replica=True)
+
+
+def _connected(replica: bool) -> redis.Redis:
+    if not redis_client.configured():
+        raise SearchUnavailable("Search is not running: start it with `make run`, or set REDIS_URL or REDIS_SENTINELS.")
+    return redis_client.connect(replica=replica)
 
 
 @contextmanager

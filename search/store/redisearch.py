@@ -24,7 +24,7 @@ from catalog.attributes import FIELDS, SUGGESTED
 from catalog.models import Product
 from finder.redis_keys import delete_matching
 from search.store.base import IndexStore, NoSuchVersion
-from search.store.connection import get_client, search_errors, text
+from search.store.connection import get_client, get_reader, search_errors, text
 from search.store.documents import document, fetch
 from search.store.schema import IndexLayout, VectorIndexSpec, alias, meta_key, suggestion_key
 
@@ -122,9 +122,10 @@ class RedisIndexStore(IndexStore):
             return index_versions(get_client())
 
     def info(self, name: str | None = None, detailed: bool = False) -> dict[str, Any]:
+        # The live version (no name) is what queries look up: a replica may answer.
         with search_errors():
             try:
-                return index_info(get_client(), alias() if name is None else name, detailed)
+                return index_info(get_reader() if name is None else get_client(), name or alias(), detailed)
             except redis.ResponseError:
                 raise NoSuchVersion(name or "the live version") from None
 
@@ -224,7 +225,7 @@ class RedisIndexStore(IndexStore):
 
     def documents(self, product_ids: list[int]) -> list[dict[str, Any] | None]:
         with search_errors():
-            return fetch(get_client(), product_ids)
+            return fetch(get_reader(), product_ids)
 
     def has_suggestions(self, doc_prefix: str) -> bool:
         with search_errors():

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from django.conf import settings
 
+from finder import redis_client
 from search.store import get_store
 from search.store.base import NoSuchVersion
 from search.store.connection import SearchUnavailable
@@ -48,7 +48,7 @@ _live_cache: dict[tuple[str, str], tuple[float, LiveIndex]] = {}
 
 def live_index(refresh: bool = False) -> LiveIndex:
     """The live version of the index, cached for a moment: it changes only on an alias swap."""
-    key = (settings.REDIS_URL, alias())
+    key = (redis_client.described(), alias())
     with _live_lock:
         cached = _live_cache.get(key)
         if cached and not refresh and time.monotonic() - cached[0] < LIVE_CACHE_SECONDS:

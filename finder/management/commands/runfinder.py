@@ -13,9 +13,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import Product
 from catalog.services import import_catalog
+from finder import redis_client
 from finder.celery import app as celery_app
 from finder.processes import stop
-from finder.redis_server import EmbeddedRedis, RedisNotReady, wait_ready
+from finder.redis_client import sentinel_broker
+from finder.redis_server import EmbeddedRedis, RedisGroup, RedisNotReady, wait_ready
 from search.indexing import reconcile_index
 from search.kinds import KINDS
 from search.lifecycle import ensure_index
@@ -25,7 +27,7 @@ DEMO_CATALOG = settings.BASE_DIR / "data" / "demo-catalog"
 
 
 class Command(BaseCommand):
-    help = ("Run the finder: Redis (embedded unless REDIS_URL is set), a Celery worker and the web "
+    help = ("Run the finder: Redis (embedded unless REDIS_URL or REDIS_SENTINELS is set), a Celery worker and the web "
             "server; load the demo catalog when the database has no products. Ctrl-C stops it all.")
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,26 +35,20 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=1, help="Celery worker processes")
         parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
         parser.add_argument("--demo", type=Path, default=DEMO_CATALOG, help="catalog to load when empty")
+        parser.add_argument("--replicas", type=int, default=int(os.environ.get("FINDER_REDIS_REPLICAS", "0")),
+                            help="start a primary with this many replicas and three sentinels (Redis Sentinel "
+                                 "failover, on this machine) instead of one Redis")
 
-    def handle(self, *args: object, port: int, concurrency: int, web_workers: int, demo: Path,
+    def handle(self, *args: object, port: int, concurrency: int, web_workers: int, demo: Path, replicas: int,
                **options: object) -> None:
         # Both, explicitly: a shell that starts us in the background leaves SIGINT ignored.
         signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
-        server = None
+        servers: list[EmbeddedRedis | RedisGroup] = []
         children: list[subprocess.Popen[bytes]] = []
         try:
-            if os.environ.get("REDIS_URL"):
-                url = os.environ["REDIS_URL"]
-                wait_ready(url)
-            else:
-                server = EmbeddedRedis.start(Path(settings.REDIS_DIR))
-                url = server.url
-                self.stdout.write(f"Redis with RediSearch and RedisJSON on {url} (data in {settings.REDIS_DIR})")
-            settings.REDIS_URL = url
-            if not os.environ.get("CELERY_BROKER_URL"):
-                celery_app.conf.broker_url = url
-            env = {**os.environ, "REDIS_URL": url}
+            redis_env = self._start_redis(replicas, servers)
+            env = {**os.environ, **redis_env}
             self.stdout.write(f"Search index: {ensure_index()}")
             while (progress := index_progress()) < 1.0:
                 self.stdout.write(f"Redis is rebuilding the index: {progress:.0%}")
@@ -90,8 +86,48 @@ class Command(BaseCommand):
         finally:
             for child in reversed(children):
                 stop(child)
-            if server:
+            for server in servers:
                 server.stop()
+
+    def _start_redis(self, replicas: int, servers: list[EmbeddedRedis | RedisGroup]) -> dict[str, str]:
+        """Wait for the Redis the environment names, or start one (or a group of ``replicas``
+        replicas and three sentinels) into ``servers``; point this process at it and return the
+        environment that points the children at it."""
+        if os.environ.get("REDIS_URL") or os.environ.get("REDIS_SENTINELS"):
+            wait_ready(os.environ.get("REDIS_URL") or redis_client.connect())
+            self.stdout.write(f"Redis: {redis_client.described()}")
+            return {}
+        if replicas:
+            group = RedisGroup.start(Path(settings.REDIS_GROUP_DIR), replicas=replicas)
+            servers.append(group)
+            redis_env = group.settings_env()
+            self.stdout.write(f"Redis: a primary, {replicas} replicas and {len(group.sentinels)} sentinels on "
+                              f"{', '.join(group.sentinel_addresses)} (data in {settings.REDIS_GROUP_DIR})")
+        else:
+            server = EmbeddedRedis.start(Path(settings.REDIS_DIR))
+            servers.append(server)
+            redis_env = {"REDIS_URL": server.url}
+            self.stdout.write(f"Redis with RediSearch and RedisJSON on {server.url} (data in {settings.REDIS_DIR})")
+        _point_at(redis_env)
+        return redis_env
+
+
+def _point_at(redis_env: dict[str, str]) -> None:
+    """Point this process's settings and Celery app at the Redis ``redis_env`` describes."""
+    settings.REDIS_URL = redis_env.get("REDIS_URL", "")
+    settings.REDIS_SENTINELS = [a for a in redis_env.get("REDIS_SENTINELS", "").split(",") if a]
+    settings.REDIS_SENTINEL_MASTER = redis_env.get("REDIS_SENTINEL_MASTER", settings.REDIS_SENTINEL_MASTER)
+    settings.REDIS_PASSWORD = redis_env.get("REDIS_PASSWORD", "")
+    settings.REDIS_SENTINEL_PASSWORD = redis_env.get("REDIS_SENTINEL_PASSWORD", "")
+    if os.environ.get("CELERY_BROKER_URL"):
+        return
+    if settings.REDIS_SENTINELS:
+        url, transport = sentinel_broker(settings.REDIS_SENTINELS, settings.REDIS_SENTINEL_MASTER,
+                                         settings.REDIS_PASSWORD, settings.REDIS_SENTINEL_PASSWORD)
+        celery_app.conf.broker_transport_options = {**celery_app.conf.broker_transport_options, **transport}
+    else:
+        url = settings.REDIS_URL
+    celery_app.conf.broker_url = url
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
