@@ -36,6 +36,10 @@ def _goals(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
         goals.append((f"catalog map of {row['vectors']:,} x {row['dims']}-d vectors ({row['method']})",
                       f"{row['seconds']} s", "seconds for the demo catalog (<= 30 s); reported at 44k",
                       row["vectors"] > 3000 or row["seconds"] <= 30))
+    if imported := results.get("import"):
+        goals.append((f"{imported['products']:,} products without photos: launch to all searchable by text",
+                      f"{imported['searchable_by_text_s']} s (serving after {imported['serving_s']} s)",
+                      "<= 120 s", imported["searchable_by_text_s"] <= 120))
     if web := results.get("site"):
         goals.append((f"{web['products']} products: launch to fully searchable", f"{web['fully_searchable_s']} s",
                       "<= 60 s", web["fully_searchable_s"] <= 60))

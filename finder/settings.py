@@ -151,6 +151,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# A connection is kept for this many seconds and reused by the thread's next requests (checked
+# first, so one the server closed meanwhile is replaced), rather than opened for every request.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("FINDER_DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, for the test database: the Celery worker the tests run reads it
     # from another thread, and SQLite's shared in-memory databases lock up under that.

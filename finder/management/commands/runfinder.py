@@ -19,7 +19,7 @@ from finder.processes import stop
 from finder.redis_client import sentinel_broker
 from finder.redis_server import EmbeddedRedis, RedisGroup, RedisNotReady, wait_ready
 from search.indexing import reconcile_index
-from search.kinds import KINDS
+from search.kinds import KINDS, PRIMARY
 from search.lifecycle import ensure_index
 from search.store.versions import index_progress
 
@@ -55,12 +55,15 @@ class Command(BaseCommand):
                 time.sleep(1)
             # A worker for each kind of vector, so that a slow image batch never holds up text.
             # The primary kind's (text) takes everything else too: catalog imports, the periodic
-            # sweep (-B). Text is light: one thread leaves the cores to the others.
+            # sweep (-B). Text is light: one thread leaves the cores to the others. The other
+            # kinds' workers, on every core, take text batches too (kombu serves their queues in
+            # turn): an import without photos keeps every core busy, not one.
             beat = ["-B", "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule")]
             for kind in KINDS:
-                queues, threads, extra = kind.queue(), os.environ.get("FINDER_MODEL_THREADS", "0"), []
+                queues, threads, extra = f"{kind.queue()},{PRIMARY.queue()}", os.environ.get("FINDER_MODEL_THREADS",
+                                                                                            "0"), []
                 if kind.primary:
-                    queues, threads, extra = f"{queues},{settings.FINDER_IMPORT_QUEUE}", "1", beat
+                    queues, threads, extra = f"{kind.queue()},{settings.FINDER_IMPORT_QUEUE}", "1", beat
                 children.append(subprocess.Popen(
                     [sys.executable, "-m", "celery", "-A", "finder", "worker", "--loglevel", "INFO",
                      "--concurrency", str(concurrency), "-Q", queues, "-n", f"{kind.name}@%h", *extra],
