@@ -11,6 +11,8 @@ Every comparison is measured in the same run, on this machine, and reported as a
 - site: a real finder (``runfinder``) from launch to the demo catalog fully searchable, Redis
   memory per product, Redis round trips per request, ``/similar`` and ``/search`` under 16
   concurrent clients, and, a keystroke at a time, autocomplete and the instant-search fragment;
+  with wrk (where installed), ``/similar`` page and API against a do-nothing floor view, server CPU
+  per request, uniform and Zipf-skewed product popularity;
   then started again with search analytics off, ``/search`` once more.
 
 Writes ``results.json`` and ``results.md`` (the table the README shows) into ``--out``.
@@ -36,12 +38,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finder.settings")
 django.setup()
 
 import numpy as np  # noqa: E402
+import psutil  # noqa: E402
 import redis  # noqa: E402
 import torch  # noqa: E402
 from django.conf import settings  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from bench import embedding, knn, site  # noqa: E402
+from bench import embedding, knn, site, wrk  # noqa: E402
 from bench.report import markdown  # noqa: E402
 from finder.redis_server import EmbeddedRedis  # noqa: E402
 from search.embedding.image import image_embedder  # noqa: E402
@@ -135,6 +138,8 @@ def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, 
                 typing = site.load.run_load(running.base_url, pick, 1, http_seconds / 3, *site.SHOPPER,
                                             headers=headers)
                 result[f"http_{name}_alone"] = typing.summary()
+            if wrk.available():
+                result["wrk"] = wrk_section(running, ids, clients, http_seconds)
             result["process_memory_mb"] = {"before": memory_before, "after": running.memory_mb()}
             result["redis_memory"] = site.memory_per_product(client, expected)
         # The same finder on the same data, started again with search analytics off: what
@@ -147,6 +152,29 @@ def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, 
         return result
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def wrk_section(running: site.RunningSite, ids: list[int], connections: int, seconds: float) -> dict[str, Any]:
+    """``/similar`` (page and API) under wrk against the floor view (a page that does nothing,
+    through the same server, middleware and authentication), product popularity uniform and
+    Zipf-skewed; wall clock and server CPU per request."""
+    page = {"Cookie": wrk.session_cookie(running.base_url, *site.SHOPPER)}
+    api = {"Authorization": f"Token {running.token}"}
+
+    def processes() -> list[psutil.Process]:
+        return [process for group in running.processes().values() for process in group]
+
+    def measure(paths: list[str], headers: dict[str, str]) -> dict[str, Any]:
+        return wrk.run(running.base_url, paths, headers, connections, seconds, processes)
+
+    results = {"floor": measure(["/floor/"], page)}
+    for skew, chosen in (("uniform", wrk.uniform_ids(ids, 20_000)), ("zipf", wrk.zipf_ids(ids, 20_000))):
+        kinds = ["text", "image"] * (len(chosen) // 2)
+        results[f"similar_page_{skew}"] = measure([f"/products/{pid}/similar/?by={by}"
+                                                   for pid, by in zip(chosen, kinds, strict=True)], page)
+        results[f"similar_api_{skew}"] = measure([f"/api/v1/products/{pid}/similar?by={by}"
+                                                  for pid, by in zip(chosen, kinds, strict=True)], api)
+    return results
 
 
 def map_section(sizes: list[int]) -> list[dict[str, Any]]:

@@ -4,7 +4,8 @@ Images: the configured image model (EfficientNet-Lite2 offline) on decoded demo 
 included, eager PyTorch at batch 32 against the ONNX Runtime export. Text: product names,
 sentence-transformers' own ``encode`` (batch 64) against the finder's text embedder. Fidelity
 is the lowest cosine between the two runtimes' vectors of the same input, and relevance the
-share of each photo's 12 nearest photos that are the same article type, by either runtime.
+share of each photo's (or name's) 12 nearest photos (names) that are the same article type, by
+either runtime. The finder's text embedder is int8 by default (``FINDER_TEXT_INT8``).
 On a CUDA machine the GPU's throughput is measured too, over a few batch sizes.
 """
 
@@ -62,6 +63,7 @@ def run(catalog: Path, images: int, texts: int) -> dict[str, Any]:
             image.load()
             decoded.append(image.copy())
     names = [row["productDisplayName"] for row in rows[:texts]]
+    name_types = [row["articleType"] for row in rows[:texts]]
     types = [row["articleType"] for row in photos]
 
     eager_image = load_image_embedder("cpu", "torch")
@@ -90,6 +92,9 @@ def run(catalog: Path, images: int, texts: int) -> dict[str, Any]:
         "text_eager_per_s": round(eager_tps, 1), "text_onnx_per_s": round(fast_tps, 1),
         "text_speedup": round(fast_tps / eager_tps, 2),
         "text_min_cosine": round(_min_cosine(eager_text, fast_text), 5),
+        "text_model": fast_text_model.name,
+        "text_precision_eager": round(_same_type_precision(eager_text, name_types), 3),
+        "text_precision_onnx": round(_same_type_precision(fast_text, name_types), 3),
     }
     if torch.cuda.is_available():
         result["gpu"] = _gpu(decoded, names)

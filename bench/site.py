@@ -46,7 +46,7 @@ class RunningSite:
                     "ALLOWED_HOSTS": "127.0.0.1,localhost",
                     "FINDER_MODEL_CACHE": str(settings.FINDER_MODEL_CACHE), "LOG_LEVEL": "WARNING",
                     # The catalog map's t-SNE would take the cores in the middle of a measurement.
-                    "FINDER_MAP_SECONDS": "86400", **(env or {})}
+                    "FINDER_MAP_SECONDS": "86400", "FINDER_FLOOR_VIEW": "1", **(env or {})}
         for name in ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL", "FINDER_QUEUE"):
             self.env.pop(name, None)
         self.process: subprocess.Popen[bytes] | None = None

@@ -5,7 +5,15 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from finder.throttling import limit
-from finder.views import SignUpView, account, clear_not_for_me, clear_recently_viewed, delete_my_account, health
+from finder.views import (
+    SignUpView,
+    account,
+    clear_not_for_me,
+    clear_recently_viewed,
+    delete_my_account,
+    floor,
+    health,
+)
 
 # Logins are rate limited per address (one password sprayed over many usernames) and per
 # username (one username tried from many addresses), on top of django-axes's lockout of a
@@ -32,3 +40,5 @@ if settings.FINDER_SERVE_MEDIA:
     # Product photos, in development. A production deployment serves MEDIA_ROOT from its web
     # server or object storage instead (docker-compose.yml: the proxy).
     urlpatterns.append(re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}))
+if settings.FINDER_FLOOR_VIEW:
+    urlpatterns.append(path("floor/", floor))

@@ -1,5 +1,5 @@
 """Pages of the project itself: sign-up (Django's auth app ships none), the account page (with
-clearing its history and deleting it) and the health check."""
+clearing its history and deleting it), the health check, and the benchmark's floor."""
 
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
@@ -84,3 +84,10 @@ def health(request: HttpRequest) -> JsonResponse:
         problems.append(f"redis: {exc}")
     return JsonResponse({"status": "unwell" if problems else "ok", "problems": problems},
                         status=503 if problems else 200)
+
+
+def floor(request: HttpRequest) -> HttpResponse:
+    """``/floor/`` (with ``FINDER_FLOOR_VIEW`` only): a page that does nothing but know who asks,
+    so what the server, the middleware and authentication cost alone. ``make bench`` measures the
+    search pages against it."""
+    return HttpResponse(b"signed in" if request.user.is_authenticated else b"anonymous", content_type="text/plain")

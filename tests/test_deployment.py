@@ -107,3 +107,24 @@ def test_https_is_believed_only_from_the_trusted_proxy(tmp_path, allowed, expect
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_the_sentinel_option_gives_every_app_service_the_group(compose) -> None:
+    """docker-compose.sentinel.yml: the primary, two replicas of it, three sentinels watching it,
+    and every app service pointed at the sentinels (queries on the replicas), with no default
+    password."""
+    text = (ROOT / "docker-compose.sentinel.yml").read_text()
+    override = yaml.safe_load(text)
+    services = override["services"]
+    commands = {name: " ".join(service.get("command", [])) for name, service in services.items()}
+    sentinels = [name for name, command in commands.items() if "--sentinel" in command]
+    replicas = [name for name, command in commands.items() if "--replicaof redis 6379" in command]
+    assert len(sentinels) == 3 and len(replicas) == 2
+    assert all("sentinel monitor finder redis 6379 2" in commands[name] for name in sentinels)
+    for name in ("web", "worker", "beat"):
+        assert name in compose["services"]
+        environment = services[name]["environment"]
+        assert environment["REDIS_URL"] == "" and environment["FINDER_READ_FROM_REPLICAS"] == "1"
+        assert sorted(address.split(":")[0] for address in environment["REDIS_SENTINELS"].split(",")) == sentinels
+    assert re.findall(r"\$\{REDIS_PASSWORD([^}]*)\}", text) and all(
+        use.startswith(":?") for use in re.findall(r"\$\{REDIS_PASSWORD([^}]*)\}", text))

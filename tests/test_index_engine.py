@@ -16,7 +16,7 @@ from redisvl.query import VectorQuery
 from catalog.models import Product
 from catalog.services import import_catalog
 from search.embedding.image import OFFLINE_DEFAULT, image_embedder
-from search.embedding.text import text_embedder
+from search.embedding.text import text_embedder, text_model
 from search.kinds import BY_NAME, By
 from search.lifecycle import ensure_index
 from search.query.filters import Filters
@@ -168,7 +168,7 @@ def test_a_changed_index_or_model_is_built_beside_the_live_one_and_search_never_
     assert info["vectors"][BY_NAME["image"].field]["dim"] == 2048 and info["num_docs"] == 24
     assert index_versions(client) == [third]
     # The old generation's documents went with its index.
-    old_generation = generation_name(("all-MiniLM-L6-v2", OFFLINE_DEFAULT), "FLOAT16")
+    old_generation = generation_name((text_model().name, OFFLINE_DEFAULT), "FLOAT16")
     old_prefix = f"{search_settings.FINDER_INDEX_PREFIX}:{old_generation}:"
     assert old_prefix != info["prefix"] and not list(client.scan_iter(match=f"{old_prefix}*"))
     assert live_index(refresh=True).doc_prefix == info["prefix"]

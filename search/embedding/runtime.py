@@ -84,12 +84,13 @@ def weights_digest(path: Path | str) -> str:
 
 
 def runner(module: torch.nn.Module, on: str, runtime: Runtime, key: str, example: tuple[torch.Tensor, ...],
-            dynamic: tuple[dict[int, object], ...]) -> Run:
-    """A function from numpy inputs to numpy outputs that runs ``module`` as asked."""
+            dynamic: tuple[dict[int, object], ...], int8: bool = False) -> Run:
+    """A function from numpy inputs to numpy outputs that runs ``module`` as asked; with ``int8``
+    (ONNX only), its matrix multiplications quantised to 8 bits (:func:`_int8_export`)."""
     if runtime == "onnx":
         if on != "cpu":
             raise ModelUnavailable("the ONNX runtime is used on the CPU only; on a GPU the models run in PyTorch")
-        return _onnx_runner(module, key, example, dynamic)
+        return _onnx_runner(module, key, example, dynamic, int8)
     target = torch.device(on)
     module = module.to(target)
     if on == "cuda":
@@ -106,10 +107,12 @@ def runner(module: torch.nn.Module, on: str, runtime: Runtime, key: str, example
 
 
 def _onnx_runner(module: torch.nn.Module, key: str, example: tuple[torch.Tensor, ...],
-                 dynamic: tuple[dict[int, object], ...]) -> Run:
+                 dynamic: tuple[dict[int, object], ...], int8: bool) -> Run:
     import onnxruntime
 
     path = _onnx_export(module, key, example, dynamic)
+    if int8:
+        path = _int8_export(path)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = model_threads()
     options.inter_op_num_threads = 1
@@ -145,3 +148,22 @@ def _onnx_export(module: torch.nn.Module, key: str, example: tuple[torch.Tensor,
         handle.write(program.model_proto.SerializeToString())
     os.replace(handle.name, path)
     return path
+
+
+def _int8_export(path: Path) -> Path:
+    """The ONNX file at ``path`` with its MatMul weights quantised to int8, per output channel
+    (ONNX Runtime's dynamic quantisation: activations are quantised on the fly), made once.
+
+    Only the matrix multiplications: quantising the embedding tables and the rest too moved
+    MiniLM's vectors as far as cosine 0.93 from float32, MatMul alone 0.985 (mean 0.993), at
+    about twice the speed of float32 on one or two cores."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantised = path.with_name(f"{path.stem}-int8.onnx")
+    if quantised.is_file():
+        return quantised
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as handle:
+        temporary = Path(handle.name)
+    quantize_dynamic(path, temporary, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
+    os.replace(temporary, quantised)
+    return quantised

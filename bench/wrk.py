@@ -1,0 +1,126 @@
+"""Throughput with ``wrk``: a C load generator that leaves the cores to the server (a Python one
+on the same two cores takes a large share of them and caps what it measures).
+
+Each run replays a list of paths (uniform or Zipf-skewed product popularity, chosen in Python and
+handed to wrk's Lua), with a shopper's session cookie or an API token, and reports wrk's own
+requests/s and latency percentiles beside the server's CPU per request: the user + system time
+of every finder process (web, workers, Redis) over the run, divided by the requests. Wall-clock
+throughput swings with whatever else the machine does; CPU per request holds.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from bench.load import CSRF_INPUT
+
+#: wrk's Lua: each connection walks the path list from its own offset; at the end, one JSON line.
+SCRIPT = """
+local paths = {%(paths)s}
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("offset", counter * 7919)
+end
+function init(args)
+  position = offset
+end
+function request()
+  position = position + 1
+  return wrk.format("GET", paths[(position %% #paths) + 1], {%(headers)s})
+end
+function done(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format('RESULT {"requests": %%d, "duration_us": %%d, "non_2xx": %%d, ' ..
+    '"socket_errors": %%d, "p50_us": %%d, "p99_us": %%d}\\n', summary.requests, summary.duration, errors.status,
+    errors.connect + errors.read + errors.write + errors.timeout, latency:percentile(50), latency:percentile(99)))
+end
+"""
+RESULT = re.compile(r"^RESULT (\{.*\})$", re.M)
+
+
+def available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def session_cookie(base_url: str, username: str, password: str) -> str:
+    """A logged-in shopper's ``sessionid=...``, through the login form as a browser would."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{base_url}/accounts/login/", timeout=10) as response:
+        token = CSRF_INPUT.search(response.read().decode())
+    assert token is not None, "the login page has no CSRF token"
+    data = urllib.parse.urlencode({"username": username, "password": password,
+                                   "csrfmiddlewaretoken": token.group(1)}).encode()
+    request = urllib.request.Request(f"{base_url}/accounts/login/", data=data,
+                                     headers={"Referer": f"{base_url}/accounts/login/"})
+    opener.open(request, timeout=10).close()
+    session = next((cookie.value for cookie in jar if cookie.name == "sessionid"), None)
+    assert session, f"logging in as {username} gave no session"
+    return f"sessionid={session}"
+
+
+def zipf_ids(ids: list[int], count: int, seed: int = 7, exponent: float = 1.0) -> list[int]:
+    """``count`` product ids drawn with Zipf-skewed popularity (the k-th most popular product
+    drawn in proportion to 1/k^exponent; which product is k-th is shuffled)."""
+    rng = np.random.default_rng(seed)
+    ranked = list(ids)
+    random.Random(seed).shuffle(ranked)
+    weights = 1.0 / np.arange(1, len(ranked) + 1) ** exponent
+    return [ranked[i] for i in rng.choice(len(ranked), size=count, p=weights / weights.sum())]
+
+
+def uniform_ids(ids: list[int], count: int, seed: int = 7) -> list[int]:
+    rng = random.Random(seed)
+    return [rng.choice(ids) for _ in range(count)]
+
+
+def run(base_url: str, paths: list[str], headers: dict[str, str], connections: int, seconds: float,
+        processes: Callable[[], list[psutil.Process]]) -> dict[str, Any]:
+    """wrk with ``connections`` connections for ``seconds`` over ``paths``; wrk's figures and the
+    server's CPU per request (``processes``: the finder's processes, read before and after)."""
+    lua = SCRIPT % {"paths": ",".join(json.dumps(path) for path in paths),
+                    "headers": ",".join(f"[{json.dumps(name)}]={json.dumps(value)}" for name, value in headers.items())}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(lua)
+    try:
+        before = _cpu_seconds(processes())
+        output = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds:.0f}s", "--timeout", "10s",
+                                 "-s", handle.name, base_url], capture_output=True, text=True, check=True).stdout
+        after = _cpu_seconds(processes())
+    finally:
+        Path(handle.name).unlink()
+    found = RESULT.search(output)
+    assert found, output
+    raw = json.loads(found.group(1))
+    requests = max(raw["requests"], 1)
+    return {"connections": connections, "seconds": round(raw["duration_us"] / 1e6, 1), "requests": raw["requests"],
+            "errors": raw["non_2xx"] + raw["socket_errors"],
+            "requests_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+            "p50_ms": round(raw["p50_us"] / 1000, 2), "p99_ms": round(raw["p99_us"] / 1000, 2),
+            "cpu_ms_per_request": round(sum(after[pid] - before.get(pid, 0.0) for pid in after) * 1000 / requests, 2)}
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
+    seconds = {}
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            seconds[process.pid] = times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return seconds
