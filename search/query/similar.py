@@ -15,6 +15,7 @@ from redisvl.query.filter import Tag
 
 from finder.errors import Conflict
 from search.kinds import BY_NAME, KINDS, By, VectorKind, compared
+from search.query.answers import remembered
 from search.query.filters import Filters
 from search.store import get_store
 from search.store.connection import SearchUnavailable, get_reader, search_errors
@@ -37,8 +38,16 @@ def similar_products(product_id: int, by: By, filters: Filters, k: int = 12, pag
 
     The vector and the query both go to one concrete version of the index, never the alias,
     so that an alias swap between the two cannot pair a vector with an index of another
-    dimension; a version that went away meanwhile is looked up again, once.
+    dimension; a version that went away meanwhile is looked up again, once. Answers are kept
+    until the index changes (:mod:`.answers`).
     """
+    with search_errors():
+        return remembered(("similar", product_id, by, tuple(filters.pairs()), k, page, weight),
+                          lambda: _similar_products(product_id, by, filters, k, page, weight))
+
+
+def _similar_products(product_id: int, by: By, filters: Filters, k: int, page: int,
+                      weight: float) -> list[dict[str, Any]]:
     client = get_reader()
     with search_errors():
         try:

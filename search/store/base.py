@@ -47,6 +47,11 @@ class IndexStore(abc.ABC):
         """The live version's name, or None when none is live."""
 
     @abc.abstractmethod
+    def epoch(self) -> int:
+        """A number that moves with every write to the index (documents, vectors, removals, a
+        new live version): an answer computed at one epoch holds until it moves."""
+
+    @abc.abstractmethod
     def create(self, layout: IndexLayout) -> bool:
         """Create the version ``layout`` describes unless it exists; whether it was created."""
 

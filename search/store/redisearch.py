@@ -26,7 +26,7 @@ from finder.redis_keys import delete_matching
 from search.store.base import IndexStore, NoSuchVersion
 from search.store.connection import get_client, get_reader, search_errors, text
 from search.store.documents import document, fetch
-from search.store.schema import IndexLayout, VectorIndexSpec, alias, meta_key, suggestion_key
+from search.store.schema import IndexLayout, VectorIndexSpec, alias, epoch_key, meta_key, suggestion_key
 
 
 def _pairs(items: list[Any]) -> dict[str, Any]:
@@ -133,6 +133,10 @@ class RedisIndexStore(IndexStore):
         with search_errors():
             return live_index_name(get_client())
 
+    def epoch(self) -> int:
+        with search_errors():
+            return int(get_reader().get(epoch_key()) or 0)
+
     def create(self, layout: IndexLayout) -> bool:
         with search_errors():
             index = SearchIndex(layout.schema(), redis_client=get_client())
@@ -148,10 +152,12 @@ class RedisIndexStore(IndexStore):
                 client.ft(name).aliasadd(alias())
             else:
                 client.ft(name).aliasupdate(alias())
+            client.incr(epoch_key())
 
     def drop(self, name: str, documents: bool) -> None:
         with search_errors():
             drop_version(get_client(), name, documents)
+            get_client().incr(epoch_key())
 
     def drop_all(self, documents: bool) -> list[str]:
         client = get_client()
@@ -163,6 +169,7 @@ class RedisIndexStore(IndexStore):
                 drop_version(client, name, documents)
             if documents:
                 delete_matching(client, meta_key("*"))
+            client.incr(epoch_key())
         return names
 
     def write_documents(self, layout: IndexLayout, products: Sequence[Product], field: str,
@@ -188,6 +195,7 @@ class RedisIndexStore(IndexStore):
                 if emptied:
                     pipe.hdel(key, *emptied)
                 document(product).save(pipeline=pipe)
+            pipe.incr(epoch_key())
             pipe.execute()
             self.write_suggestions(layout.doc_prefix, products)
 
@@ -199,6 +207,7 @@ class RedisIndexStore(IndexStore):
                     pipe.hdel(layout.doc_key(product_id), field)
                 else:
                     pipe.hset(layout.doc_key(product_id), field, layout.vector_bytes(vector))
+            pipe.incr(epoch_key())
             pipe.execute()
 
     def remove(self, product_ids: Iterable[int]) -> None:
@@ -215,6 +224,7 @@ class RedisIndexStore(IndexStore):
             keys = [f"{prefix}{pid}" for prefix in prefixes for pid in ids] + [meta_key(pid) for pid in ids]
             for start in range(0, len(keys), 1000):
                 client.delete(*keys[start:start + 1000])
+            client.incr(epoch_key())
 
     def present(self, layout: IndexLayout, product_ids: Sequence[int], fields: Sequence[str]) -> list[list[bool]]:
         with search_errors():

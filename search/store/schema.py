@@ -193,6 +193,11 @@ def suggestion_key(doc_prefix: str, dictionary: str) -> str:
     return f"{settings.FINDER_INDEX_PREFIX}:suggest:{generation}:{dictionary}"
 
 
+def epoch_key() -> str:
+    """The counter every write to the index moves (:meth:`IndexStore.epoch`)."""
+    return f"{settings.FINDER_INDEX_PREFIX}:epoch"
+
+
 def meta_key(product_id: int) -> str:
     return f"{settings.FINDER_INDEX_PREFIX}:meta:{product_id}"
 

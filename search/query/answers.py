@@ -1,0 +1,47 @@
+"""Answers remembered by each process until the index changes.
+
+Shoppers ask the same questions again and again (a few products are most of the clicks), and
+an answer holds for as long as the index it came from does. Each answer is kept under the
+index's epoch (:meth:`search.store.base.IndexStore.epoch`), which every write to the index moves:
+a document written, a vector added, a product removed, an alias swapped. So a kept answer is
+never stale; reading the epoch is one small GET a request, where the answer itself costs several
+queries. Kept in this process's memory (least recently used first out, ``FINDER_ANSWER_CACHE``
+answers; 0 keeps none), not in the shared cache: a hit costs no round trip more.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from django.conf import settings
+
+from finder import redis_client
+from search.store import get_store
+
+_lock = threading.Lock()
+_answers: OrderedDict[tuple[str, str, int, Hashable], list[dict[str, Any]]] = OrderedDict()
+
+
+def remembered(question: Hashable, answer: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The answer to ``question`` at the index's current epoch: kept, or ``answer()`` (and kept).
+
+    The list is the caller's own; its results are shared with later callers and must not be
+    changed."""
+    size = settings.FINDER_ANSWER_CACHE
+    if not size:
+        return answer()
+    key = (redis_client.described(), settings.FINDER_INDEX_PREFIX, get_store().epoch(), question)
+    with _lock:
+        found = _answers.get(key)
+        if found is not None:
+            _answers.move_to_end(key)
+            return list(found)
+    found = answer()
+    with _lock:
+        _answers[key] = found
+        while len(_answers) > size:
+            _answers.popitem(last=False)
+    return list(found)
