@@ -165,6 +165,7 @@ def wrk_section(running: site.RunningSite, ids: list[int], connections: int, sec
         return [process for group in running.processes().values() for process in group]
 
     def measure(paths: list[str], headers: dict[str, str]) -> dict[str, Any]:
+        wrk.run(running.base_url, paths, headers, connections, 2, processes)  # every process warmed up
         return wrk.run(running.base_url, paths, headers, connections, seconds, processes)
 
     results = {"floor": measure(["/floor/"], page)}

@@ -35,12 +35,11 @@ class RunningSite:
     clock (:attr:`started`) is the moment ``runfinder`` was launched.
     """
 
-    def __init__(self, folder: Path, catalog: Path, web_workers: int = 2, env: dict[str, str] | None = None) -> None:
+    def __init__(self, folder: Path, catalog: Path, env: dict[str, str] | None = None) -> None:
         self.folder = folder
         self.catalog = catalog
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.web_workers = web_workers
         self.env = {**os.environ, "FINDER_VAR_DIR": str(folder), "DEBUG": "0", "FINDER_HTTPS": "0",
                     "FINDER_THROTTLE": "0", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
                     "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -67,8 +66,7 @@ class RunningSite:
         self.log = (self.folder / "runfinder.log").open("wb")
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "runfinder", "--port", str(self.port), "--demo", str(self.catalog),
-             "--web-workers", str(self.web_workers)],
+            [sys.executable, "manage.py", "runfinder", "--port", str(self.port), "--demo", str(self.catalog)],
             env=self.env, cwd=settings.BASE_DIR, stdout=self.log, stderr=subprocess.STDOUT)
         return self
 

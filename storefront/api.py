@@ -29,7 +29,7 @@ from search.kinds import By
 from search.query import listing
 from search.query.filters import FilterParams
 from search.query.ordering import Sort
-from search.query.similar import similar_products, similar_to_image
+from search.query.similar import NotSearchable, similar_products, similar_to_image
 from search.query.suggest import MAX_QUERY_LENGTH, Suggestion, suggestions
 from shoppers.selectors import favourite_products, picks_for
 from shoppers.services import dismiss, set_favourite
@@ -136,11 +136,15 @@ class SimilarView(APIView):
     def get(self, request: Request, product_id: int) -> Response:
         params = SimilarParams(data=request.query_params)
         params.is_valid(raise_exception=True)
-        product = get_object_or_404(Product, pk=product_id)
         data = params.validated_data
-        results = similar_products(product.id, By(data["by"]), params.filters(), k=data["k"], page=data["page"],
-                                   weight=data["weight"])
-        return Response({"results": results, "page": params.validated_data["page"]})
+        try:
+            results = similar_products(product_id, By(data["by"]), params.filters(), k=data["k"], page=data["page"],
+                                       weight=data["weight"])
+        except NotSearchable:
+            # The database is asked only now: a product it does not have is not found, not unsearchable.
+            get_object_or_404(Product, pk=product_id)
+            raise
+        return Response({"results": results, "page": data["page"]})
 
 
 class SearchParams(DepthParams):

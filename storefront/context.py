@@ -15,10 +15,10 @@ FRAGMENT_HEADER = "X-Fragment"
 
 def storefront(request: HttpRequest) -> dict[str, object]:
     """The kinds of vector (the "By ..." choices on cards and pages), whether the shopper may
-    browse (the search box), the shopper's favourites (the hearts; read only by a page that
-    shows one), and the template pages extend: the whole page, or for instant search its
-    content alone."""
+    browse (the search box), this page's path (``here``: where a card's buttons come back to),
+    the shopper's favourites (the hearts; read only by a page that shows one), and the template
+    pages extend: the whole page, or for instant search its content alone."""
     fragment = request.headers.get(FRAGMENT_HEADER) == "1"
-    return {"vector_kinds": KINDS, "may_browse": may_browse(request),
+    return {"vector_kinds": KINDS, "may_browse": may_browse(request), "here": request.get_full_path(),
             "favourites": SimpleLazyObject(lambda: set(favourite_ids(request))),
             "base_template": "fragment.html" if fragment else "base.html"}

@@ -34,6 +34,7 @@ from search.query.similar import NotSearchable, similar_products, similar_to_ima
 from shoppers.selectors import favourite_products, picks_for
 from shoppers.services import dismiss, record_view, set_favourite
 from storefront.access import shopper_page
+from storefront.cards import cards
 from storefront.context import FRAGMENT_HEADER
 from storefront.errors import Problem
 from storefront.photos import open_photo
@@ -103,10 +104,12 @@ def similar(request: HttpRequest, product_id: int) -> HttpResponse:
         ranked = similar_products(product.id, by, filters, k=SIMILAR_COUNT * page + 1, weight=weight)
         results = ranked[(page - 1) * SIMILAR_COUNT:page * SIMILAR_COUNT]
         has_next = len(ranked) > page * SIMILAR_COUNT
+        shown = cards(request, ("similar", product.id, by, tuple(filters.pairs()), page, weight), results, filters)
     keep = urlencode([("by", by), ("weight", weight), *filters.pairs()])
     return render(request, "storefront/similar.html", {
         "product": product, "by": by, "weight": weight, "pager": pager(page, has_next, keep),
-        "filters": filters, "results": results, "problem": problem.message, "sidebar": sidebar(filters),
+        "filters": filters, "results": results, "cards": shown if results else "", "problem": problem.message,
+        "sidebar": sidebar(filters),
     }, status=problem.status)
 
 

@@ -6,7 +6,8 @@ index's epoch (:meth:`search.store.base.IndexStore.epoch`), which every write to
 a document written, a vector added, a product removed, an alias swapped. So a kept answer is
 never stale; reading the epoch is one small GET a request, where the answer itself costs several
 queries. Kept in this process's memory (least recently used first out, ``FINDER_ANSWER_CACHE``
-answers; 0 keeps none), not in the shared cache: a hit costs no round trip more.
+answers; 0 keeps none), not in the shared cache: a hit costs no round trip more. Pages keep what
+they render of an answer here too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 
@@ -22,14 +23,14 @@ from finder import redis_client
 from search.store import get_store
 
 _lock = threading.Lock()
-_answers: OrderedDict[tuple[str, str, int, Hashable], list[dict[str, Any]]] = OrderedDict()
+_answers: OrderedDict[tuple[str, str, int, Hashable], Any] = OrderedDict()
+Answer = TypeVar("Answer")
 
 
-def remembered(question: Hashable, answer: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def remembered(question: Hashable, answer: Callable[[], Answer]) -> Answer:
     """The answer to ``question`` at the index's current epoch: kept, or ``answer()`` (and kept).
 
-    The list is the caller's own; its results are shared with later callers and must not be
-    changed."""
+    A kept answer is shared with every later caller: none may change it."""
     size = settings.FINDER_ANSWER_CACHE
     if not size:
         return answer()
@@ -38,10 +39,10 @@ def remembered(question: Hashable, answer: Callable[[], list[dict[str, Any]]]) -
         found = _answers.get(key)
         if found is not None:
             _answers.move_to_end(key)
-            return list(found)
+            return found
     found = answer()
     with _lock:
         _answers[key] = found
         while len(_answers) > size:
             _answers.popitem(last=False)
-    return list(found)
+    return found
