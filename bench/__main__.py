@@ -113,7 +113,7 @@ def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, 
     expected = sum(1 for _ in (catalog / "images").glob("*.jpg"))
     folder = Path(tempfile.mkdtemp(prefix="bench-site-", dir=settings.VAR_DIR))
     try:
-        with site.RunningSite(folder, catalog) as running:
+        with site.RunningSite(folder, catalog, env=_database()) as running:
             serving_s = running.wait_until_serving()
             indexed_s = running.wait_until_indexed(expected)
             client = running.redis()
@@ -121,7 +121,8 @@ def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, 
             queries = [q["q"] for q in json.loads((DEMO.parent / "shopper-queries.json").read_text())]
             similar = site.similar_paths(ids)
             search = site.search_paths(queries)
-            result: dict[str, Any] = {"products": expected, "serving_s": round(serving_s, 1),
+            result: dict[str, Any] = {"database": running.env.get("DATABASE_URL", "sqlite").split(":")[0],
+                                      "products": expected, "serving_s": round(serving_s, 1),
                                       "fully_searchable_s": round(indexed_s, 1)}
             result["round_trips"] = {name: site.round_trips(running, client, pick)
                                      for name, pick in (("similar", similar), ("search", search))}
@@ -144,7 +145,7 @@ def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, 
             result["redis_memory"] = site.memory_per_product(client, expected)
         # The same finder on the same data, started again with search analytics off: what
         # recording each search costs the search path.
-        with site.RunningSite(folder, catalog, env={"FINDER_ANALYTICS": "0"}) as quiet:
+        with site.RunningSite(folder, catalog, env={**_database(), "FINDER_ANALYTICS": "0"}) as quiet:
             quiet.wait_until_serving()
             quiet.wait_until_indexed(expected)
             off = site.load.run_load(quiet.base_url, search, 1, http_seconds / 3, *site.SHOPPER).summary()
@@ -152,6 +153,13 @@ def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, 
         return result
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _database() -> dict[str, str]:
+    """The site section's database: its own SQLite file, or the one ``BENCH_DATABASE_URL`` names
+    (PostgreSQL, as in production), which should start empty: the run fills it."""
+    url = os.environ.get("BENCH_DATABASE_URL", "")
+    return {"DATABASE_URL": url} if url else {}
 
 
 def wrk_section(running: site.RunningSite, ids: list[int], connections: int, seconds: float) -> dict[str, Any]:

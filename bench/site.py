@@ -40,14 +40,14 @@ class RunningSite:
         self.catalog = catalog
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "FINDER_VAR_DIR": str(folder), "DEBUG": "0", "FINDER_HTTPS": "0",
+        inherited = {name: value for name, value in os.environ.items()
+                     if name not in ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL", "FINDER_QUEUE")}
+        self.env = {**inherited, "FINDER_VAR_DIR": str(folder), "DEBUG": "0", "FINDER_HTTPS": "0",
                     "FINDER_THROTTLE": "0", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
                     "ALLOWED_HOSTS": "127.0.0.1,localhost",
                     "FINDER_MODEL_CACHE": str(settings.FINDER_MODEL_CACHE), "LOG_LEVEL": "WARNING",
                     # The catalog map's t-SNE would take the cores in the middle of a measurement.
                     "FINDER_MAP_SECONDS": "86400", "FINDER_FLOOR_VIEW": "1", **(env or {})}
-        for name in ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL", "FINDER_QUEUE"):
-            self.env.pop(name, None)
         self.process: subprocess.Popen[bytes] | None = None
         self.started = 0.0
 

@@ -43,7 +43,7 @@ def test_every_index_write_moves_the_epoch_and_a_kept_answer_goes_with_it(search
     epochs.append(store.epoch())
     store.make_live(store.live_name())
     epochs.append(store.epoch())
-    assert epochs == sorted(set(epochs)), epochs  # each write moved it
+    assert len(set(epochs)) == 4 and all(epochs), epochs  # each write changed it
     # A product removed from the index is gone from the very next answer, not a kept one.
     answer = similar_products(first, By.TEXT, Filters(), k=5)
     neighbour = answer[0]["id"]

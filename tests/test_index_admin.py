@@ -73,7 +73,11 @@ def test_search_index_info_and_similarity_commands(indexed) -> None:
     out = StringIO()
     call_command("similarity", "That is a happy person", "That is a very happy person", "That is a happy dog",
                  "Today is a sunny day", stdout=out)
-    assert [line.split()[0] for line in out.getvalue().splitlines()] == ["0.9429", "0.6946", "0.2569"]
+    # The reference similarities (0.9429, 0.6946, 0.2569) in float32; the finder's int8 text model
+    # is within 0.03 of each, in the same order (tests/test_embedders.py checks float32 exactly).
+    printed = [float(line.split()[0]) for line in out.getvalue().splitlines()]
+    assert all(abs(got - want) < 0.03 for got, want in zip(printed, [0.9429, 0.6946, 0.2569], strict=True))
+    assert printed == sorted(printed, reverse=True)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -47,9 +47,10 @@ class IndexStore(abc.ABC):
         """The live version's name, or None when none is live."""
 
     @abc.abstractmethod
-    def epoch(self) -> int:
-        """A number that moves with every write to the index (documents, vectors, removals, a
-        new live version): an answer computed at one epoch holds until it moves."""
+    def epoch(self) -> str:
+        """A token that changes with every write to the index (documents, vectors, removals, a
+        new live version) and never comes back: an answer computed at one epoch holds until it
+        changes. Empty when there is none (nothing written yet, or everything dropped)."""
 
     @abc.abstractmethod
     def create(self, layout: IndexLayout) -> bool:

@@ -26,7 +26,7 @@ from finder.redis_keys import delete_matching
 from search.store.base import IndexStore, NoSuchVersion
 from search.store.connection import get_client, get_reader, search_errors, text
 from search.store.documents import document, fetch
-from search.store.schema import IndexLayout, VectorIndexSpec, alias, epoch_key, meta_key, suggestion_key
+from search.store.schema import IndexLayout, VectorIndexSpec, alias, epoch_key, meta_key, new_epoch, suggestion_key
 
 
 def _pairs(items: list[Any]) -> dict[str, Any]:
@@ -133,9 +133,9 @@ class RedisIndexStore(IndexStore):
         with search_errors():
             return live_index_name(get_client())
 
-    def epoch(self) -> int:
+    def epoch(self) -> str:
         with search_errors():
-            return int(get_reader().get(epoch_key()) or 0)
+            return text(get_reader().get(epoch_key()) or "")
 
     def create(self, layout: IndexLayout) -> bool:
         with search_errors():
@@ -152,12 +152,12 @@ class RedisIndexStore(IndexStore):
                 client.ft(name).aliasadd(alias())
             else:
                 client.ft(name).aliasupdate(alias())
-            client.incr(epoch_key())
+            client.set(epoch_key(), new_epoch())
 
     def drop(self, name: str, documents: bool) -> None:
         with search_errors():
             drop_version(get_client(), name, documents)
-            get_client().incr(epoch_key())
+            get_client().set(epoch_key(), new_epoch())
 
     def drop_all(self, documents: bool) -> list[str]:
         client = get_client()
@@ -169,7 +169,9 @@ class RedisIndexStore(IndexStore):
                 drop_version(client, name, documents)
             if documents:
                 delete_matching(client, meta_key("*"))
-            client.incr(epoch_key())
+                client.delete(epoch_key())  # nothing there: nothing is kept until the next write
+            else:
+                client.set(epoch_key(), new_epoch())
         return names
 
     def write_documents(self, layout: IndexLayout, products: Sequence[Product], field: str,
@@ -195,7 +197,7 @@ class RedisIndexStore(IndexStore):
                 if emptied:
                     pipe.hdel(key, *emptied)
                 document(product).save(pipeline=pipe)
-            pipe.incr(epoch_key())
+            pipe.set(epoch_key(), new_epoch())
             pipe.execute()
             self.write_suggestions(layout.doc_prefix, products)
 
@@ -207,7 +209,7 @@ class RedisIndexStore(IndexStore):
                     pipe.hdel(layout.doc_key(product_id), field)
                 else:
                     pipe.hset(layout.doc_key(product_id), field, layout.vector_bytes(vector))
-            pipe.incr(epoch_key())
+            pipe.set(epoch_key(), new_epoch())
             pipe.execute()
 
     def remove(self, product_ids: Iterable[int]) -> None:
@@ -224,7 +226,7 @@ class RedisIndexStore(IndexStore):
             keys = [f"{prefix}{pid}" for prefix in prefixes for pid in ids] + [meta_key(pid) for pid in ids]
             for start in range(0, len(keys), 1000):
                 client.delete(*keys[start:start + 1000])
-            client.incr(epoch_key())
+            client.set(epoch_key(), new_epoch())
 
     def present(self, layout: IndexLayout, product_ids: Sequence[int], fields: Sequence[str]) -> list[list[bool]]:
         with search_errors():

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -194,8 +195,14 @@ def suggestion_key(doc_prefix: str, dictionary: str) -> str:
 
 
 def epoch_key() -> str:
-    """The counter every write to the index moves (:meth:`IndexStore.epoch`)."""
+    """The token every write to the index replaces (:meth:`IndexStore.epoch`)."""
     return f"{settings.FINDER_INDEX_PREFIX}:epoch"
+
+
+def new_epoch() -> str:
+    """A token no epoch had before: not a counter, which a restore or a failover that lost the last
+    writes could set back to a number answers were already kept under."""
+    return uuid.uuid4().hex
 
 
 def meta_key(product_id: int) -> str:

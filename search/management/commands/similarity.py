@@ -6,7 +6,8 @@ from search.embedding.text import text_embedder
 
 
 class Command(BaseCommand):
-    help = "Print the cosine similarity (all-MiniLM-L6-v2) of the first sentence to each of the others."
+    help = ("Print the cosine similarity (all-MiniLM-L6-v2, as the finder runs it: int8 on the CPU unless "
+            "FINDER_TEXT_INT8=0) of the first sentence to each of the others.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("sentences", nargs="+", metavar="SENTENCE")
