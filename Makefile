@@ -48,6 +48,7 @@ test-postgres: install
 
 # The benchmark suite: writes bench/results.json and bench/results.md (about 15 minutes).
 bench: static
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(PY) -m bench
 
 # The soak test in full: 5 minutes of mixed browsing and search at 32 concurrent clients.

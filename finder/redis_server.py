@@ -11,7 +11,11 @@ kept in the data folder (readable by its owner only), so that no other local pro
 local user) can read or change the index, sessions and queues. On start we also check that
 the server answering on the port is the process we started, not one that was there before.
 
-This module imports nothing from Django: the settings use :func:`running_url`.
+For trying Redis Sentinel's failover on one machine, :class:`RedisGroup` starts a primary, its
+replicas and three sentinels from the same packages (``runfinder --replicas 2``).
+
+This module imports nothing from Django: the settings use :func:`running_url` and
+:func:`running_group`.
 """
 
 from __future__ import annotations
@@ -277,8 +281,7 @@ class RedisGroup:
 
     def settings_env(self) -> dict[str, str]:
         """The environment that points the finder at this group."""
-        return {"REDIS_SENTINELS": ",".join(self.sentinel_addresses), "REDIS_SENTINEL_MASTER": self.master,
-                "REDIS_PASSWORD": self.password, "REDIS_SENTINEL_PASSWORD": self.password}
+        return _group_env(self.sentinel_addresses, self.master, self.password)
 
     def primary_port(self) -> int:
         """The port of the node that the sentinels name primary now."""
@@ -335,8 +338,11 @@ def running_group(root: Path) -> dict[str, str]:
     state = _read_state(root)
     if not state or "sentinels" not in state or not all(_alive(pid) for pid in state["pids"]):
         return {}
-    password = _password(root)
-    return {"REDIS_SENTINELS": ",".join(state["sentinels"]), "REDIS_SENTINEL_MASTER": state["master"],
+    return _group_env(state["sentinels"], state["master"], _password(root))
+
+
+def _group_env(sentinels: list[str], master: str, password: str) -> dict[str, str]:
+    return {"REDIS_SENTINELS": ",".join(sentinels), "REDIS_SENTINEL_MASTER": master,
             "REDIS_PASSWORD": password, "REDIS_SENTINEL_PASSWORD": password}
 
 

@@ -67,13 +67,14 @@ class Command(BaseCommand):
             # turn): an import without photos keeps every core busy, not one.
             beat = ["-B", "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule")]
             for kind in KINDS:
-                queues, threads, extra = f"{kind.queue()},{PRIMARY.queue()}", os.environ.get("FINDER_MODEL_THREADS",
-                                                                                            "0"), []
                 if kind.primary:
-                    queues, threads, extra = f"{kind.queue()},{settings.FINDER_IMPORT_QUEUE}", "1", beat
+                    queues, threads, extra = [kind.queue(), settings.FINDER_IMPORT_QUEUE], "1", beat
+                else:
+                    queues, threads, extra = [kind.queue(), PRIMARY.queue()], os.environ.get("FINDER_MODEL_THREADS",
+                                                                                              "0"), []
                 children.append(subprocess.Popen(
                     [sys.executable, "-m", "celery", "-A", "finder", "worker", "--loglevel", "INFO",
-                     "--concurrency", str(concurrency), "-Q", queues, "-n", f"{kind.name}@%h", *extra],
+                     "--concurrency", str(concurrency), "-Q", ",".join(queues), "-n", f"{kind.name}@%h", *extra],
                     env={**env, "FINDER_MODEL_THREADS": threads}, start_new_session=True))
             if Product.objects.exists():
                 queued = reconcile_index()
