@@ -35,10 +35,11 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=1, help="Celery worker processes")
         # Measured on 2 cores (docs/scaling.md): a process per request at a time, two per core,
         # served /similar faster and with a far shorter tail than fewer processes with threads,
-        # whose requests wait on each other for the GIL.
+        # whose requests wait on each other for the GIL. At most 8 by default: each process loads
+        # the text model when it first searches.
         parser.add_argument("--web-workers", type=int,
-                            default=int(os.environ.get("FINDER_WEB_WORKERS", 2 * (os.cpu_count() or 1))),
-                            help="gunicorn worker processes (default: two per core)")
+                            default=int(os.environ.get("FINDER_WEB_WORKERS", min(8, 2 * (os.cpu_count() or 1)))),
+                            help="gunicorn worker processes (default: two per core, at most 8)")
         parser.add_argument("--web-threads", type=int, default=int(os.environ.get("FINDER_WEB_THREADS", "1")),
                             help="threads of each gunicorn worker (default 1)")
         parser.add_argument("--demo", type=Path, default=DEMO_CATALOG, help="catalog to load when empty")
