@@ -255,10 +255,8 @@ class RedisGroup:
                 node_dir = root / f"node{number}"
                 node_dir.mkdir(exist_ok=True)
                 _private(node_dir / PASSWORD_FILE, password)
-                config = [*NODE_CONFIG, f"masterauth {password}"]
-                if number:
-                    config.append(f"replicaof 127.0.0.1 {group.nodes[0].port}")
-                group.nodes.append(EmbeddedRedis.start(node_dir, config=config))
+                follow = [f"replicaof 127.0.0.1 {group.nodes[0].port}"] if number else []
+                group.nodes.append(EmbeddedRedis.start(node_dir, config=group._node_config(*follow)))
             quorum = sentinels // 2 + 1
             for number in range(sentinels):
                 group.sentinels.append(_start_sentinel(root / f"sentinel{number}", password, master,
@@ -299,9 +297,13 @@ class RedisGroup:
         of whichever node is primary now."""
         if node.process.poll() is None:  # also reaps it, when it has stopped
             raise RedisNotReady(f"the node on port {node.port} is still running")
-        config = [*NODE_CONFIG, f"masterauth {self.password}"]
-        self.nodes[self.nodes.index(node)] = started = EmbeddedRedis.start(node.data_dir, node.port, config)
+        self.nodes[self.nodes.index(node)] = started = EmbeddedRedis.start(node.data_dir, node.port,
+                                                                            self._node_config())
         return started
+
+    def _node_config(self, *more: str) -> list[str]:
+        """A node's configuration: any node may follow any other, so each knows the password."""
+        return [*NODE_CONFIG, f"masterauth {self.password}", *more]
 
     def _wait_until_known(self, replicas: int, sentinels: int, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
