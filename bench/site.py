@@ -120,7 +120,10 @@ class RunningSite:
         roles: dict[str, list[psutil.Process]] = {"web": [], "worker": [], "redis": []}
         assert self.process is not None
         for child in psutil.Process(self.process.pid).children(recursive=True):
-            line = " ".join(child.cmdline())
+            try:
+                line = " ".join(child.cmdline())
+            except psutil.NoSuchProcess:  # gone (or a zombie) since it was listed
+                continue
             role = "web" if "gunicorn" in line else "worker" if "celery" in line else "redis" \
                 if "redis" in line else None
             if role:

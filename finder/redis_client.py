@@ -42,9 +42,15 @@ def connect(db: int = 0, replica: bool = False) -> redis.Redis:
 
 def described() -> str:
     """Where Redis is, in words, without the password."""
-    if settings.REDIS_SENTINELS:
-        return f"the primary {settings.REDIS_SENTINEL_MASTER!r} of the sentinels {', '.join(settings.REDIS_SENTINELS)}"
-    parts = urlsplit(settings.REDIS_URL)
+    return _described(tuple(settings.REDIS_SENTINELS), settings.REDIS_SENTINEL_MASTER, settings.REDIS_URL)
+
+
+@functools.cache
+def _described(sentinels: tuple[str, ...], master: str, url: str) -> str:
+    # Kept: kept answers are filed under it, so it is asked on every request.
+    if sentinels:
+        return f"the primary {master!r} of the sentinels {', '.join(sentinels)}"
+    parts = urlsplit(url)
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 

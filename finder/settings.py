@@ -318,8 +318,11 @@ FINDER_MODEL_THREADS = env.int("FINDER_MODEL_THREADS", default=0)  # 0: all core
 # MiniLM's matrix multiplications in int8 on the CPU (search/embedding/runtime.py): about twice
 # as fast; its vectors within cosine 0.985 of float32's. Off: float32.
 FINDER_TEXT_INT8 = env.bool("FINDER_TEXT_INT8", default=True)
-#: Answers (similar products) each process keeps until the index changes; 0 keeps none.
+#: Answers (similar products, their pages, the facets) each process keeps until the index
+#: changes; 0 keeps none. Each is shared with the other processes through the shared cache for
+#: FINDER_SHARED_ANSWER_SECONDS (compressed; 0 keeps them to each process).
 FINDER_ANSWER_CACHE = env.int("FINDER_ANSWER_CACHE", default=2048)
+FINDER_SHARED_ANSWER_SECONDS = env.int("FINDER_SHARED_ANSWER_SECONDS", default=300)
 #: ``/floor/``, a page that does nothing, for the benchmark to measure pages against.
 FINDER_FLOOR_VIEW = env.bool("FINDER_FLOOR_VIEW", default=False)
 # Where the models run: auto (a CUDA GPU if PyTorch sees one, else the CPU), cpu or cuda.

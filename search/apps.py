@@ -6,11 +6,13 @@ class SearchConfig(AppConfig):
     verbose_name = "Search"
 
     def ready(self) -> None:
+        from django.core.signals import request_finished, request_started
         from django.db.models.signals import post_delete, post_save
 
         from catalog import signals
         from search import checks, receivers  # noqa: F401 - checks registers the system checks
         from search.models import SynonymGroup
+        from search.query import answers
         from search.query.synonyms import forget_groups
 
         signals.importing.connect(receivers.index_exists, dispatch_uid="search-index-exists")
@@ -18,3 +20,5 @@ class SearchConfig(AppConfig):
         signals.products_deleting.connect(receivers.forget_deleted, dispatch_uid="search-forget-deleted")
         for changed in (post_save, post_delete):
             changed.connect(forget_groups, sender=SynonymGroup, dispatch_uid=f"search-synonyms-{changed}")
+        request_started.connect(answers.request_started, dispatch_uid="search-one-epoch-a-request")
+        request_finished.connect(answers.request_finished, dispatch_uid="search-epoch-per-question")

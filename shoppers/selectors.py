@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.cache import cache
 from django.db.models import Count
 from django.http import HttpRequest
 
@@ -20,13 +21,16 @@ from search.query.ordering import Sort
 from search.query.recommend import recommended
 from search.store import get_store
 from shoppers.models import Dismissal, Favourite, View
-from shoppers.services import GUEST_KEY
+from shoppers.services import FAVOURITES_CACHE_SECONDS, GUEST_KEY, favourites_key
 
 
 def favourite_ids(request: HttpRequest) -> list[int]:
-    """The shopper's favourites' ids, the latest first."""
+    """The shopper's favourites' ids, the latest first (an account's from the shared cache, which
+    holds them for a minute: every page asks, for its hearts)."""
     if request.user.is_authenticated:
-        return list(request.user.favourites.values_list("product_id", flat=True))
+        return cache.get_or_set(favourites_key(request.user.pk),
+                                lambda: list(request.user.favourites.values_list("product_id", flat=True)),
+                                FAVOURITES_CACHE_SECONDS)
     return list(request.session.get(GUEST_KEY, []))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
+from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -24,6 +25,13 @@ GUEST_KEY = "favourites"
 GUEST_LIMIT = 200
 #: Recently viewed products kept per account.
 VIEWS_KEPT = 50
+#: How long the shared cache holds an account's favourites' ids (every page reads them, for its
+#: hearts; each change here forgets them at once).
+FAVOURITES_CACHE_SECONDS = 60
+
+
+def favourites_key(user_id: int) -> str:
+    return f"favourites-{user_id}"
 
 
 def set_favourite(request: HttpRequest, product: Product, on: bool) -> None:
@@ -33,6 +41,7 @@ def set_favourite(request: HttpRequest, product: Product, on: bool) -> None:
             Favourite.objects.get_or_create(user=request.user, product=product)
         else:
             Favourite.objects.filter(user=request.user, product=product).delete()
+        cache.delete(favourites_key(request.user.pk))
         return
     kept = [pid for pid in request.session.get(GUEST_KEY, []) if pid != product.id]
     request.session[GUEST_KEY] = ([product.id, *kept] if on else kept)[:GUEST_LIMIT]
@@ -46,6 +55,7 @@ def adopt_guest_favourites(sender: Any, request: HttpRequest | None, user: Abstr
     # Oldest first, so that the latest keeps the highest id (they share a created_at).
     Favourite.objects.bulk_create([Favourite(user=user, product_id=pid) for pid in reversed(ids) if pid in existing],
                                   ignore_conflicts=True)
+    cache.delete(favourites_key(user.pk))
 
 
 def record_view(request: HttpRequest, product: Product) -> None:
@@ -76,6 +86,7 @@ def dismiss(user: AbstractBaseUser, product: Product, on: bool = True) -> None:
     if on:
         Dismissal.objects.get_or_create(user=user, product=product)
         Favourite.objects.filter(user=user, product=product).delete()
+        cache.delete(favourites_key(user.pk))
     else:
         Dismissal.objects.filter(user=user, product=product).delete()
 

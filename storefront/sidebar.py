@@ -8,9 +8,11 @@ import hashlib
 from typing import Any
 
 from django.core.cache import cache
+from django.template.loader import render_to_string
 
 from catalog import selectors as catalog_selectors
 from catalog.attributes import BY_PARAMETER
+from search.query.answers import remembered
 from search.query.facets import facet_counts
 from search.query.filters import Filters
 from search.store.connection import SearchUnavailable
@@ -33,27 +35,36 @@ def index_notice() -> str:
     return ""
 
 
-#: Facet counts (and their rendered HTML) are kept this long per set of filters: computing them
-#: costs Redis several aggregations over the matching products, far more than the search itself.
+#: Facet counts are kept this long per set of filters in the shared cache: computing them costs
+#: Redis several aggregations over the matching products, far more than the search itself. Each
+#: process also keeps them, drawn, until the index changes (:mod:`search.query.answers`); while an
+#: import moves the index at every batch, the shared counts spare Redis the aggregations.
 FACET_CACHE_SECONDS = 10
 
 
 def sidebar(filters: Filters) -> dict[str, Any]:
-    """Facets with their counts from the index; while it cannot be asked, the values from the
-    database, without counts (``facets`` is then None and ``options`` holds the groups)."""
+    """Facets with their counts from the index (``facets``: the groups, ``html``: drawn); while
+    it cannot be asked, the values from the database, without counts (``facets`` is then None
+    and ``options`` holds the groups)."""
     try:
-        key = "facets-" + hashlib.sha1(f"{live_index().name}?{filters.as_query()}".encode()).hexdigest()
-        facets = cache.get(key)
-        if facets is None:
-            facets = facet_counts(filters)
-            cache.set(key, facets, FACET_CACHE_SECONDS)
+        facets = remembered(("sidebar", filters.as_query()), lambda: _facets(filters))
         notice = index_notice()
     except SearchUnavailable:
         options = catalog_selectors.attribute_values()
         return {"facets": None, "options": _groups(filters, {p: [(v, None) for v in values]
                                                              for p, values in options.items()}), "notice": ""}
-    return {"facets": _groups(filters, facets.counts), "years": facets.years, "options": None, "notice": notice,
-            "cache_key": key, "cache_seconds": FACET_CACHE_SECONDS}
+    return {**facets, "options": None, "notice": notice}
+
+
+def _facets(filters: Filters) -> dict[str, Any]:
+    key = "facets-" + hashlib.sha1(f"{live_index().name}?{filters.as_query()}".encode()).hexdigest()
+    counts = cache.get(key)
+    if counts is None:
+        counts = facet_counts(filters)
+        cache.set(key, counts, FACET_CACHE_SECONDS)
+    groups = _groups(filters, counts.counts)
+    return {"facets": groups, "html": render_to_string("storefront/_facet_counts.html", {
+        "groups": groups, "years": counts.years, "filters": filters})}
 
 
 def _groups(filters: Filters, counts: dict[str, list[tuple[str, int | None]]]) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -34,9 +35,9 @@ from search.query.similar import NotSearchable, similar_products, similar_to_ima
 from shoppers.selectors import favourite_products, picks_for
 from shoppers.services import dismiss, record_view, set_favourite
 from storefront.access import shopper_page
-from storefront.cards import cards
 from storefront.context import FRAGMENT_HEADER
 from storefront.errors import Problem
+from storefront.kept import kept_page
 from storefront.photos import open_photo
 from storefront.searching import shopper_search
 from storefront.sidebar import sidebar
@@ -94,23 +95,31 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
 @shopper_page
 @vary_on_headers(FRAGMENT_HEADER)
 def similar(request: HttpRequest, product_id: int) -> HttpResponse:
-    product = get_object_or_404(Product, pk=product_id)
+    """Products like this one, a page at a time: kept, drawn, with the answer (:mod:`storefront.kept`)."""
     by = By(request.GET["by"]) if request.GET.get("by") in set(By) else By.TEXT
     weight, page = _weight(request), _page_number(request)
     results, has_next, problem, filters = [], False, Problem(), Filters()
     with problem.caught():
         filters = filters_from_query(request.GET)
         # One more than the pages so far: whether there is a next page, honestly.
-        ranked = similar_products(product.id, by, filters, k=SIMILAR_COUNT * page + 1, weight=weight)
+        ranked = similar_products(product_id, by, filters, k=SIMILAR_COUNT * page + 1, weight=weight)
         results = ranked[(page - 1) * SIMILAR_COUNT:page * SIMILAR_COUNT]
         has_next = len(ranked) > page * SIMILAR_COUNT
-        shown = cards(request, ("similar", product.id, by, tuple(filters.pairs()), page, weight), results, filters)
-    keep = urlencode([("by", by), ("weight", weight), *filters.pairs()])
-    return render(request, "storefront/similar.html", {
-        "product": product, "by": by, "weight": weight, "pager": pager(page, has_next, keep),
-        "filters": filters, "results": results, "cards": shown if results else "", "problem": problem.message,
-        "sidebar": sidebar(filters),
-    }, status=problem.status)
+
+    def draw(stand_ins: dict[str, Any]) -> tuple[str, bool]:
+        # The database is asked only for a page not kept: a product it does not have is not found.
+        product = get_object_or_404(Product, pk=product_id)
+        side = sidebar(filters)
+        keep = urlencode([("by", by), ("weight", weight), *filters.pairs()])
+        return render_to_string("storefront/similar.html", {
+            "product": product, "by": by, "weight": weight, "pager": pager(page, has_next, keep), "filters": filters,
+            "results": results, "problem": problem.message, "sidebar": side, **stand_ins,
+        }, request), side["facets"] is not None and not side["notice"]
+
+    if problem.message:
+        return HttpResponse(draw({})[0], status=problem.status)
+    return HttpResponse(kept_page(request, ("similar", product_id, by, tuple(filters.pairs()), page, weight),
+                                  results, draw))
 
 
 @shopper_page

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings as django_settings
+from django.http import HttpResponse
 
 DEMO = Path(django_settings.BASE_DIR) / "data" / "demo-catalog"
 SLICE = 60
@@ -92,3 +94,9 @@ def wait_until_something_is_indexed(timeout: float = 120.0) -> None:
     while not Product.objects.filter(status=Product.Status.INDEXED).exists():
         assert time.monotonic() < deadline, "the worker never indexed anything"
         time.sleep(0.05)
+
+
+def card_ids(page: HttpResponse) -> list[int]:
+    """The products a page's cards show, in order (read from the HTML: a kept page renders no
+    template, so it has no context to read)."""
+    return [int(pid) for pid in re.findall(r'<article class="card" data-product-id="(\d+)"', page.content.decode())]

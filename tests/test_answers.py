@@ -1,14 +1,19 @@
-"""Answers and result cards kept until the index changes: every kind of index write moves the
-epoch, a kept answer is never stale, and a kept card still shows each shopper their own hearts,
-CSRF token and way back."""
+"""Answers and pages kept until the index changes: every kind of index write moves the epoch, a
+kept answer is never stale, another process finds it in the shared cache, and a kept page still
+shows each shopper their own hearts, name, CSRF token and way back."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+import redis
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpResponse
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Product
 from catalog.services import import_catalog
@@ -16,11 +21,13 @@ from search.embedding.text import text_embedder
 from search.indexing import remove_from_index
 from search.kinds import By
 from search.lifecycle import ensure_index
+from search.query import answers
 from search.query.filters import Filters
 from search.query.similar import similar_products
 from search.store import get_store
+from search.store.connection import get_reader
 from search.store.schema import configured_layout
-from storefront.cards import CSRF_SLOT, HERE_SLOT
+from storefront.kept import CSRF_SLOT, HERE_SLOT, NAME_SLOT
 from tests.support import demo_rows, wait_until_settled
 from tests.test_favourites import hearts
 
@@ -55,6 +62,26 @@ def test_every_index_write_moves_the_epoch_and_a_kept_answer_goes_with_it(search
 
 
 @pytest.mark.django_db
+def test_another_process_finds_a_kept_answer_in_the_shared_cache(indexed, settings) -> None:
+    source = indexed["report"].product_ids[0]
+    server = get_reader()
+    answer = similar_products(source, By.IMAGE, Filters(), k=7)
+    searches = _searches(server)
+    answers._answers.clear()  # as another process would start: nothing of its own kept
+    again = similar_products(source, By.IMAGE, Filters(), k=7)
+    assert again == answer and again is not answer
+    assert _searches(server) == searches  # from the shared cache: the index was not asked
+    answers._answers.clear()
+    settings.FINDER_SHARED_ANSWER_SECONDS = 0  # not shared: each process asks the index itself
+    assert similar_products(source, By.IMAGE, Filters(), k=7) == answer
+    assert _searches(server) > searches
+
+
+def _searches(server: redis.Redis) -> int:
+    return server.info("commandstats").get("cmdstat_FT.SEARCH", {}).get("calls", 0)
+
+
+@pytest.mark.django_db
 def test_kept_cards_show_each_shopper_their_own_hearts_token_and_way_back(indexed) -> None:
     source = indexed["report"].product_ids[0]
     path = f"/products/{source}/similar/?by=text&gender=Men"
@@ -64,7 +91,8 @@ def test_kept_cards_show_each_shopper_their_own_hearts_token_and_way_back(indexe
     shown = list(hearts(alice, path))
     assert shown and not any(hearts(alice, path).values())
     html = alice.get(path).content.decode()
-    assert CSRF_SLOT not in html and HERE_SLOT not in html
+    assert CSRF_SLOT not in html and HERE_SLOT not in html and NAME_SLOT not in html
+    assert ">alice</a>" in html and ">bob</a>" in bob.get(path).content.decode()  # the same kept page, each name
     # The way back is this page, query and all, escaped as the template escapes it.
     assert f'name="next" value="{path.replace("&", "&amp;")}"' in html
     # Alice's token, from a kept card, is good for her heart; Bob's page is his own.
@@ -73,3 +101,38 @@ def test_kept_cards_show_each_shopper_their_own_hearts_token_and_way_back(indexe
     assert hearts(alice, path)[shown[0]] is True
     assert hearts(bob, path)[shown[0]] is False
     assert bob.post(f"/favourites/{shown[1]}/", {"on": "1", "csrfmiddlewaretoken": token}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_kept_page_asks_the_database_only_for_the_shopper(indexed, django_user_model) -> None:
+    source = indexed["report"].product_ids[1]
+    path = f"/products/{source}/similar/?by=image"
+    client = Client()
+    client.force_login(django_user_model.objects.create_user("carol", is_staff=True))
+    first = client.get(path)
+    assert first.status_code == 200 and 'href="/admin/"' in first.content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(path)
+    assert again.content == first.content.replace(*_tokens(first, again))
+    assert not [query for query in queries if "catalog_product" in query["sql"]], queries.captured_queries
+    shopper = Client()
+    shopper.force_login(django_user_model.objects.create_user("dan"))
+    assert 'href="/admin/"' not in shopper.get(path).content.decode()  # staff's page is their own
+
+
+@pytest.mark.django_db
+def test_a_page_that_says_the_index_is_catching_up_is_not_kept(indexed) -> None:
+    source = indexed["report"].product_ids[2]
+    path = f"/products/{source}/similar/?by=text&year_min=1901"  # a page no other test asks for
+    pending = Product.objects.exclude(pk=source).first()
+    Product.objects.filter(pk=pending.pk).update(status=Product.Status.PENDING)
+    assert "being built" in Client().get(path).content.decode()
+    Product.objects.filter(pk=pending.pk).update(status=pending.status)
+    cache.delete_many(["catalog-embedding-backlog", "catalog-status-counts"])
+    assert "being built" not in Client().get(path).content.decode()
+
+
+def _tokens(first: HttpResponse, again: HttpResponse) -> tuple[bytes, bytes]:
+    """The CSRF token each response carries (masked afresh for each request)."""
+    pattern = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
+    return pattern.search(first.content).group(1), pattern.search(again.content).group(1)

@@ -18,7 +18,7 @@ from search.query.filters import Filters
 from search.query.similar import NotSearchable, similar_products
 from search.store.connection import get_client
 from search.store.versions import live_index
-from tests.support import BROKEN_ROW_ID, CORRUPT_IMAGE_ID, NO_IMAGE_ID, SLICE, write_catalog
+from tests.support import BROKEN_ROW_ID, CORRUPT_IMAGE_ID, NO_IMAGE_ID, SLICE, card_ids, write_catalog
 
 
 def _vectors(field: str) -> dict[int, np.ndarray]:
@@ -177,8 +177,8 @@ def test_pages_are_open_to_shoppers_and_show_similar_products(indexed, user, set
 
     page = client.get(f"/products/{product.id}/similar/", {"by": "image", "gender": "Men"})
     assert page.status_code == 200
-    results = page.context["results"]
-    assert len(results) == 12 and all(r["gender"] == "Men" and r["id"] != product.id for r in results)
+    results = Product.objects.filter(id__in=card_ids(page))
+    assert len(results) == 12 and all(p.gender == "Men" and p.id != product.id for p in results)
     html = page.content.decode()
     assert html.count('class="card"') == 12
     assert f'data-product-id="{product.id}"' not in html

@@ -1,39 +1,57 @@
-"""Answers remembered by each process until the index changes.
+"""Answers remembered until the index changes: in each process, and shared between them.
 
 Shoppers ask the same questions again and again (a few products are most of the clicks), and
 an answer holds for as long as the index it came from does. Each answer is kept under the
 index's epoch (:meth:`search.store.base.IndexStore.epoch`), a token every write to the index
 replaces (a document written, a vector added, a product removed, an alias swapped) and that never
-comes back. So a kept answer is never stale; reading the epoch is one small GET a request, where
-the answer itself costs several queries. With no epoch (a fresh or emptied index) nothing is
-kept. Kept in this process's memory (least recently used first out, ``FINDER_ANSWER_CACHE``
-answers; 0 keeps none), not in the shared cache: a hit costs no round trip more. Pages keep what
-they render of an answer here too.
+comes back. So a kept answer is never stale; reading the epoch is one small GET, where the
+answer itself costs several queries. With no epoch (a fresh or emptied index) nothing is kept.
+
+Two tiers. Each process keeps answers in its memory (least recently used first out,
+``FINDER_ANSWER_CACHE`` answers; 0 keeps none): a hit costs no round trip. An answer one process
+worked out is also left in the shared cache (pickled, compressed, for
+``FINDER_SHARED_ANSWER_SECONDS``), so that the other web processes find it there with one GET
+rather than asking the index and drawing it again each. Pages keep what they draw here too.
+
+Within a web request the epoch is read once, at its first question (the request signals,
+connected in ``SearchConfig.ready()``, open and close that): every answer a page shows comes
+from the same index, and the page pays one GET, not one a question.
 """
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.cache import cache
 
 from finder import redis_client
 from search.store import get_store
 
 _lock = threading.Lock()
 _answers: OrderedDict[tuple[str, str, str, Hashable], Any] = OrderedDict()
+#: The epoch this request has read (empty until its first question), or None outside one.
+_pinned: ContextVar[list[str] | None] = ContextVar("finder_epoch", default=None)
 Answer = TypeVar("Answer")
 
 
-def remembered(question: Hashable, answer: Callable[[], Answer]) -> Answer:
-    """The answer to ``question`` at the index's current epoch: kept, or ``answer()`` (and kept).
+def remembered(question: Hashable, answer: Callable[[], Answer],
+               keep: Callable[[Answer], bool] = lambda _: True) -> Answer:
+    """The answer to ``question`` at the index's current epoch: kept, or ``answer()`` (and kept
+    unless ``keep`` says that this one depends on more than the index).
 
-    A kept answer is shared with every later caller: none may change it."""
+    ``question`` is a tuple of plain values (strings, numbers, enums, tuples of them): its
+    ``repr`` names it in the shared cache, the same in every process. A kept answer is shared
+    with every later caller: none may change it."""
     size = settings.FINDER_ANSWER_CACHE
-    epoch = get_store().epoch() if size else ""
+    epoch = _epoch() if size else ""
     if not epoch:
         return answer()
     key = (redis_client.described(), settings.FINDER_INDEX_PREFIX, epoch, question)
@@ -42,9 +60,47 @@ def remembered(question: Hashable, answer: Callable[[], Answer]) -> Answer:
         if found is not None:
             _answers.move_to_end(key)
             return found
-    found = answer()
+    shared = f"answer-{epoch}-{hashlib.sha1(repr(question).encode()).hexdigest()}"
+    found = _shared(shared)
+    if found is None:
+        found = answer()
+        if not keep(found):
+            return found
+        _share(shared, found)
     with _lock:
         _answers[key] = found
         while len(_answers) > size:
             _answers.popitem(last=False)
     return found
+
+
+def request_started(**kwargs: Any) -> None:
+    """A web request reads the epoch once (closed by :func:`request_finished`)."""
+    _pinned.set([])
+
+
+def request_finished(**kwargs: Any) -> None:
+    """Outside a request (workers, commands) the epoch is read at every question."""
+    _pinned.set(None)
+
+
+def _epoch() -> str:
+    pinned = _pinned.get()
+    if pinned is None:
+        return get_store().epoch()
+    if not pinned:
+        pinned.append(get_store().epoch())
+    return pinned[0]
+
+
+def _shared(key: str) -> Any:
+    if not settings.FINDER_SHARED_ANSWER_SECONDS:
+        return None
+    packed = cache.get(key)
+    return None if packed is None else pickle.loads(zlib.decompress(packed))
+
+
+def _share(key: str, found: Any) -> None:
+    if settings.FINDER_SHARED_ANSWER_SECONDS:
+        cache.set(key, zlib.compress(pickle.dumps(found, pickle.HIGHEST_PROTOCOL), 1),
+                  settings.FINDER_SHARED_ANSWER_SECONDS)

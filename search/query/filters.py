@@ -6,6 +6,7 @@ reduced to plain word characters first: no input can change the query's structur
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -169,6 +170,13 @@ class FilterParams(serializers.Serializer):
 
 def filters_from_query(params: Any) -> Filters:
     """Filters from query parameters; raises DRF's ValidationError, naming each bad parameter."""
+    if not any(name in _parameter_names() for name in params):
+        return Filters()  # most pages name no filter: no validation to run
     parsed = FilterParams(data=params)
     parsed.is_valid(raise_exception=True)
     return parsed.filters()
+
+
+@functools.cache
+def _parameter_names() -> frozenset[str]:
+    return frozenset(FilterParams().fields)

@@ -1,0 +1,55 @@
+"""Pages kept with their answer, until the index changes.
+
+Drawing a page of results (twelve cards, each with its links, heart and buttons; the sidebar's
+facets; the header) cost far more than finding them. What it shows comes from answers kept until
+the index moves (:mod:`search.query.answers`), so the page's HTML is kept beside them, once for
+each way a shopper's own state draws it: signed in or not, staff or not, and which of the
+products shown are their favourites. What belongs to one request, the CSRF token, the path a
+card's buttons come back to and the shopper's name, is drawn as a slot and filled in for each
+request, escaped as the template would have.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.utils.html import escape
+
+from search.query.answers import remembered
+from shoppers.selectors import favourite_ids
+from storefront.context import FRAGMENT_HEADER
+
+#: Stand-ins for the request's own values in a kept page: nothing a page shows looks like them.
+CSRF_SLOT, HERE_SLOT, NAME_SLOT = "csrf-slot-4b1d9e", "/here-slot-4b1d9e", "name-slot-4b1d9e"
+_SLOTS = re.compile("|".join(re.escape(slot) for slot in (CSRF_SLOT, HERE_SLOT, NAME_SLOT)))
+
+#: Draws a page with the stand-ins it is given (template context); says whether it may be kept
+#: (a page that shows more than the index, such as a notice about a running import, may not).
+Draw = Callable[[dict[str, Any]], tuple[str, bool]]
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """The shopper as a kept page draws them: what they share with others, their name a slot."""
+
+    is_authenticated: bool
+    is_staff: bool
+    username: str = NAME_SLOT
+
+
+def kept_page(request: HttpRequest, question: Hashable, shown: list[dict[str, Any]], draw: Draw) -> str:
+    """The page answering ``question`` (its results ``shown``) for this request: kept, or drawn."""
+    liked = frozenset(favourite_ids(request)) & {result["id"] for result in shown}
+    shopper = StandIn(request.user.is_authenticated, request.user.is_staff)
+    fragment = request.headers.get(FRAGMENT_HEADER) == "1"
+    html, _ = remembered(("page", question, fragment, shopper, tuple(sorted(liked))), lambda: draw(
+        {"csrf_token": CSRF_SLOT, "here": HERE_SLOT, "user": shopper, "favourites": liked}),
+        keep=lambda drawn: drawn[1])
+    values = {CSRF_SLOT: escape(get_token(request)), HERE_SLOT: escape(request.get_full_path()),
+              NAME_SLOT: escape(request.user.get_username())}
+    return _SLOTS.sub(lambda slot: values[slot.group()], html)
