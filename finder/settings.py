@@ -197,7 +197,7 @@ REST_FRAMEWORK = {
     # Token first: its "WWW-Authenticate: Token" header is what makes a request without
     # credentials answer 401 rather than 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "storefront.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -305,6 +305,8 @@ CELERY_BEAT_SCHEDULE = {
                              "options": {"expires": FINDER_MAP_SECONDS}},
     "roll-up-searches": {"task": "analytics.tasks.roll_up_searches", "schedule": FINDER_ANALYTICS_ROLLUP_SECONDS,
                          "options": {"expires": FINDER_ANALYTICS_ROLLUP_SECONDS}},
+    "remove-expired-api-tokens": {"task": "storefront.tasks.remove_expired_api_tokens", "schedule": 3600.0,
+                                  "options": {"expires": 3600}},
 }
 
 # Search and embeddings.

@@ -46,3 +46,4 @@ class SearchAnalyst(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         return bool(request.user and request.user.is_staff and request.user.has_perm("analytics.view_search"))
+

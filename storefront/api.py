@@ -5,13 +5,18 @@ a token (``Authorization: Token <token>``), and answer 401 without one. Errors a
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -27,7 +32,7 @@ from catalog.models import Product
 from finder.throttling import ScopedThrottle
 from search.kinds import By
 from search.query import listing
-from search.query.filters import FilterParams
+from search.query.filters import FilterParams, Filters
 from search.query.ordering import Sort
 from search.query.similar import NotSearchable, similar_products, similar_to_image
 from search.query.suggest import MAX_QUERY_LENGTH, Suggestion, suggestions
@@ -48,6 +53,13 @@ from storefront.serializers import (
     StatusAnswer,
     SuggestAnswer,
 )
+
+
+class TokenScheme(KnoxTokenScheme):
+    """The schema's account of the API's tokens: knox's (checked by :mod:`storefront.authentication`)."""
+
+    target_class = "storefront.authentication.TokenAuthentication"
+
 
 PROBLEM = OpenApiResponse(ProblemSerializer, description="{\"detail\": message}")
 ERRORS = {
@@ -134,17 +146,25 @@ class SimilarView(APIView):
         409: OpenApiResponse(ProblemSerializer, description="The product has no vector of that kind (no photo)"),
         **ERRORS})
     def get(self, request: Request, product_id: int) -> Response:
-        params = SimilarParams(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        data = params.validated_data
+        data, filters = similar_params(request.META.get("QUERY_STRING", ""))
         try:
-            results = similar_products(product_id, By(data["by"]), params.filters(), k=data["k"], page=data["page"],
+            results = similar_products(product_id, By(data["by"]), filters, k=data["k"], page=data["page"],
                                        weight=data["weight"])
         except NotSearchable:
             # The database is asked only now: a product it does not have is not found, not unsearchable.
             get_object_or_404(Product, pk=product_id)
             raise
         return Response({"results": results, "page": data["page"]})
+
+
+@functools.lru_cache(maxsize=4096)
+def similar_params(query: str) -> tuple[Mapping[str, Any], Filters]:
+    """:class:`SimilarParams` of a query string, validated once per process: the same questions
+    come again and again, and DRF's validation cost a sixth of an answer kept. A bad one raises
+    (and is not kept). The settings it reads (FINDER_MAX_DEPTH) hold for the life of a process."""
+    params = SimilarParams(data=QueryDict(query))
+    params.is_valid(raise_exception=True)
+    return MappingProxyType(params.validated_data), params.filters()
 
 
 class SearchParams(DepthParams):

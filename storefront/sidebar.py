@@ -47,13 +47,27 @@ def sidebar(filters: Filters) -> dict[str, Any]:
     it cannot be asked, the values from the database, without counts (``facets`` is then None
     and ``options`` holds the groups)."""
     try:
-        facets = remembered(("sidebar", filters.as_query()), lambda: _facets(filters))
+        facets = _kept_facets(filters)
         notice = index_notice()
     except SearchUnavailable:
         options = catalog_selectors.attribute_values()
         return {"facets": None, "options": _groups(filters, {p: [(v, None) for v in values]
                                                              for p, values in options.items()}), "notice": ""}
     return {**facets, "options": None, "notice": notice}
+
+
+def facets_html(filters: Filters) -> str:
+    """The facets with their counts, drawn (kept until the index changes); "" while the index
+    cannot be asked. Kept pages leave them out and have them filled in (:mod:`storefront.kept`):
+    one copy for every page with these filters."""
+    try:
+        return _kept_facets(filters)["html"]
+    except SearchUnavailable:
+        return ""
+
+
+def _kept_facets(filters: Filters) -> dict[str, Any]:
+    return remembered(("sidebar", filters.as_query()), lambda: _facets(filters))
 
 
 def _facets(filters: Filters) -> dict[str, Any]:

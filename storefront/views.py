@@ -40,7 +40,7 @@ from storefront.errors import Problem
 from storefront.kept import kept_page
 from storefront.photos import open_photo
 from storefront.searching import shopper_search
-from storefront.sidebar import sidebar
+from storefront.sidebar import facets_html, sidebar
 
 #: Products a page, on every page that lists them.
 PAGE_SIZE = 24
@@ -119,7 +119,7 @@ def similar(request: HttpRequest, product_id: int) -> HttpResponse:
     if problem.message:
         return HttpResponse(draw({})[0], status=problem.status)
     return HttpResponse(kept_page(request, ("similar", product_id, by, tuple(filters.pairs()), page, weight),
-                                  results, draw))
+                                  results, draw, facets=lambda: facets_html(filters)))
 
 
 @shopper_page

@@ -27,7 +27,7 @@ from search.query.similar import similar_products
 from search.store import get_store
 from search.store.connection import get_reader
 from search.store.schema import configured_layout
-from storefront.kept import CSRF_SLOT, HERE_SLOT, NAME_SLOT
+from storefront.kept import CSRF_SLOT, FACETS_SLOT, HERE_SLOT, NAME_SLOT
 from tests.support import demo_rows, wait_until_settled
 from tests.test_favourites import hearts
 
@@ -114,6 +114,7 @@ def test_a_kept_page_asks_the_database_only_for_the_shopper(indexed, django_user
     with CaptureQueriesContext(connection) as queries:
         again = client.get(path)
     assert again.content == first.content.replace(*_tokens(first, again))
+    assert FACETS_SLOT not in again.content.decode() and 'data-facet="gender"' in again.content.decode()
     assert not [query for query in queries if "catalog_product" in query["sql"]], queries.captured_queries
     shopper = Client()
     shopper.force_login(django_user_model.objects.create_user("dan"))

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from catalog.models import Product
@@ -237,6 +239,8 @@ def test_api_tokens_are_stored_hashed_expire_and_are_not_shown_in_the_admin(staf
     from django.utils import timezone
     from knox.models import AuthToken
 
+    from storefront.tasks import remove_expired_api_tokens
+
     user = get_user_model().objects.create_user("api-user", password="a long api password 7")
     out = StringIO()
     call_command("api_token", "api-user", stdout=out)
@@ -248,8 +252,16 @@ def test_api_tokens_are_stored_hashed_expire_and_are_not_shown_in_the_admin(staf
     assert client.get("/api/v1/status").status_code == 200
     listing = staff.get("/admin/knox/authtoken/").content.decode()
     assert stored.digest[:20] in listing and token not in listing
+    # Authenticating reads the token presented, not the account's others.
+    other, _ = AuthToken.objects.create(user=user)
+    AuthToken.objects.filter(pk=other.pk).update(expiry=timezone.now() - timedelta(seconds=1))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/status").status_code == 200
+    assert sum("knox_authtoken" in query["sql"] for query in queries) == 1, queries.captured_queries
     AuthToken.objects.filter(pk=stored.pk).update(expiry=timezone.now() - timedelta(seconds=1))
     assert client.get("/api/v1/status").status_code == 401
+    assert not AuthToken.objects.filter(pk=stored.pk).exists()  # an expired token presented goes at once
+    assert remove_expired_api_tokens() == 1 and not AuthToken.objects.exists()  # the hourly sweep: the rest
 
 
 @pytest.mark.django_db
