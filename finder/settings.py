@@ -9,7 +9,7 @@ from pathlib import Path
 
 import environ
 
-from finder.redis_client import sentinel_broker
+from finder.redis_client import servers
 from finder.redis_server import running_group, running_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -230,14 +230,17 @@ REST_KNOX = {"TOKEN_TTL": timedelta(days=env.int("FINDER_TOKEN_DAYS", default=30
 # is found through its state file. See finder/redis_client.py and docs/scaling.md.
 REDIS_DIR = VAR_DIR / "redis"
 REDIS_GROUP_DIR = VAR_DIR / "redis-group"
-REDIS_URL = env("REDIS_URL", default="") or running_url(REDIS_DIR)
 _group = {} if env("REDIS_URL", default="") else running_group(REDIS_GROUP_DIR)
-REDIS_SENTINELS = [address for address in env("REDIS_SENTINELS", default=_group.get("REDIS_SENTINELS", "")).split(",")
-                   if address]
-REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", default=_group.get("REDIS_SENTINEL_MASTER", "finder"))
+_named = {name: env(name, default="") for name in ("REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER",
+                                                    "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD")}
+_redis = servers({"REDIS_URL": running_url(REDIS_DIR), **_group, **{k: v for k, v in _named.items() if v}},
+                 broker=env("CELERY_BROKER_URL", default=""))
+REDIS_URL = _redis["REDIS_URL"]
+REDIS_SENTINELS = _redis["REDIS_SENTINELS"]
+REDIS_SENTINEL_MASTER = _redis["REDIS_SENTINEL_MASTER"]
 #: The data nodes' password (REDIS_URL carries its own), and the sentinels' own, if they ask one.
-REDIS_PASSWORD = env("REDIS_PASSWORD", default=_group.get("REDIS_PASSWORD", ""))
-REDIS_SENTINEL_PASSWORD = env("REDIS_SENTINEL_PASSWORD", default=_group.get("REDIS_SENTINEL_PASSWORD", ""))
+REDIS_PASSWORD = _redis["REDIS_PASSWORD"]
+REDIS_SENTINEL_PASSWORD = _redis["REDIS_SENTINEL_PASSWORD"]
 #: Queries may read from a replica (a moment behind the primary); writes always go to the primary.
 FINDER_READ_FROM_REPLICAS = env.bool("FINDER_READ_FROM_REPLICAS", default=False)
 
@@ -248,11 +251,7 @@ CACHES = {"default": {"BACKEND": "finder.cache.SharedRedisCache", "LOCATION": ""
 
 # The broker may be another server (CELERY_BROKER_URL); by default it is the same Redis (behind
 # Sentinel: kombu's Sentinel transport, with the transport options below).
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL
-_sentinel_transport: dict[str, object] = {}
-if REDIS_SENTINELS and not env("CELERY_BROKER_URL", default=""):
-    CELERY_BROKER_URL, _sentinel_transport = sentinel_broker(REDIS_SENTINELS, REDIS_SENTINEL_MASTER, REDIS_PASSWORD,
-                                                             REDIS_SENTINEL_PASSWORD)
+CELERY_BROKER_URL = _redis["CELERY_BROKER_URL"]
 #: The queue the app sends tasks to and its workers take them from.
 CELERY_TASK_DEFAULT_QUEUE = env("FINDER_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
@@ -277,7 +276,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("FINDER_BROKER_VISIBILITY_TIMEOUT",
                                                                  default=FINDER_IMPORT_TIME_LIMIT + 300),
-                                   **_sentinel_transport}
+                                   **_redis["sentinel_transport"]}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing to a broker that is down gives up after about a second (a web request waits for

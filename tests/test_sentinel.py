@@ -16,7 +16,6 @@ from django.core.cache import cache
 from finder import redis_client
 from finder.celery import app as celery_app
 from finder.management.commands.runfinder import Command
-from finder.redis_client import sentinel_broker
 from finder.redis_server import RedisGroup, running_group
 from search.store.connection import get_client, get_reader
 
@@ -64,7 +63,8 @@ def test_the_shared_cache_and_the_broker_live_on_the_group(behind_sentinel, grou
     cache.set("a-session", {"shopper": 1}, 60)
     assert cache.get("a-session") == {"shopper": 1}
     assert _role(redis_client.connect(db=1)) == "master"
-    url, options = sentinel_broker(group.sentinel_addresses, group.master, group.password, group.password)
+    found = redis_client.servers(group.settings_env())
+    url, options = found["CELERY_BROKER_URL"], found["sentinel_transport"]
     assert url.count("sentinel://") == 3 and options["master_name"] == group.master
     app = Celery("sentinel-test", broker=url)
     app.conf.broker_transport_options = options

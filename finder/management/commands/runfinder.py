@@ -16,7 +16,6 @@ from catalog.services import import_catalog
 from finder import redis_client
 from finder.celery import app as celery_app
 from finder.processes import stop
-from finder.redis_client import sentinel_broker
 from finder.redis_server import EmbeddedRedis, RedisGroup, RedisNotReady, wait_ready
 from search.indexing import reconcile_index
 from search.kinds import KINDS, PRIMARY
@@ -126,20 +125,12 @@ class Command(BaseCommand):
 
 def _point_at(redis_env: dict[str, str]) -> None:
     """Point this process's settings and Celery app at the Redis ``redis_env`` describes."""
-    settings.REDIS_URL = redis_env.get("REDIS_URL", "")
-    settings.REDIS_SENTINELS = [a for a in redis_env.get("REDIS_SENTINELS", "").split(",") if a]
-    settings.REDIS_SENTINEL_MASTER = redis_env.get("REDIS_SENTINEL_MASTER", settings.REDIS_SENTINEL_MASTER)
-    settings.REDIS_PASSWORD = redis_env.get("REDIS_PASSWORD", "")
-    settings.REDIS_SENTINEL_PASSWORD = redis_env.get("REDIS_SENTINEL_PASSWORD", "")
-    if os.environ.get("CELERY_BROKER_URL"):
-        return
-    if settings.REDIS_SENTINELS:
-        url, transport = sentinel_broker(settings.REDIS_SENTINELS, settings.REDIS_SENTINEL_MASTER,
-                                         settings.REDIS_PASSWORD, settings.REDIS_SENTINEL_PASSWORD)
-        celery_app.conf.broker_transport_options = {**celery_app.conf.broker_transport_options, **transport}
-    else:
-        url = settings.REDIS_URL
-    celery_app.conf.broker_url = url
+    found = redis_client.servers(redis_env, broker=os.environ.get("CELERY_BROKER_URL", ""))
+    for name in ("REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"):
+        setattr(settings, name, found[name])
+    celery_app.conf.broker_url = found["CELERY_BROKER_URL"]
+    celery_app.conf.broker_transport_options = {**celery_app.conf.broker_transport_options,
+                                                **found["sentinel_transport"]}
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
