@@ -5,6 +5,7 @@ shows each shopper their own hearts, name, CSRF token and way back."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 import redis
@@ -17,6 +18,8 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Product
 from catalog.services import import_catalog
+from finder import redis_client
+from finder.cache import CACHE_DATABASE
 from search.embedding.text import text_embedder
 from search.indexing import remove_from_index
 from search.kinds import By
@@ -75,6 +78,31 @@ def test_another_process_finds_a_kept_answer_in_the_shared_cache(indexed, settin
     settings.FINDER_SHARED_ANSWER_SECONDS = 0  # not shared: each process asks the index itself
     assert similar_products(source, By.IMAGE, Filters(), k=7) == answer
     assert _searches(server) > searches
+
+
+@pytest.mark.django_db
+def test_a_request_shares_what_it_worked_out_in_one_round_trip_after_its_response(indexed, redis_server,
+                                                                                   django_user_model) -> None:
+    server, shared_cache = redis.Redis.from_url(redis_server.url), redis_client.connect(db=CACHE_DATABASE)
+    client = Client()
+    client.force_login(django_user_model.objects.create_user("erin"))
+    path = f"/products/{indexed['report'].product_ids[2]}/similar/?by=text&gender=Women"
+    shared = set(shared_cache.scan_iter(match="*:answer-*"))
+    before = _commands(server)
+    client.get(path)  # first asked: the answer, the page and its facets are shared, in one transaction
+    first = _commands(server) - before
+    assert len(set(shared_cache.scan_iter(match="*:answer-*")) - shared) == 3, first
+    assert first["mset"] == 1 and first["exec"] == 1, first
+    before = _commands(server)
+    assert client.get(path).status_code == 200  # kept: the session, the favourites and the epoch, read
+    again = _commands(server) - before
+    assert set(again) == {"get", "info"} and again["get"] == 3, again
+
+
+def _commands(server: redis.Redis) -> Counter[str]:
+    """Commands the server has answered, by name (counting the INFO that asks)."""
+    return Counter({name.removeprefix("cmdstat_"): stats["calls"]
+                    for name, stats in server.info("commandstats").items()})
 
 
 def _searches(server: redis.Redis) -> int:

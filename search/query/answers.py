@@ -15,7 +15,8 @@ rather than asking the index and drawing it again each. Pages keep what they dra
 
 Within a web request the epoch is read once, at its first question (the request signals,
 connected in ``SearchConfig.ready()``, open and close that): every answer a page shows comes
-from the same index, and the page pays one GET, not one a question.
+from the same index, and the page pays one GET, not one a question. What a request worked out
+is shared when it has been answered, all in one round trip after the response has gone.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -37,9 +39,19 @@ from search.store import get_store
 
 _lock = threading.Lock()
 _answers: OrderedDict[tuple[str, str, str, Hashable], Any] = OrderedDict()
-#: The epoch this request has read (empty until its first question), or None outside one.
-_pinned: ContextVar[list[str] | None] = ContextVar("finder_epoch", default=None)
 Answer = TypeVar("Answer")
+
+
+@dataclass
+class _Request:
+    """What a web request has read and worked out so far."""
+
+    epoch: str = ""  #: empty until its first question
+    shares: dict[str, bytes] = field(default_factory=dict)  #: for the shared cache, when it ends
+
+
+#: The web request being answered, or None outside one (workers, commands).
+_request: ContextVar[_Request | None] = ContextVar("finder_answers_request", default=None)
 
 
 def remembered(question: Hashable, answer: Callable[[], Answer],
@@ -75,22 +87,26 @@ def remembered(question: Hashable, answer: Callable[[], Answer],
 
 
 def request_started(**kwargs: Any) -> None:
-    """A web request reads the epoch once (closed by :func:`request_finished`)."""
-    _pinned.set([])
+    """A web request reads the epoch once and shares what it worked out when it ends."""
+    _request.set(_Request())
 
 
 def request_finished(**kwargs: Any) -> None:
-    """Outside a request (workers, commands) the epoch is read at every question."""
-    _pinned.set(None)
+    """Share what the request worked out (one round trip); outside a request (workers,
+    commands) the epoch is read at every question and answers are shared at once."""
+    request = _request.get()
+    _request.set(None)
+    if request is not None and request.shares:
+        cache.set_many(request.shares, settings.FINDER_SHARED_ANSWER_SECONDS)
 
 
 def _epoch() -> str:
-    pinned = _pinned.get()
-    if pinned is None:
+    request = _request.get()
+    if request is None:
         return get_store().epoch()
-    if not pinned:
-        pinned.append(get_store().epoch())
-    return pinned[0]
+    if not request.epoch:
+        request.epoch = get_store().epoch()
+    return request.epoch
 
 
 def _shared(key: str) -> Any:
@@ -101,6 +117,11 @@ def _shared(key: str) -> Any:
 
 
 def _share(key: str, found: Any) -> None:
-    if settings.FINDER_SHARED_ANSWER_SECONDS:
-        cache.set(key, zlib.compress(pickle.dumps(found, pickle.HIGHEST_PROTOCOL), 1),
-                  settings.FINDER_SHARED_ANSWER_SECONDS)
+    if not settings.FINDER_SHARED_ANSWER_SECONDS:
+        return
+    packed = zlib.compress(pickle.dumps(found, pickle.HIGHEST_PROTOCOL), 1)
+    request = _request.get()
+    if request is None:
+        cache.set(key, packed, settings.FINDER_SHARED_ANSWER_SECONDS)
+    else:
+        request.shares[key] = packed
