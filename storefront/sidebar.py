@@ -4,6 +4,7 @@ the index is incomplete, so that a partial catalog is never shown as if it were 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
@@ -43,9 +44,9 @@ FACET_CACHE_SECONDS = 10
 
 
 def sidebar(filters: Filters) -> dict[str, Any]:
-    """Facets with their counts from the index (``facets``: the groups, ``html``: drawn); while
-    it cannot be asked, the values from the database, without counts (``facets`` is then None
-    and ``options`` holds the groups)."""
+    """Facets with their counts from the index (``facets``: the groups; ``html``: drawn, when the
+    template first asks); while it cannot be asked, the values from the database, without counts
+    (``facets`` is then None and ``options`` holds the groups)."""
     try:
         facets = _kept_facets(filters)
         notice = index_notice()
@@ -53,7 +54,7 @@ def sidebar(filters: Filters) -> dict[str, Any]:
         options = catalog_selectors.attribute_values()
         return {"facets": None, "options": _groups(filters, {p: [(v, None) for v in values]
                                                              for p, values in options.items()}), "notice": ""}
-    return {**facets, "options": None, "notice": notice}
+    return {**facets, "html": functools.partial(facets_html, filters), "options": None, "notice": notice}
 
 
 def facets_html(filters: Filters) -> str:
@@ -61,7 +62,7 @@ def facets_html(filters: Filters) -> str:
     cannot be asked. Kept pages leave them out and have them filled in (:mod:`storefront.kept`):
     one copy for every page with these filters."""
     try:
-        return _kept_facets(filters)["html"]
+        return remembered(("sidebar-html", filters.as_query()), lambda: _draw_facets(filters))
     except SearchUnavailable:
         return ""
 
@@ -76,9 +77,13 @@ def _facets(filters: Filters) -> dict[str, Any]:
     if counts is None:
         counts = facet_counts(filters)
         cache.set(key, counts, FACET_CACHE_SECONDS)
-    groups = _groups(filters, counts.counts)
-    return {"facets": groups, "html": render_to_string("storefront/_facet_counts.html", {
-        "groups": groups, "years": counts.years, "filters": filters})}
+    return {"facets": _groups(filters, counts.counts), "years": counts.years}
+
+
+def _draw_facets(filters: Filters) -> str:
+    facets = _kept_facets(filters)
+    return render_to_string("storefront/_facet_counts.html", {
+        "groups": facets["facets"], "years": facets["years"], "filters": filters})
 
 
 def _groups(filters: Filters, counts: dict[str, list[tuple[str, int | None]]]) -> list[dict[str, Any]]:
