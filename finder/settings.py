@@ -148,6 +148,12 @@ TEMPLATES = [
             ],
         },
     },
+    # What a page draws many times over, its product cards (``storefront/templatetags/shop.py``).
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates"],
+        "OPTIONS": {"environment": "storefront.jinja.environment"},
+    },
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
