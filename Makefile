@@ -43,8 +43,9 @@ test-fast: install
 test-sqlite: install
 	$(PY) -m pytest
 
+# Tests that run a whole finder on a database of their own (marked own_database) ran in the SQLite run.
 test-postgres: install
-	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest -m "not own_database"
 
 # The benchmark suite: writes bench/results.json and bench/results.md (about 15 minutes).
 bench: static

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 #: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_database]
 
 
 def test_the_benchmark_runs_on_tiny_inputs_and_writes_its_report(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from bench.site import RunningSite
 from finder.redis_server import RedisGroup
 from tests.support import demo_rows, write_catalog
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_database]
 
 CLIENTS = 4
 #: The longest a search may keep failing around the failover.

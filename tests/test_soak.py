@@ -20,7 +20,7 @@ from bench.site import SHOPPER, RunningSite
 from tests.support import demo_rows, write_catalog
 
 #: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_database]
 
 
 CLIENTS = 32
