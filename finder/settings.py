@@ -322,6 +322,9 @@ FINDER_IMAGE_MODEL = env("FINDER_IMAGE_MODEL", default="auto")
 FINDER_RESNET50_WEIGHTS = env("FINDER_RESNET50_WEIGHTS", default="")
 FINDER_EMBED_BATCH = env.int("FINDER_EMBED_BATCH", default=32)
 FINDER_MODEL_THREADS = env.int("FINDER_MODEL_THREADS", default=0)  # 0: all cores
+# Whether ONNX Runtime's threads spin while waiting for work: faster for a process alone on its cores
+# (15% for MiniLM here), CPU burnt where processes share them (runfinder and docker-compose turn it off).
+FINDER_MODEL_SPIN = env.bool("FINDER_MODEL_SPIN", default=True)
 # MiniLM's matrix multiplications in int8 on the CPU (search/embedding/runtime.py): about twice
 # as fast; its vectors within cosine 0.985 of float32's. Off: float32.
 FINDER_TEXT_INT8 = env.bool("FINDER_TEXT_INT8", default=True)

@@ -11,7 +11,7 @@ from PIL import Image
 
 from catalog.images import to_rgb
 from search.embedding.image import IMAGE_SIZES, OFFLINE_DEFAULT, image_embedder, image_model, load_image_embedder
-from search.embedding.runtime import ModelInfo, ModelUnavailable, default_runtime, device
+from search.embedding.runtime import ModelInfo, ModelUnavailable, default_runtime, device, session_options
 from search.embedding.text import load_text_embedder, text_embedder, text_model
 from search.kinds import BY_NAME
 from search.lifecycle import ensure_index
@@ -64,6 +64,16 @@ def test_onnx_runtime_gives_the_vectors_eager_pytorch_gives(settings) -> None:
     images = [Image.open(DEMO / "images" / f"{row['id']}.jpg") for row in rows]
     fast_image, eager_image = image_embedder(), load_image_embedder("cpu", "torch")
     assert np.min(np.sum(fast_image.embed(images) * eager_image.embed(images), axis=1)) > 0.999
+
+
+@pytest.mark.parametrize("spin", [True, False])
+def test_model_threads_spin_only_where_the_settings_let_them(settings, spin: bool) -> None:
+    """A process alone on its cores lets ONNX Runtime's threads spin; runfinder's and
+    docker-compose's processes share theirs and turn it off (FINDER_MODEL_SPIN)."""
+    settings.FINDER_MODEL_SPIN, settings.FINDER_MODEL_THREADS = spin, 1
+    options = session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == ("1" if spin else "0")
+    assert options.intra_op_num_threads == 1
 
 
 def test_an_unknown_or_missing_device_is_a_clear_error(settings) -> None:

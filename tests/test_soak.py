@@ -52,6 +52,9 @@ def test_mixed_load_serves_every_request_and_memory_stays_flat(tmp_path: Path) -
     with RunningSite(tmp_path / "site", catalog) as site:
         site.wait_until_serving()
         site.wait_until_indexed(len(rows))
+        # runfinder's processes share the cores, so their models' threads do not spin (FINDER_MODEL_SPIN).
+        for role in ("web", "worker"):
+            assert {process.environ().get("FINDER_MODEL_SPIN") for process in site.processes()[role]} == {"0"}
         pick = _mixed([int(row["id"]) for row in rows], queries)
         run_load(site.base_url, pick, CLIENTS, min(10.0, seconds / 2), *SHOPPER)  # warm every process up
         samples = [site.memory_mb()]

@@ -55,7 +55,8 @@ class Command(BaseCommand):
         children: list[subprocess.Popen[bytes]] = []
         try:
             redis_env = self._start_redis(replicas, servers)
-            env = {**os.environ, **redis_env}
+            # Its processes share the cores: model threads that spin waiting for work take them from the others.
+            env = {"FINDER_MODEL_SPIN": "0", **os.environ, **redis_env}
             self.stdout.write(f"Search index: {ensure_index()}")
             while (progress := index_progress()) < 1.0:
                 self.stdout.write(f"Redis is rebuilding the index: {progress:.0%}")
