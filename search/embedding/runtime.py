@@ -129,8 +129,8 @@ def session_options() -> onnxruntime.SessionOptions:
     """ONNX Runtime's options for this process: its threads (``FINDER_MODEL_THREADS``), and
     whether they spin between operators (``FINDER_MODEL_SPIN``). Spinning is 15% faster for MiniLM
     alone on two cores, but where processes share the cores the spinning threads take them from
-    the others: the 44k-row import's workers burnt 234 s of CPU spinning and 180 s not, and all
-    were searchable 21 s sooner (157.6 against 136.4 s)."""
+    the others: under ``make run`` the 44k-row import's workers burnt 234 s of CPU spinning and
+    166 s not, and all was searchable 34 s sooner (157.6 against 124.0 s)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
