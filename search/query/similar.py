@@ -123,8 +123,7 @@ def nearest(client: redis.Redis, live: LiveIndex, vector: bytes, kind: VectorKin
     Redis's HNSW search cost two to three times as much (360 against 125 us a query on the demo
     catalog's text vectors, 600 against 225 on its photos)."""
     spec = live.specs[kind.field]
-    query = _knn_query(vector, kind.field, filters, depth + (itself is not None), exclude)
-    hits = _without(client.ft(live.name).search(query, query.params).docs, itself)[:depth]
+    hits = _hits(client, live, vector, kind.field, filters, depth, exclude, itself)[:depth]
     if filters.min_score is not None:
         # The k best above the threshold are the k best, less those below it. (A VECTOR_RANGE
         # clause would say the same, but RediSearch 2.10 drops its yielded distance from some
@@ -141,8 +140,12 @@ def nearest(client: redis.Redis, live: LiveIndex, vector: bytes, kind: VectorKin
     return results
 
 
-def _without(hits: list[Any], itself: int | None) -> list[Any]:
-    return [hit for hit in hits if product_of(hit.id) != itself]
+def _hits(client: redis.Redis, live: LiveIndex, vector: bytes, field: str, filters: Filters, depth: int,
+          exclude: Collection[int], itself: int | None) -> list[Any]:
+    """The KNN hits nearest ``vector`` by ``field``, ``depth`` of them besides ``itself`` (asked for
+    one more and dropped here, see :func:`nearest`)."""
+    query = _knn_query(vector, field, filters, depth + (itself is not None), exclude)
+    return [hit for hit in client.ft(live.name).search(query, query.params).docs if product_of(hit.id) != itself]
 
 
 def blended(client: redis.Redis, live: LiveIndex, vectors: list[bytes], filters: Filters, depth: int,
@@ -157,8 +160,7 @@ def blended(client: redis.Redis, live: LiveIndex, vectors: list[bytes], filters:
     queries = [live.vector(vector) for vector in vectors]
     candidates: dict[int, None] = {}
     for kind, vector in zip(KINDS[:2], vectors, strict=True):
-        query = _knn_query(vector, kind.field, filters, depth + (itself is not None), exclude)
-        hits = _without(client.ft(live.name).search(query, query.params).docs, itself)
+        hits = _hits(client, live, vector, kind.field, filters, depth, exclude, itself)
         candidates.update((product_of(hit.id), None) for hit in hits)
     pipe = client.pipeline(transaction=False)
     for product_id in candidates:
