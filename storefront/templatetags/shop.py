@@ -10,6 +10,7 @@ from typing import Any
 from django import template
 from django.template import engines
 from django.urls import get_script_prefix, reverse
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 register = template.Library()
@@ -56,10 +57,12 @@ def _jinja(name: str, context: template.Context, **values: Any) -> str:
     """``name`` drawn by the Jinja2 engine with what it reads of the page's context: the shopper,
     their favourites, the CSRF token and path their buttons post with (stand-ins on a kept
     page) and the filters their links keep."""
-    filters = context.get("filters")
+    filters, token = context.get("filters"), context.get("csrf_token")
     return mark_safe(engines["jinja2"].get_template(name).render({  # autoescaped by Jinja2
         "user": context.get("user"), "favourites": context.get("favourites", ()), "here": context.get("here", ""),
-        "csrf_token": context.get("csrf_token"),
+        # What Django's {% csrf_token %} draws, once for the forms of every card.
+        "csrf_input": format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+        if token else "",
         "vector_kinds": context.get("vector_kinds", ()), "filter_query": filters.as_query() if filters else "",
         **values}))
 
