@@ -278,10 +278,13 @@ CELERY_TASK_ANNOTATIONS = {"catalog.tasks.import_upload": {"soft_time_limit": FI
 # worker is given up after a few deliveries (finder.celery.BoundedTask). The visibility timeout
 # is longer than the longest task may run, so a task still running is never handed to a
 # second worker; work a dead worker held meanwhile is re-queued by the sweep.
+# Workers look for such tasks every 10 s (kombu's default looks only every tenth time, and a
+# worker killed in the middle of looking held the others off for its lock's 5 minutes).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("FINDER_BROKER_VISIBILITY_TIMEOUT",
                                                                  default=FINDER_IMPORT_TIME_LIMIT + 300),
+                                   "unacked_restore_throttle": 1, "unacked_mutex_expire": 30,
                                    **_redis["sentinel_transport"]}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
