@@ -77,7 +77,7 @@ def test_onnx_runtime_gives_the_vectors_eager_pytorch_gives(settings) -> None:
     assert np.min(np.sum(fast_image.embed(images) * eager_image.embed(images), axis=1)) > 0.999
 
 
-@pytest.mark.skipif(Path("/proc/driver/nvidia").exists(), reason="on a GPU machine the models run in PyTorch")
+@pytest.mark.skipif(device() == "cuda", reason="on a GPU the models run in PyTorch")
 def test_a_process_that_finds_the_exports_never_imports_pytorch() -> None:
     """Web processes and workers start in well under a second of CPU: with the ONNX exports on
     disk (made by the tests above), neither model's PyTorch code is imported to embed."""

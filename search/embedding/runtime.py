@@ -69,24 +69,23 @@ def device() -> str:
     choice = settings.FINDER_DEVICE
     if choice not in DEVICES:
         raise ModelUnavailable(f"FINDER_DEVICE must be one of {', '.join(DEVICES)}, not {choice!r}")
-    if choice == "cpu":
+    if choice == "cpu" or (choice == "auto" and not _nvidia_driver_loaded()):
         return "cpu"
-    if _cuda_available():
+    import torch
+
+    if torch.cuda.is_available():
         return "cuda"
     if choice == "cuda":
         raise ModelUnavailable("FINDER_DEVICE=cuda but PyTorch sees no CUDA GPU on this machine")
     return "cpu"
 
 
-def _cuda_available() -> bool:
-    """Whether PyTorch sees a CUDA GPU. Without NVIDIA's kernel driver (``/proc/driver/nvidia``)
-    it cannot, and PyTorch, 1.3 s of CPU to import, is not imported to be told so: a web process
-    and a CPU worker run the models' ONNX exports and never need it."""
-    if not Path("/proc/driver/nvidia").exists():
-        return False
-    import torch
-
-    return torch.cuda.is_available()
+def _nvidia_driver_loaded() -> bool:
+    """Whether NVIDIA's driver is there (Linux's ``/proc/driver/nvidia``, which NVIDIA's container
+    toolkit mounts in a container given a GPU, or WSL's ``/dev/dxg``). Without it PyTorch sees no
+    CUDA GPU, and PyTorch, 1.3 s of CPU to import, is not imported to be told so: a web process
+    or a worker on a CPU runs the models' ONNX exports and never needs it."""
+    return any(Path(path).exists() for path in ("/proc/driver/nvidia", "/dev/dxg"))
 
 
 def default_runtime(on: str) -> Runtime:
