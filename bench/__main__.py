@@ -124,8 +124,12 @@ def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, 
             result: dict[str, Any] = {"database": running.env.get("DATABASE_URL", "sqlite").split(":")[0],
                                       "products": expected, "serving_s": round(serving_s, 1),
                                       "fully_searchable_s": round(indexed_s, 1)}
+            # Pages as shoppers ask them (first asks and repeats, as they come), and the API's
+            # first asks at two answer sizes: the round trips must not grow with the results.
             result["round_trips"] = {name: site.round_trips(running, client, pick)
-                                     for name, pick in (("similar", similar), ("search", search))}
+                                     for name, pick in (("similar", similar), ("search", search),
+                                                        ("api_k12", site.api_similar_paths(ids, 12)),
+                                                        ("api_k96", site.api_similar_paths(ids, 96)))}
             memory_before = running.memory_mb()
             for name, pick in (("similar", similar), ("search", search)):
                 load = site.load.run_load(running.base_url, pick, clients, http_seconds, *site.SHOPPER)

@@ -180,13 +180,23 @@ def keystroke_paths(queries: list[str]) -> load.PathPicker:
 FRAGMENT = {"X-Fragment": "1"}
 
 
+def api_similar_paths(ids: list[int], k: int) -> load.PathPicker:
+    """The API's similar products, ``k`` of them, by text or by image."""
+    def pick(rng: random.Random) -> str:
+        return f"/api/v1/products/{rng.choice(ids)}/similar?by={rng.choice(('text', 'image'))}&k={k}"
+    return pick
+
+
+def commands(client: redis.Redis) -> Counter[str]:
+    """Commands the server has answered, by name (counting the INFO that asks)."""
+    return Counter({name.removeprefix("cmdstat_"): stats["calls"]
+                    for name, stats in client.info("commandstats").items()})
+
+
 def _counters(client: redis.Redis) -> Counter[str]:
-    """Commands served, by name, and ``round trips``: the socket reads Redis processed (a
-    pipeline of many commands arrives in one)."""
-    counts = Counter({name.removeprefix("cmdstat_"): stats["calls"]
-                      for name, stats in client.info("commandstats").items()})
-    counts["round trips"] = client.info("stats")["total_reads_processed"]
-    return counts
+    """:func:`commands`, and ``round trips``: the socket reads Redis processed (a pipeline of
+    many commands arrives in one)."""
+    return commands(client) + Counter({"round trips": client.info("stats")["total_reads_processed"]})
 
 
 def round_trips(running: RunningSite, client: redis.Redis, pick: load.PathPicker,

@@ -5,7 +5,6 @@ shows each shopper their own hearts, name, CSRF token and way back."""
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 import pytest
 import redis
@@ -16,6 +15,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from bench.site import commands
 from catalog.models import Product
 from catalog.services import import_catalog
 from finder import redis_client
@@ -69,15 +69,15 @@ def test_another_process_finds_a_kept_answer_in_the_shared_cache(indexed, settin
     source = indexed["report"].product_ids[0]
     server = get_reader()
     answer = similar_products(source, By.IMAGE, Filters(), k=7)
-    searches = _commands(server)["FT.SEARCH"]
+    searches = commands(server)["FT.SEARCH"]
     answers._answers.clear()  # as another process would start: nothing of its own kept
     again = similar_products(source, By.IMAGE, Filters(), k=7)
     assert again == answer and again is not answer
-    assert _commands(server)["FT.SEARCH"] == searches  # from the shared cache: the index was not asked
+    assert commands(server)["FT.SEARCH"] == searches  # from the shared cache: the index was not asked
     answers._answers.clear()
     settings.FINDER_SHARED_ANSWER_SECONDS = 0  # not shared: each process asks the index itself
     assert similar_products(source, By.IMAGE, Filters(), k=7) == answer
-    assert _commands(server)["FT.SEARCH"] > searches
+    assert commands(server)["FT.SEARCH"] > searches
 
 
 @pytest.mark.django_db
@@ -88,21 +88,15 @@ def test_a_request_shares_what_it_worked_out_in_one_round_trip_after_its_respons
     client.force_login(django_user_model.objects.create_user("erin"))
     path = f"/products/{indexed['report'].product_ids[2]}/similar/?by=text&gender=Women"
     shared = set(shared_cache.scan_iter(match="*:answer-*"))
-    before = _commands(server)
+    before = commands(server)
     client.get(path)  # first asked: the answer, the page (and the facets, unless kept) shared in one transaction
-    first = _commands(server) - before
+    first = commands(server) - before
     assert len(set(shared_cache.scan_iter(match="*:answer-*")) - shared) >= 2, first
     assert first["mset"] == 1 and first["exec"] == 1, first
-    before = _commands(server)
+    before = commands(server)
     assert client.get(path).status_code == 200  # kept: the session, the favourites and the epoch, read
-    again = _commands(server) - before
+    again = commands(server) - before
     assert set(again) == {"get", "info"} and again["get"] == 3, again
-
-
-def _commands(server: redis.Redis) -> Counter[str]:
-    """Commands the server has answered, by name (counting the INFO that asks)."""
-    return Counter({name.removeprefix("cmdstat_"): stats["calls"]
-                    for name, stats in server.info("commandstats").items()})
 
 
 @pytest.mark.django_db
