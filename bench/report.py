@@ -64,9 +64,14 @@ def _goals(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             commands = ", ".join(f"{n} {v}" for n, v in trips.items() if n != "round trips")
             goals.append((f"/{name}: Redis round trips per request (first asks and repeats)",
                           f"{trips['round trips']} ({commands})", "(reported)", True))
-        few, many = (web["round_trips"][name]["round trips"] for name in ("api_k12", "api_k96"))
-        goals.append(("API similar products: Redis round trips per request, 12 results vs 96",
-                      f"{few} vs {many}", "constant (not one per result)", many <= few + 0.5))
+        # Commands, not socket reads: a request's one pipelined write of a bigger answer reaches
+        # Redis in more reads (16 KB at a time), without another round trip.
+        (few, few_reads), (many, many_reads) = (
+            (round(sum(v for n, v in trips.items() if n != "round trips"), 2), trips["round trips"])
+            for trips in (web["round_trips"]["api_k12"], web["round_trips"]["api_k96"]))
+        goals.append(("API similar products: Redis commands per request, 12 results vs 96",
+                      f"{few} vs {many} ({few_reads} vs {many_reads} socket reads)", "constant (not one per result)",
+                      many <= few + 0.5))
         for name, what, goal in (("suggest", "autocomplete (/api/v1/suggest), a keystroke at a time", 5),
                                  ("keystroke", "instant search: a keystroke's page fragment", 30)):
             if typing := web.get(f"http_{name}_alone"):

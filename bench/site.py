@@ -46,8 +46,10 @@ class RunningSite:
                     "FINDER_THROTTLE": "0", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
                     "ALLOWED_HOSTS": "127.0.0.1,localhost",
                     "FINDER_MODEL_CACHE": str(settings.FINDER_MODEL_CACHE), "LOG_LEVEL": "WARNING",
-                    # The catalog map's t-SNE would take the cores in the middle of a measurement.
-                    "FINDER_MAP_SECONDS": "86400", "FINDER_FLOOR_VIEW": "1", **(env or {})}
+                    # The catalog map's t-SNE would take the cores in the middle of a measurement,
+                    # and the sweep's look at every product its Redis (a run that needs it says so).
+                    "FINDER_MAP_SECONDS": "86400", "FINDER_SWEEP_SECONDS": "86400", "FINDER_FLOOR_VIEW": "1",
+                    **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.started = 0.0
 

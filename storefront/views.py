@@ -32,6 +32,7 @@ from search.query import listing
 from search.query.filters import Filters, filters_from_query
 from search.query.ordering import Sort, parse_sort
 from search.query.similar import NotSearchable, similar_products, similar_to_image
+from search.store import get_store
 from shoppers.selectors import favourite_products, picks_for
 from shoppers.services import dismiss, record_view, set_favourite
 from storefront.access import shopper_page
@@ -107,8 +108,11 @@ def similar(request: HttpRequest, product_id: int) -> HttpResponse:
         has_next = len(ranked) > page * SIMILAR_COUNT
 
     def draw(stand_ins: dict[str, Any]) -> tuple[str, bool]:
-        # The database is asked only for a page not kept: a product it does not have is not found.
-        product = get_object_or_404(Product, pk=product_id)
+        # Only for a page not kept: the index's copy of the product (its name and photo) spares
+        # the database a query; the database is asked where the search failed or the index
+        # lacks the product, and a product it does not have either is not found.
+        document = None if problem.message else get_store().documents([product_id])[0]
+        product = document or get_object_or_404(Product, pk=product_id)
         side = sidebar(filters)
         keep = urlencode([("by", by), ("weight", weight), *filters.pairs()])
         return render_to_string("storefront/similar.html", {

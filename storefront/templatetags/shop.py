@@ -7,6 +7,7 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
+import jinja2
 from django import template
 from django.template import engines
 from django.urls import get_script_prefix, reverse
@@ -27,11 +28,13 @@ def _pattern(name: str, prefix: str) -> str:
     return reverse(name, args=[_SLOT]).replace(str(_SLOT), "{}")
 
 
-@register.filter
-def path_for(product: Any, name: str) -> str:
-    """``{% url name product.id %}``, the resolver asked once per URL name (and script prefix)
-    rather than for each of the five links of each card of a page: it took a fifth of a page."""
-    return _pattern(name, get_script_prefix()).format(int(product["id"] if isinstance(product, dict) else product.id))
+@jinja2.pass_context
+def path_for(context: jinja2.runtime.Context, product: Any, name: str) -> str:
+    """``{% url name product.id %}`` for the cards' Jinja2 templates, the resolver asked once per
+    URL name (and script prefix) rather than for each of the five links of each card of a page
+    (it took a fifth of a page), the script prefix read once per render (:func:`_jinja`)."""
+    return _pattern(name, context["script_prefix"]).format(int(product["id"] if isinstance(product, dict)
+                                                                else product.id))
 
 
 @register.simple_tag(takes_context=True)
@@ -64,7 +67,7 @@ def _jinja(name: str, context: template.Context, **values: Any) -> str:
         "csrf_input": format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
         if token else "",
         "vector_kinds": context.get("vector_kinds", ()), "filter_query": filters.as_query() if filters else "",
-        **values}))
+        "script_prefix": get_script_prefix(), **values}))
 
 
 @register.filter
