@@ -47,7 +47,7 @@ test-sqlite: install
 test-postgres: install
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest -m "not own_database"
 
-# The benchmark suite: writes bench/results.json and bench/results.md (about 15 minutes).
+# The benchmark suite: writes bench/results.json and bench/results.md (about 20 minutes).
 bench: static
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(PY) -m bench
