@@ -125,7 +125,7 @@ def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, 
                                       "products": expected, "serving_s": round(serving_s, 1),
                                       "fully_searchable_s": round(indexed_s, 1)}
             # Pages as shoppers ask them (first asks and repeats, as they come), and the API's
-            # first asks at two answer sizes: the round trips must not grow with the results.
+            # first asks at two answer sizes: its Redis commands must not grow with the results.
             result["round_trips"] = {name: site.round_trips(running, client, pick)
                                      for name, pick in (("similar", similar), ("search", search),
                                                         ("api_k12", site.api_similar_paths(ids, 12)),
