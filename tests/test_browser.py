@@ -324,6 +324,9 @@ def test_hearts_for_you_the_dashboard_and_the_map(browser, live_server, search_s
     kinds = dict(Product.objects.filter(id__in=picked).values_list("id", "article_type"))
     assert kinds[picked[0]] == kind  # more of what was liked, first
     gone = picked[1]
+    # Cards can be visible before the page's deferred script has run (the button would then post
+    # the form as a plain page would) and before its own load event: both happen first.
+    page.wait_for_load_state("load")
     before = len(loads)
     cards.nth(1).get_by_role("button", name="Not for me").click()
     expect(page.locator(f'#results .card[data-product-id="{gone}"]')).to_have_count(0)
