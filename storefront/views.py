@@ -7,6 +7,7 @@ in when a filter or the sort changes or the shopper types."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import urlencode
 
@@ -99,18 +100,21 @@ def similar(request: HttpRequest, product_id: int) -> HttpResponse:
     """Products like this one, a page at a time: kept, drawn, with the answer (:mod:`storefront.kept`)."""
     by = By(request.GET["by"]) if request.GET.get("by") in set(By) else By.TEXT
     weight, page = _weight(request), _page_number(request)
-    results, has_next, problem, filters = [], False, Problem(), Filters()
+    problem, filters = Problem(), Filters()
     with problem.caught():
         filters = filters_from_query(request.GET)
+
+    @functools.cache
+    def ranked() -> tuple[list[dict[str, Any]], bool]:
         # One more than the pages so far: whether there is a next page, honestly.
-        ranked = similar_products(product_id, by, filters, k=SIMILAR_COUNT * page + 1, weight=weight)
-        results = ranked[(page - 1) * SIMILAR_COUNT:page * SIMILAR_COUNT]
-        has_next = len(ranked) > page * SIMILAR_COUNT
+        found = similar_products(product_id, by, filters, k=SIMILAR_COUNT * page + 1, weight=weight)
+        return found[(page - 1) * SIMILAR_COUNT:page * SIMILAR_COUNT], len(found) > page * SIMILAR_COUNT
 
     def draw(stand_ins: dict[str, Any]) -> tuple[str, bool]:
         # Only for a page not kept: the index's copy of the product (its name and photo) spares
         # the database a query; the database is asked where the search failed or the index
         # lacks the product, and a product it does not have either is not found.
+        results, has_next = ranked() if not problem.message else ([], False)
         document = None if problem.message else get_store().documents([product_id])[0]
         product = document or get_object_or_404(Product, pk=product_id)
         side = sidebar(filters)
@@ -120,10 +124,11 @@ def similar(request: HttpRequest, product_id: int) -> HttpResponse:
             "results": results, "problem": problem.message, "sidebar": side, **stand_ins,
         }, request), side["facets"] is not None and not side["notice"]
 
-    if problem.message:
-        return HttpResponse(draw({})[0], status=problem.status)
-    return HttpResponse(kept_page(request, ("similar", product_id, by, tuple(filters.pairs()), page, weight),
-                                  results, draw, facets=lambda: facets_html(filters)))
+    if not problem.message:
+        with problem.caught():
+            return HttpResponse(kept_page(request, ("similar", product_id, by, tuple(filters.pairs()), page, weight),
+                                          lambda: ranked()[0], draw, facets=lambda: facets_html(filters)))
+    return HttpResponse(draw({})[0], status=problem.status)
 
 
 @shopper_page

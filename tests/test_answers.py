@@ -5,6 +5,7 @@ shows each shopper their own hearts, name, CSRF token and way back."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 import redis
@@ -97,6 +98,34 @@ def test_a_request_shares_what_it_worked_out_in_one_round_trip_after_its_respons
     assert client.get(path).status_code == 200  # kept: the session, the favourites and the epoch, read
     again = commands(server) - before
     assert set(again) == {"get", "info"} and again["get"] == 3, again
+
+
+@pytest.mark.django_db
+def test_a_page_kept_elsewhere_is_one_shared_read_unless_it_shows_a_favourite(indexed, redis_server,
+                                                                             django_user_model) -> None:
+    server = redis.Redis.from_url(redis_server.url)
+    client = Client()
+    client.force_login(django_user_model.objects.create_user("fay"))
+    path = f"/products/{indexed['report'].product_ids[4]}/similar/?by=image&gender=Men"
+
+    def asked_elsewhere() -> tuple[HttpResponse, Counter]:
+        answers._answers.clear()  # as another process would ask: nothing of its own kept
+        before = commands(server)
+        response = client.get(path)
+        return response, commands(server) - before
+
+    first = client.get(path)
+    again, read = asked_elsewhere()
+    assert again.content == first.content.replace(*_tokens(first, again))
+    # The session, the favourites, the epoch, the page and its facets: not the results it shows.
+    assert set(read) == {"get", "info"} and read["get"] == 5, read
+    shown = list(hearts(client, path))
+    client.post(f"/favourites/{shown[0]}/", {"on": "1"})
+    client.get(path)  # drawn with that heart pressed, and kept
+    # With favourites, which of them the page shows decides the page: its results are read first.
+    again, read = asked_elsewhere()
+    assert set(read) == {"get", "info"} and read["get"] == 6, read
+    assert 'aria-pressed="true"' in again.content.decode().split(f'data-product-id="{shown[0]}"')[1].split("</form>")[0]
 
 
 @pytest.mark.django_db
