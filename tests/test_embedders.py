@@ -78,6 +78,24 @@ def test_onnx_runtime_gives_the_vectors_eager_pytorch_gives(settings) -> None:
 
 
 @pytest.mark.skipif(device() == "cuda", reason="on a GPU the models run in PyTorch")
+def test_batches_side_by_side_give_each_text_its_own_vector(settings) -> None:
+    """With two lanes, a call's batches run at once on a thread each; every text still gets the
+    vector its batch gave it, in the order asked (each is nearest its own text embedded alone),
+    and the same vectors as one lane."""
+    settings.FINDER_MODEL_THREADS = 2
+    texts = list(dict.fromkeys(row["productDisplayName"] for row in demo_rows(60)))
+    lanes = load_text_embedder("cpu", "onnx")
+    assert lanes.lanes == 2 and len(texts) > 4 * lanes.batch_size
+    together = lanes.embed(texts)
+    alone = np.concatenate([lanes.embed([text]) for text in texts])
+    assert list(np.argmax(together @ alone.T, axis=1)) == list(range(len(texts)))
+    settings.FINDER_MODEL_THREADS = 1
+    one = load_text_embedder("cpu", "onnx")
+    assert one.lanes == 1
+    np.testing.assert_allclose(one.embed(texts), together, atol=1e-5)
+
+
+@pytest.mark.skipif(device() == "cuda", reason="on a GPU the models run in PyTorch")
 def test_a_process_that_finds_the_exports_never_imports_pytorch() -> None:
     """Web processes and workers start in well under a second of CPU: with the ONNX exports on
     disk (made by the tests above), neither model's PyTorch code is imported to embed."""

@@ -26,8 +26,9 @@ logger = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")
 #: Inputs per forward pass. On a GPU, bigger batches keep it busy. On a CPU, throughput stops
 #: growing early, and small text batches waste less on padding (measured here with MiniLM on
-#: product names: 947 names/s at 16, 895 at 32, 834 at 64).
-BATCH_SIZES = {"cpu": (16, 32), "cuda": (512, 256)}  # (texts, images)
+#: product names: 947 names/s at 16, 895 at 32, 834 at 64; int8, 32 names a call: 1,000 at 8
+#: and 950 at 16 on one thread, 1,810 and 1,580 on two lanes).
+BATCH_SIZES = {"cpu": (8, 32), "cuda": (512, 256)}  # (texts, images)
 
 Runtime = Literal["onnx", "torch"]
 Run = Callable[..., np.ndarray]
@@ -104,9 +105,13 @@ def weights_digest(path: Path | str) -> str:
     return digest.hexdigest()[:16]
 
 
-def runner(build: Callable[[], Exportable], on: str, runtime: Runtime, key: str, int8: bool = False) -> Run:
+def runner(build: Callable[[], Exportable], on: str, runtime: Runtime, key: str, int8: bool = False,
+           lanes: int = 1) -> Run:
     """A function from numpy inputs to numpy outputs that runs the model ``key`` names as asked;
     with ``int8`` (ONNX only), its matrix multiplications quantised to 8 bits (:func:`_int8_export`).
+    With ``lanes`` above one (ONNX only), each call runs on its caller's thread alone and the
+    caller runs that many at once (its batches side by side), rather than each call's operators
+    being split between the threads.
 
     ``build`` makes the PyTorch module, and is called only where it is needed: to run in PyTorch,
     or to export it to ONNX the first time. A process that finds the export on disk loads
@@ -114,7 +119,7 @@ def runner(build: Callable[[], Exportable], on: str, runtime: Runtime, key: str,
     if runtime == "onnx":
         if on != "cpu":
             raise ModelUnavailable("the ONNX runtime is used on the CPU only; on a GPU the models run in PyTorch")
-        return _onnx_runner(build, key, int8)
+        return _onnx_runner(build, key, int8, lanes)
     import torch
 
     torch.set_num_threads(model_threads())
@@ -134,13 +139,14 @@ def runner(build: Callable[[], Exportable], on: str, runtime: Runtime, key: str,
     return run
 
 
-def _onnx_runner(build: Callable[[], Exportable], key: str, int8: bool) -> Run:
+def _onnx_runner(build: Callable[[], Exportable], key: str, int8: bool, lanes: int) -> Run:
     import onnxruntime
 
     path = _onnx_export(build, key)
     if int8:
         path = _int8_export(path)
-    session = onnxruntime.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
+    options = session_options(1 if lanes > 1 else model_threads())
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     names = [node.name for node in session.get_inputs()]
 
     def run(*arrays: np.ndarray) -> np.ndarray:
@@ -149,16 +155,17 @@ def _onnx_runner(build: Callable[[], Exportable], key: str, int8: bool) -> Run:
     return run
 
 
-def session_options() -> onnxruntime.SessionOptions:
-    """ONNX Runtime's options for this process: its threads (``FINDER_MODEL_THREADS``), and
-    whether they spin between operators (``FINDER_MODEL_SPIN``). Spinning is 15% faster for MiniLM
+def session_options(threads: int | None = None) -> onnxruntime.SessionOptions:
+    """ONNX Runtime's options for this process: the threads a call's operators are split between
+    (``FINDER_MODEL_THREADS`` unless ``threads`` says), and whether they spin between operators
+    (``FINDER_MODEL_SPIN``). Spinning is 15% faster for MiniLM
     alone on two cores, but where processes share the cores the spinning threads take them from
     the others: under ``make run`` the 44k-row import's workers burnt 234 s of CPU spinning and
     166 s not, and all was searchable 34 s sooner (157.6 against 124.0 s)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = model_threads()
+    options.intra_op_num_threads = threads or model_threads()
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings.FINDER_MODEL_SPIN else "0")
     return options
