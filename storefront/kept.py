@@ -61,7 +61,9 @@ def kept_page(request: HttpRequest, question: Hashable, shown: Callable[[], list
     liked = frozenset(favourites) & {result["id"] for result in shown()} if favourites else frozenset()
     shopper = StandIn(request.user.is_authenticated, request.user.is_staff)
     fragment = request.headers.get(FRAGMENT_HEADER) == "1"
-    parts, _ = remembered(("page", question, fragment, shopper, tuple(sorted(liked))), lambda: _cut(draw(
+    # Named by its layout ("page-cut"): a page another release shared in another layout (one
+    # string) is never read as this one while its epoch lasts.
+    parts, _ = remembered(("page-cut", question, fragment, shopper, tuple(sorted(liked))), lambda: _cut(draw(
         {"csrf_token": CSRF_SLOT, "here": HERE_SLOT, "user": shopper, "favourites": liked,
          "facets_html": FACETS_SLOT})), keep=lambda drawn: drawn[1])
     fills: dict[str, Callable[[], str]] = {
