@@ -13,4 +13,4 @@ RUN DEBUG=0 SECRET_KEY=build-only python manage.py collectstatic --noinput --ver
 # Never root: the app, the workers and beat run as this unprivileged user.
 USER finder
 EXPOSE 8000
-CMD ["gunicorn", "finder.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4"]
+CMD ["gunicorn", "-c", "python:finder.gunicorn", "finder.wsgi", "--bind", "0.0.0.0:8000"]

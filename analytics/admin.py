@@ -39,7 +39,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "totals": selectors.totals(period), "chart": bar_chart(days),
         "top": selectors.top_queries(period), "zero": _with_synonym_links(selectors.zero_result_queries(period)),
         "relaxed": selectors.relaxed_queries(period), "low_ctr": _with_synonym_links(selectors.low_ctr_queries(period)),
-        "slowest": selectors.slowest(period),
+        "slowest": selectors.slowest(period), "set_aside": selectors.set_aside(),
         "export": f"{reverse('analytics-export')}?{urlencode({'start': period.first, 'end': period.last})}",
     }
     return TemplateResponse(request, "admin/analytics.html", context)

@@ -37,7 +37,7 @@ class Click(models.Model):
 
     event = models.CharField(max_length=40, unique=True, help_text="its stream entry: rolled up once")
     search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="clicks")
-    product_id = models.PositiveIntegerField()
+    product_id = models.CharField(max_length=64, help_text="the product's id as its link named it: any id fits")
     position = models.PositiveIntegerField()
     at = models.DateTimeField()
 
@@ -54,6 +54,7 @@ class Cursor(models.Model):
 
     name = models.CharField(max_length=40, primary_key=True)
     last_event = models.CharField(max_length=40)
+    set_aside = models.PositiveIntegerField(default=0, help_text="entries the database would not take, skipped")
 
     def __str__(self) -> str:
         return f"{self.name} at {self.last_event}"

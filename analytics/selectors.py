@@ -15,7 +15,7 @@ from django.db.models import Avg, Case, Count, F, FloatField, Max, OuterRef, Q, 
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
-from analytics.models import Click, Search
+from analytics.models import Click, Cursor, Search
 
 #: A search that found nothing: no match within its filters, or none of its words in the
 #: catalog (the nearest products by meaning were shown, but nothing it asked for).
@@ -77,6 +77,11 @@ def _rates(row: dict[str, Any]) -> dict[str, Any]:
 def totals(period: Period) -> dict[str, Any]:
     found = searches(period)
     return _rates({**found.aggregate(**_MEASURES), "visitors": found.values("visitor").distinct().count()})
+
+
+def set_aside() -> int:
+    """Search events the roll-up skipped because the database would not take them (logged each)."""
+    return Cursor.objects.aggregate(total=Sum("set_aside"))["total"] or 0
 
 
 def per_day(period: Period) -> list[dict[str, Any]]:

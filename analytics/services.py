@@ -28,12 +28,12 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from analytics.models import Click, Cursor, Search
-from finder.throttling import client_ip
+from finder.throttling import client_network
 from search.query.box import SearchPage
 from search.query.filters import Filters, normal_form
 from search.store.connection import SearchUnavailable, get_client, search_errors
@@ -74,7 +74,7 @@ def record_search(request: HttpRequest, query: str, filters: Filters, found: Sea
     return search_id if recorded else ""
 
 
-def record_click(search_id: str, product_id: int, position: str) -> None:
+def record_click(search_id: str, product_id: int | str, position: str) -> None:
     """Record that a result of search ``search_id`` was opened, at ``position``; a link that
     was tampered with (no such id's shape, no position) is ignored."""
     if not SEARCH_ID.fullmatch(search_id) or not POSITION.fullmatch(position) or int(position) == 0:
@@ -97,7 +97,7 @@ def _visitor(request: HttpRequest) -> str:
     """A keyed hash that tells one visitor from another and says nothing of who they are."""
     session_key = getattr(request, "session", None) and request.session.session_key
     seed = f"session:{session_key}" if session_key else \
-        f"guest:{client_ip(request)}:{request.headers.get('User-Agent', '')}:{datetime.date.today()}"
+        f"guest:{client_network(request)}:{request.headers.get('User-Agent', '')}:{datetime.date.today()}"
     return hmac.new(settings.SECRET_KEY.encode(), f"analytics:{seed}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
@@ -124,14 +124,35 @@ def _move(client: redis.Redis) -> int:
             entries = client.xrange(stream_key(), min=f"({cursor.last_event}", count=BATCH)
             if not entries:
                 break
-            _write(entries)
+            cursor.set_aside += _write_or_set_aside(entries)
             cursor.last_event = entries[-1][0].decode()
-            cursor.save(update_fields=["last_event"])
+            cursor.save(update_fields=["last_event", "set_aside"])
         # Every entry up to the cursor is in the database: trim the stream to the one after it.
         milliseconds, sequence = cursor.last_event.split("-")
         client.xtrim(stream_key(), minid=f"{milliseconds}-{int(sequence) + 1}", approximate=False)
         moved += len(entries)
     return moved
+
+
+def _write_or_set_aside(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
+    """Write ``entries``; when the batch fails, each on its own, setting aside (logging and
+    skipping) any the database will not take, so that one bad entry never stops the roll-up and
+    the stream behind it. How many were set aside."""
+    try:
+        with transaction.atomic():
+            _write(entries)
+        return 0
+    except (DatabaseError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("a batch of search events failed (%s); writing them one at a time", exc)
+    set_aside = 0
+    for entry in entries:
+        try:
+            with transaction.atomic():
+                _write([entry])
+        except (DatabaseError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("search event %s set aside: %s", entry[0].decode(), exc)
+            set_aside += 1
+    return set_aside
 
 
 def _write(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
@@ -167,7 +188,7 @@ def _write(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
     Search.objects.bulk_create(pending.values(), ignore_conflicts=True)
     ids = dict(Search.objects.filter(search_id__in={f["id"] for _, f, _ in clicks}).values_list("search_id", "id"))
     # A click whose search is gone (past retention) is dropped with it.
-    Click.objects.bulk_create([Click(event=event, search_id=ids[f["id"]], product_id=int(f["product"]),
+    Click.objects.bulk_create([Click(event=event, search_id=ids[f["id"]], product_id=f["product"],
                                      position=int(f["position"]), at=at)
                                for event, f, at in clicks if f["id"] in ids], ignore_conflicts=True)
 

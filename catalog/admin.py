@@ -20,6 +20,7 @@ from catalog.forms import CatalogUploadForm, ProductAdminForm
 from catalog.models import ImportRun, Product
 from catalog.services import CATALOG_FIELDS
 from catalog.tasks import import_upload
+from finder.middleware import limit_body
 
 
 def thumbnail(url: str | None) -> str:
@@ -43,6 +44,14 @@ class ProductAdmin(admin.ModelAdmin):
     @admin.display(description="Photo")
     def photo(self, product: Product) -> str:
         return thumbnail(product.image_url)
+
+    def get_urls(self) -> list[URLPattern]:
+        """The add and change forms take a photo: bodies up to ``FINDER_MAX_PHOTO_BYTES``."""
+        patterns = super().get_urls()
+        for pattern in patterns:
+            if pattern.name in ("catalog_product_add", "catalog_product_change"):
+                limit_body("FINDER_MAX_PHOTO_BYTES")(pattern.callback)
+        return patterns
 
     def save_model(self, request: HttpRequest, obj: Product, form: ModelForm, change: bool) -> None:
         replaced = ""
@@ -84,9 +93,14 @@ class ImportRunAdmin(admin.ModelAdmin):
         return False  # a run is a record of what happened, not something to edit
 
     def get_urls(self) -> list[URLPattern]:
+        """Its progress page; and the upload ("add"), which takes bodies up to ``FINDER_MAX_UPLOAD_BYTES``."""
         progress = path("<int:run_id>/progress/", self.admin_site.admin_view(self.progress_view),
                         name="catalog_importrun_progress")
-        return [progress, *super().get_urls()]
+        patterns = super().get_urls()
+        for pattern in patterns:
+            if pattern.name == "catalog_importrun_add":
+                limit_body("FINDER_MAX_UPLOAD_BYTES")(pattern.callback)
+        return [progress, *patterns]
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         if not self.has_add_permission(request):

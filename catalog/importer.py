@@ -94,7 +94,9 @@ def parse_styles(stream: io.TextIOBase) -> Iterator[Row | Rejected]:
 
 
 def _row(line: int, record: list[str], header: list[str], positions: dict[str, int]) -> Row | Rejected:
-    product_id = record[positions["id"]].strip() if len(record) > positions["id"] else ""
+    # As the report shows it: a cell's control characters written out (PostgreSQL stores no NUL).
+    product_id = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in
+                         (record[positions["id"]].strip() if len(record) > positions["id"] else "")[:64])
     if len(record) != len(header):
         return Rejected(line, f"expected {len(header)} fields, found {len(record)} "
                               "(an unquoted comma in a value?)", product_id)

@@ -16,7 +16,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -279,7 +279,11 @@ def run_import(run_id: int) -> None:
     run.rejected, run.image_problems = rows(report.rejected), rows(report.image_problems)
     run.images_converted, run.product_ids = rows(report.images_converted), report.product_ids
     run.state, run.indexing_started_at = ImportRun.State.INDEXING, timezone.now()
-    run.save()
+    try:
+        run.save()
+    except DatabaseError as exc:  # the rows are in; a report the database will not hold still ends the run
+        logger.exception("import run %s: its report could not be saved", run_id)
+        fail_import(run_id, f"the products were imported, but the report could not be saved ({exc})")
 
 
 def fail_import(run_id: int, reason: str) -> None:

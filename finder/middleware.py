@@ -21,9 +21,11 @@ def limit_body(setting: str) -> Callable[[View], View]:
 
 
 class BodyLimitMiddleware:
-    """Refuse, from its Content-Length, a body larger than its view takes (:func:`limit_body`),
-    before anything reads it: Django would otherwise spool a large upload to disk first (CSRF
-    checking reads the body to find its token). The API answers 413 in JSON, pages with a page.
+    """Refuse, from its Content-Length, a body larger than its view takes (:func:`limit_body`;
+    ``FINDER_MAX_BODY_BYTES`` for every other view), before anything reads it: Django would
+    otherwise spool a large upload to disk first (CSRF checking reads the body to find its token),
+    and a client that trickles a large body holds a web thread while it is read. The API answers
+    413 in JSON, pages with a page.
     """
 
     def __init__(self, get_response: View) -> None:
@@ -33,17 +35,14 @@ class BodyLimitMiddleware:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view: View, args: Any, kwargs: Any) -> HttpResponse | None:
-        setting = getattr(view, "max_body_setting", None)
-        if setting is None:
-            return None
-        limit = getattr(settings, setting)
+        limit = getattr(settings, getattr(view, "max_body_setting", "FINDER_MAX_BODY_BYTES"))
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         if length <= limit:
             return None
-        message = f"The upload is too large: at most {limit / 1_000_000:g} MB."
+        message = f"The request is too large: at most {limit / 1_000_000:g} MB."
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": message}, status=413)
         return render(request, "problem.html", {"problem": message}, status=413)

@@ -88,7 +88,7 @@ X_FRAME_OPTIONS = "DENY"
 
 # The client's address: REMOTE_ADDR, unless FINDER_PROXY_COUNT trusted proxies (a load balancer,
 # the TLS proxy) stand in front and append it to X-Forwarded-For. Throttles, rate limits and
-# login lockouts all key on the address from finder.throttling.client_ip.
+# login lockouts all key on the address from finder.throttling.client_network.
 FINDER_PROXY_COUNT = env.int("FINDER_PROXY_COUNT", default=0)
 
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for one username
@@ -102,7 +102,7 @@ AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "finder.throttling.client_ip"
+AXES_CLIENT_IP_CALLABLE = "finder.throttling.client_network"
 
 # Throttling: requests per period, per signed-in user (or, signed out, per address). Off with
 # FINDER_THROTTLE=0, for load tests and benchmarks.
@@ -111,12 +111,15 @@ FINDER_RATES = {
     "anon": env("FINDER_RATE_ANON", default="120/m"),  # any API request, signed out
     "user": env("FINDER_RATE_USER", default="600/m"),  # any API request, signed in
     "search": env("FINDER_RATE_SEARCH", default="120/m"),  # the search box, page or API
+    "pages": env("FINDER_RATE_PAGES", default="240/m"),  # the catalog, product and similar pages, per address
     "suggest": env("FINDER_RATE_SUGGEST", default="600/m"),  # autocomplete, as a shopper types
     "photo": env("FINDER_RATE_PHOTO", default="20/m"),  # search by photo, page or API
-    "login": env("FINDER_RATE_LOGIN", default="20/m"),  # login attempts per address, and per username
+    "login": env("FINDER_RATE_LOGIN", default="20/m"),  # login attempts per address
+    "login_username": env("FINDER_RATE_LOGIN_USERNAME", default="100/h"),  # per username, from anywhere
+    "password_reset": env("FINDER_RATE_PASSWORD_RESET", default="5/h"),  # reset mails asked per address
     "signup": env("FINDER_RATE_SIGNUP", default="10/h"),  # sign-ups per address
 }
-RATELIMIT_IP_META_KEY = "finder.throttling.client_ip"
+RATELIMIT_IP_META_KEY = "finder.throttling.client_network"
 RATELIMIT_FAIL_OPEN = True  # with Redis (the shared cache) down, pages keep answering
 #: Shopper photos embedded at once in one web process; more wait (up to FINDER_PHOTO_WAIT
 #: seconds, then "busy, try again") instead of stalling every page of that process.
@@ -175,6 +178,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+#: The mail server that sends password reset links (smtp+tls://user:password@host:587); without
+#: one the reset page says so, and nothing is sent.
+EMAIL_URL = env("EMAIL_URL", default="")
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
 #: The storefront (pages and the API's read endpoints) is open to every shopper; 1 puts it
 #: behind a login, for a private catalog.
 FINDER_LOGIN_REQUIRED = env.bool("FINDER_LOGIN_REQUIRED", default=False)
@@ -336,6 +345,8 @@ FINDER_TEXT_INT8 = env.bool("FINDER_TEXT_INT8", default=True)
 #: FINDER_SHARED_ANSWER_SECONDS (compressed; 0 keeps them to each process).
 FINDER_ANSWER_CACHE = env.int("FINDER_ANSWER_CACHE", default=2048)
 FINDER_SHARED_ANSWER_SECONDS = env.int("FINDER_SHARED_ANSWER_SECONDS", default=300)
+#: The largest page a kept page may grow to; a request for a larger one is refused with a 400.
+FINDER_MAX_PAGE_BYTES = env.int("FINDER_MAX_PAGE_BYTES", default=2_000_000)
 #: ``/floor/``, a page that does nothing, for the benchmark to measure pages against.
 FINDER_FLOOR_VIEW = env.bool("FINDER_FLOOR_VIEW", default=False)
 # Where the models run: auto (a CUDA GPU if PyTorch sees one, else the CPU), cpu or cuda.
@@ -343,6 +354,13 @@ FINDER_DEVICE = env("FINDER_DEVICE", default="auto")
 # The models' ONNX exports, made once per machine (see search/embedding/runtime.py).
 FINDER_MODEL_CACHE = Path(env("FINDER_MODEL_CACHE", default=str(VAR_DIR / "models")))
 FINDER_MAX_PHOTO_BYTES = env.int("FINDER_MAX_PHOTO_BYTES", default=10_000_000)
+#: The largest request body of any view that takes no upload (a form, an API write).
+FINDER_MAX_BODY_BYTES = env.int("FINDER_MAX_BODY_BYTES", default=1_000_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = FINDER_MAX_BODY_BYTES
+#: A request body must arrive within FINDER_BODY_GRACE seconds plus its length at this many bytes a
+#: second (finder/wsgi.py): a client that trickles it slower is cut off and frees its web thread.
+FINDER_BODY_GRACE = env.float("FINDER_BODY_GRACE", default=10.0)
+FINDER_MIN_BODY_RATE = env.int("FINDER_MIN_BODY_RATE", default=50_000)
 #: Catalog uploads in the admin: where they are kept, and the largest accepted.
 FINDER_UPLOAD_DIR = Path(env("FINDER_UPLOAD_DIR", default=str(VAR_DIR / "uploads")))
 FINDER_MAX_UPLOAD_BYTES = env.int("FINDER_MAX_UPLOAD_BYTES", default=2_000_000_000)

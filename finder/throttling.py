@@ -8,6 +8,7 @@ as a test does, applies at once) and stand aside when ``FINDER_THROTTLE`` is off
 from __future__ import annotations
 
 import functools
+import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,17 +25,26 @@ if TYPE_CHECKING:  # DRF's views import the throttles from the settings: no impo
 View = Callable[..., HttpResponse]
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR or, behind ``FINDER_PROXY_COUNT`` trusted proxies that
-    each append the address they saw to X-Forwarded-For, the entry the outermost of them
-    appended (DRF's NUM_PROXIES rule). Entries before it are the client's own word, never taken.
+def client_network(request: HttpRequest) -> str:
+    """Where the client is, for counting: its address, or for IPv6 the first address of its /64
+    network (one subscriber's, in which they may pick any address). The address is REMOTE_ADDR or, behind
+    ``FINDER_PROXY_COUNT`` trusted proxies that each append the address they saw to
+    X-Forwarded-For, the entry the outermost of them appended (DRF's NUM_PROXIES rule). Entries
+    before it are the client's own word, never taken.
     """
     proxies = settings.FINDER_PROXY_COUNT
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    address = request.META.get("REMOTE_ADDR", "")
     if proxies and forwarded:
         addresses = [address.strip() for address in forwarded.split(",")]
-        return addresses[-min(proxies, len(addresses))]
-    return request.META.get("REMOTE_ADDR", "")
+        address = addresses[-min(proxies, len(addresses))]
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False).network_address)
+    return str(parsed)
 
 
 def rate(scope: str) -> str:
@@ -44,7 +54,7 @@ def rate(scope: str) -> str:
 
 def per_user_or_address(group: str, request: HttpRequest) -> str:
     """django-ratelimit's key: the signed-in user, else the address."""
-    return f"user:{request.user.pk}" if request.user.is_authenticated else f"ip:{client_ip(request)}"
+    return f"user:{request.user.pk}" if request.user.is_authenticated else f"ip:{client_network(request)}"
 
 
 def limit(scope: str, key: str | Callable[[str, HttpRequest], str] = per_user_or_address,
@@ -72,7 +82,7 @@ class _Settings:
         return rate(self.scope)
 
     def get_ident(self, request: Request) -> str:
-        return client_ip(request._request)
+        return client_network(request._request)
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         if not settings.FINDER_THROTTLE:

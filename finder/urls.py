@@ -6,6 +6,7 @@ from django.views.static import serve
 
 from finder.throttling import limit
 from finder.views import (
+    PasswordResetView,
     SignUpView,
     account,
     clear_not_for_me,
@@ -15,11 +16,12 @@ from finder.views import (
     health,
 )
 
-# Logins are rate limited per address (one password sprayed over many usernames) and per
-# username (one username tried from many addresses), on top of django-axes's lockout of a
-# username at one address; sign-ups per address.
-login = limit("login", key="ip")(limit("login", key="post:username", group="login-username")(
-    auth_views.LoginView.as_view()))
+# Logins are rate limited per address (one password sprayed over many usernames), on top of
+# django-axes's lockout of a username at one address; and per username (one username tried from
+# many addresses) only far above what a person types, so that a stranger cannot lock its owner
+# out: past it, the owner still gets in by resetting the password, which signs them in. Sign-ups
+# and password reset mails per address.
+login = limit("login", key="ip")(limit("login_username", key="post:username")(auth_views.LoginView.as_view()))
 
 urlpatterns = [
     path("healthz", health, name="health"),
@@ -33,6 +35,11 @@ urlpatterns = [
     path("accounts/viewed/clear/", clear_recently_viewed, name="clear-viewed"),
     path("accounts/not-for-me/clear/", clear_not_for_me, name="clear-dismissed"),
     path("accounts/delete/", delete_my_account, name="delete-account"),
+    path("accounts/password_reset/", limit("password_reset", key="ip")(PasswordResetView.as_view()),
+         name="password_reset"),
+    path("accounts/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
+        post_reset_login=True, post_reset_login_backend="django.contrib.auth.backends.ModelBackend"),
+         name="password_reset_confirm"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("storefront.urls")),
 ]

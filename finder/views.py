@@ -1,7 +1,11 @@
 """Pages of the project itself: sign-up (Django's auth app ships none), the account page (with
 clearing its history and deleting it), the health check, and the benchmark's floor."""
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.db import connection
@@ -14,6 +18,17 @@ from django.views.generic import CreateView
 from search.store.connection import SearchUnavailable, get_client, search_errors
 from shoppers.selectors import dismissed_products, recently_viewed
 from shoppers.services import clear_dismissals, clear_views, delete_account
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's, which says plainly when the shop has no mail server (``EMAIL_URL``) to send the link with."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.EMAIL_URL:
+            return render(request, "problem.html", {"problem": "This shop has no mail server set up, so it cannot "
+                                                               "send you a link to reset your password. Ask the "
+                                                               "shop's staff to reset it."}, status=503)
+        return super().dispatch(request, *args, **kwargs)
 
 
 class SignUpView(CreateView):

@@ -32,7 +32,7 @@ from catalog.models import Product
 from finder.throttling import ScopedThrottle
 from search.kinds import By
 from search.query import listing
-from search.query.filters import FilterParams, Filters
+from search.query.filters import FilterParams, Filters, printable
 from search.query.ordering import Sort
 from search.query.similar import NotSearchable, similar_products, similar_to_image
 from search.query.suggest import MAX_QUERY_LENGTH, Suggestion, suggestions
@@ -168,7 +168,7 @@ def similar_params(query: str) -> tuple[Mapping[str, Any], Filters]:
 
 
 class SearchParams(DepthParams):
-    q = serializers.CharField(max_length=200, trim_whitespace=True)
+    q = serializers.CharField(max_length=200, trim_whitespace=True, validators=[printable])
     sort = _sort_field()
     exact = serializers.BooleanField(default=False, help_text="search the words as typed: no spelling correction")
 
@@ -194,7 +194,7 @@ class SearchView(APIView):
 
 
 class SuggestParams(serializers.Serializer):
-    q = serializers.CharField(max_length=MAX_QUERY_LENGTH, trim_whitespace=True,
+    q = serializers.CharField(max_length=MAX_QUERY_LENGTH, trim_whitespace=True, validators=[printable],
                               help_text="what the shopper typed so far")
 
 

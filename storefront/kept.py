@@ -1,42 +1,47 @@
-"""Pages kept with their answer, until the index changes.
+"""Pages kept until the index changes: one view decorator, in the manner of Django's ``cache_page``.
 
-Drawing a page of results (twelve cards, each with its links, heart and buttons; the sidebar's
-facets; the header) cost far more than finding them. What it shows comes from answers kept until
-the index moves (:mod:`search.query.answers`), so the page's HTML is kept beside them, once for
-each way a shopper's own state draws it: signed in or not, staff or not, and which of the
-products shown are their favourites. What belongs to one request, the CSRF token, the path a
-card's buttons come back to and the shopper's name, is drawn as a slot and filled in for each
-request, escaped as the template would have. So are the sidebar's facets, two thirds of a page
-and the same on every page with the same filters: kept once, not once a page.
+A view under :func:`kept_page` is drawn once for everyone who sees it the same way (the same
+path and query, the same ``X-Fragment`` header, signed in or not, staff or not) and kept among
+the answers of the index's epoch (:mod:`search.query.answers`), so any write to the index
+retires it. What belongs to one request, the CSRF token, the page's own path, the shopper's name
+and whether each heart is pressed, is drawn as a slot and filled in for each request.
 
-A kept page is kept cut at its slots, its text already encoded, so that answering it again is
-a join: finding the slots in 70 KB of HTML and encoding it again cost a tenth of a repeat.
+A slot is a NUL character, a token drawn at random when the process starts, and the slot's name.
+Input cannot make one: the filters refuse control characters, and nobody outside the process
+knows the token. A page is kept already cut at its slots, its text encoded, so answering it again
+is a join of bytes. A page that would be larger than ``FINDER_MAX_PAGE_BYTES`` is refused with a
+400 before it is put together.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
-from django.http import HttpRequest
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
+from django.shortcuts import render
 from django.utils.html import escape
+from markupsafe import Markup
 
+from finder.errors import FinderError
 from search.query.answers import remembered
 from shoppers.selectors import favourite_ids
-from storefront.context import FRAGMENT_HEADER
 
-#: Stand-ins for the request's own values in a kept page: nothing a page shows looks like them.
-CSRF_SLOT, HERE_SLOT, NAME_SLOT = "csrf-slot-4b1d9e", "/here-slot-4b1d9e", "name-slot-4b1d9e"
-FACETS_SLOT = "facets-slot-4b1d9e"
-#: Splits a page at its slots, keeping them (a capturing group): text, slot, text, ... text.
-_SLOTS = re.compile("(" + "|".join(re.escape(slot) for slot in (CSRF_SLOT, HERE_SLOT, NAME_SLOT, FACETS_SLOT)) + ")")
+View = Callable[..., HttpResponse]
 
-#: Draws a page with the stand-ins it is given (template context); says whether it may be kept
-#: (a page that shows more than the index, such as a notice about a running import, may not).
-Draw = Callable[[dict[str, Any]], tuple[str, bool]]
+_TOKEN = secrets.token_hex(8)
+_SLOT = re.compile(f"\x00{_TOKEN}:(csrf|here|name|heart):([0-9]*)\x00")
+
+
+def _slot(name: str, argument: object = "") -> str:
+    return f"\x00{_TOKEN}:{name}:{argument}\x00"
 
 
 @dataclass(frozen=True)
@@ -45,36 +50,105 @@ class StandIn:
 
     is_authenticated: bool
     is_staff: bool
-    username: str = NAME_SLOT
+    username: str = _slot("name")
 
 
-def kept_page(request: HttpRequest, question: Hashable, shown: Callable[[], list[dict[str, Any]]], draw: Draw,
-              facets: Callable[[], str]) -> bytes:
-    """The page answering ``question`` for this request, encoded: kept, or drawn; ``shown`` gives
-    the results it shows, ``facets`` its sidebar's facets (drawn where the template puts
-    ``facets_html``).
+@dataclass
+class Hearts:
+    """A kept page's hearts: each card's heart is drawn both ways and shown pressed or not per request."""
 
-    A shopper with no favourites (every guest who has not kept one, most shoppers) sees the
-    same page whatever it shows, so their page is looked up without asking for its results
-    first: a page kept by another process costs one read of the shared cache, not two."""
-    favourites = favourite_ids(request)
-    liked = frozenset(favourites) & {result["id"] for result in shown()} if favourites else frozenset()
-    shopper = StandIn(request.user.is_authenticated, request.user.is_staff)
-    fragment = request.headers.get(FRAGMENT_HEADER) == "1"
-    # Named by its layout ("page-cut"): a page another release shared in another layout (one
-    # string) is never read as this one while its epoch lasts.
-    parts, _ = remembered(("page-cut", question, fragment, shopper, tuple(sorted(liked))), lambda: _cut(draw(
-        {"csrf_token": CSRF_SLOT, "here": HERE_SLOT, "user": shopper, "favourites": liked,
-         "facets_html": FACETS_SLOT})), keep=lambda drawn: drawn[1])
-    fills: dict[str, Callable[[], str]] = {
-        CSRF_SLOT: lambda: escape(get_token(request)), HERE_SLOT: lambda: escape(request.get_full_path()),
-        NAME_SLOT: lambda: escape(request.user.get_username()), FACETS_SLOT: facets}
-    values = {slot: fills[slot]().encode() for slot in set(parts[1::2])}  # each worked out once
-    return b"".join(values[part] if index % 2 else part for index, part in enumerate(parts))
+    drawn: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def choose(self, product_id: object, pressed: str, unpressed: str) -> Markup:
+        self.drawn[str(product_id)] = (pressed, unpressed)
+        return Markup(_slot("heart", product_id))
 
 
-def _cut(drawn: tuple[str, bool]) -> tuple[list[Any], bool]:
-    """A drawn page cut at its slots: its text encoded (even places), the slots' names between."""
-    parts: list[Any] = _SLOTS.split(drawn[0])
-    parts[::2] = [text.encode() for text in parts[::2]]
-    return parts, drawn[1]
+def stand_ins(request: HttpRequest) -> dict[str, Any]:
+    """Template context that replaces the request's own values while a page is drawn to be kept
+    (:mod:`storefront.context` adds it); nothing otherwise."""
+    hearts = getattr(request, "kept_hearts", None)
+    if hearts is None:
+        return {}
+    return {"csrf_token": _slot("csrf"), "here": _slot("here"), "favourites": hearts,
+            "user": StandIn(request.user.is_authenticated, request.user.is_staff)}
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A page cut at its slots: text (bytes) and slots ``(name, argument)`` in turn, each heart both ways."""
+
+    parts: tuple[bytes | tuple[str, str], ...]
+    hearts: dict[str, tuple[bytes, bytes]]
+
+    def fill(self, request: HttpRequest) -> list[bytes]:
+        """The page's pieces for this request, its slots filled in."""
+        names = {part[0] for part in self.parts if isinstance(part, tuple)}
+        values = {
+            "csrf": escape(get_token(request)).encode() if "csrf" in names else b"",
+            "here": escape(request.get_full_path()).encode() if "here" in names else b"",
+            "name": escape(request.user.get_username()).encode() if "name" in names else b"",
+        }
+        liked = {str(product_id) for product_id in favourite_ids(request)} if self.hearts else set()
+        return [part if isinstance(part, bytes) else
+                self.hearts[part[1]][part[1] not in liked] if part[0] == "heart" else values[part[0]]
+                for part in self.parts]
+
+
+def kept_page(*headers: str) -> Callable[[View], View]:
+    """Keep the page a view draws until the index changes (see the module's docstring), one for
+    each value of the request ``headers`` the view varies on (as ``vary_on_headers`` names them).
+
+    Only a plain 200 is kept: an error, or a page the view marked ``Cache-Control: no-store``
+    (it shows more than the index, such as a notice about a running import), is drawn each time,
+    its slots filled in the same way."""
+
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            question = ("page", request.path, urlencode(sorted(request.GET.lists()), doseq=True),
+                        tuple(request.headers.get(header) for header in headers),
+                        request.user.is_authenticated, request.user.is_staff)
+            drawn: list[HttpResponse] = []
+
+            def draw() -> Kept | None:
+                request.kept_hearts = hearts = Hearts()  # type: ignore[attr-defined]
+                try:
+                    drawn.append(view(request, *args, **kwargs))
+                finally:
+                    del request.kept_hearts  # type: ignore[attr-defined]
+                return _cut(drawn[0].content.decode(), hearts)
+
+            try:
+                kept = remembered(question, draw, keep=lambda found: found is not None and _keepable(drawn[0]))
+            except FinderError:  # the index cannot be asked: the view says so in its own words
+                return view(request, *args, **kwargs)
+            pieces = kept.fill(request) if kept is not None else []
+            if kept is None or sum(map(len, pieces)) > settings.FINDER_MAX_PAGE_BYTES:
+                return render(request, "problem.html", {"problem": "This page would be too large to show: ask "
+                                                                   "for fewer filter values."}, status=400)
+            response = drawn[0] if drawn else HttpResponse()
+            response.content = b"".join(pieces)
+            return response
+
+        return page
+
+    return decorator
+
+
+def _keepable(response: HttpResponse) -> bool:
+    return response.status_code == 200 and "no-store" not in response.get("Cache-Control", "")
+
+
+def _cut(html: str, hearts: Hearts) -> Kept | None:
+    """``html`` cut at its slots; None when it is too large to keep or to show."""
+    if len(html) > settings.FINDER_MAX_PAGE_BYTES:
+        return None
+    pieces = _SLOT.split(html)  # text, name, argument, text, name, argument, ..., text
+    parts: list[bytes | tuple[str, str]] = []
+    for index in range(0, len(pieces), 3):
+        parts.append(pieces[index].encode())
+        if index + 2 < len(pieces):
+            parts.append((pieces[index + 1], pieces[index + 2]))
+    return Kept(tuple(parts), {product_id: (pressed.encode(), unpressed.encode())
+                               for product_id, (pressed, unpressed) in hearts.drawn.items()})

@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from analytics.services import record_search, timed
-from finder.throttling import client_ip
+from finder.throttling import client_network
 from search.query.box import SearchPage, search_products
 from search.query.filters import Filters
 from search.query.suggest import remember_query
@@ -23,5 +23,5 @@ def shopper_search(request: HttpRequest, query: str, filters: Filters, **options
         return found, ""
     search_id = record_search(request, query, filters, found, took[0])
     if found.found_words:
-        remember_query(found.corrected or query, client_ip(request))
+        remember_query(found.corrected or query, client_network(request))
     return found, search_id

@@ -4,12 +4,7 @@ the index is incomplete, so that a partial catalog is never shown as if it were 
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from typing import Any
-
-from django.core.cache import cache
-from django.template.loader import render_to_string
 
 from catalog import selectors as catalog_selectors
 from catalog.attributes import BY_PARAMETER
@@ -36,54 +31,18 @@ def index_notice() -> str:
     return ""
 
 
-#: Facet counts are kept this long per set of filters in the shared cache: computing them costs
-#: Redis several aggregations over the matching products, far more than the search itself. Each
-#: process also keeps them, drawn, until the index changes (:mod:`search.query.answers`); while an
-#: import moves the index at every batch, the shared counts spare Redis the aggregations.
-FACET_CACHE_SECONDS = 10
-
-
 def sidebar(filters: Filters) -> dict[str, Any]:
-    """Facets with their counts from the index (``facets``: the groups; ``html``: drawn, when the
-    template first asks); while it cannot be asked, the values from the database, without counts
-    (``facets`` is then None and ``options`` holds the groups)."""
+    """Facets with their counts from the index (``facets``: the groups; ``years``: the range),
+    kept until the index changes; while it cannot be asked, the values from the database, without
+    counts (``facets`` is then None and ``options`` holds the groups)."""
     try:
-        facets = _kept_facets(filters)
+        counts = remembered(("facets", filters.as_query()), lambda: facet_counts(filters))
         notice = index_notice()
     except SearchUnavailable:
         options = catalog_selectors.attribute_values()
         return {"facets": None, "options": _groups(filters, {p: [(v, None) for v in values]
                                                              for p, values in options.items()}), "notice": ""}
-    return {**facets, "html": functools.partial(facets_html, filters), "options": None, "notice": notice}
-
-
-def facets_html(filters: Filters) -> str:
-    """The facets with their counts, drawn (kept until the index changes); "" while the index
-    cannot be asked. Kept pages leave them out and have them filled in (:mod:`storefront.kept`):
-    one copy for every page with these filters."""
-    try:
-        return remembered(("sidebar-html", filters.as_query()), lambda: _draw_facets(filters))
-    except SearchUnavailable:
-        return ""
-
-
-def _kept_facets(filters: Filters) -> dict[str, Any]:
-    return remembered(("sidebar", filters.as_query()), lambda: _facets(filters))
-
-
-def _facets(filters: Filters) -> dict[str, Any]:
-    key = "facets-" + hashlib.sha1(f"{live_index().name}?{filters.as_query()}".encode()).hexdigest()
-    counts = cache.get(key)
-    if counts is None:
-        counts = facet_counts(filters)
-        cache.set(key, counts, FACET_CACHE_SECONDS)
-    return {"facets": _groups(filters, counts.counts), "years": counts.years}
-
-
-def _draw_facets(filters: Filters) -> str:
-    facets = _kept_facets(filters)
-    return render_to_string("storefront/_facet_counts.html", {
-        "groups": facets["facets"], "years": facets["years"], "filters": filters})
+    return {"facets": _groups(filters, counts.counts), "years": counts.years, "options": None, "notice": notice}
 
 
 def _groups(filters: Filters, counts: dict[str, list[tuple[str, int | None]]]) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ in when a filter or the sort changes or the shopper types."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,8 +15,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -42,7 +41,7 @@ from storefront.errors import Problem
 from storefront.kept import kept_page
 from storefront.photos import open_photo
 from storefront.searching import shopper_search
-from storefront.sidebar import facets_html, sidebar
+from storefront.sidebar import sidebar
 
 #: Products a page, on every page that lists them.
 PAGE_SIZE = 24
@@ -59,6 +58,7 @@ def pager(number: int, has_next: bool, keep: str, of: int | None = None) -> dict
 
 @shopper_page
 @vary_on_headers(FRAGMENT_HEADER)
+@limit("pages", key="ip", method="GET")
 def product_list(request: HttpRequest) -> HttpResponse:
     problem, filters, sort = Problem(), Filters(), parse_sort(request.GET.get("sort"))
     with problem.caught():
@@ -73,6 +73,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
 
 
 @shopper_page
+@limit("pages", key="ip", method="GET")
 def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
     """A product, and rows of products like it by each kind of vector (photos first). A kind
     the product has no vector of (no photo, not indexed yet) has no row; search being down
@@ -96,39 +97,33 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
 
 @shopper_page
 @vary_on_headers(FRAGMENT_HEADER)
+@limit("pages", key="ip", method="GET")
+@kept_page(FRAGMENT_HEADER)
 def similar(request: HttpRequest, product_id: int) -> HttpResponse:
-    """Products like this one, a page at a time: kept, drawn, with the answer (:mod:`storefront.kept`)."""
+    """Products like this one, a page at a time (kept until the index changes: :mod:`storefront.kept`).
+
+    The index's copy of the product (its name and photo) spares the database a query; the
+    database is asked where the search failed or the index lacks the product, and a product it
+    does not have either is not found."""
     by = By(request.GET["by"]) if request.GET.get("by") in set(By) else By.TEXT
     weight, page = _weight(request), _page_number(request)
-    problem, filters = Problem(), Filters()
+    problem, filters, results, has_next, product = Problem(), Filters(), [], False, None
     with problem.caught():
         filters = filters_from_query(request.GET)
-
-    @functools.cache
-    def ranked() -> tuple[list[dict[str, Any]], bool]:
         # One more than the pages so far: whether there is a next page, honestly.
         found = similar_products(product_id, by, filters, k=SIMILAR_COUNT * page + 1, weight=weight)
-        return found[(page - 1) * SIMILAR_COUNT:page * SIMILAR_COUNT], len(found) > page * SIMILAR_COUNT
-
-    def draw(stand_ins: dict[str, Any]) -> tuple[str, bool]:
-        # Only for a page not kept: the index's copy of the product (its name and photo) spares
-        # the database a query; the database is asked where the search failed or the index
-        # lacks the product, and a product it does not have either is not found.
-        results, has_next = ranked() if not problem.message else ([], False)
-        document = None if problem.message else get_store().documents([product_id])[0]
-        product = document or get_object_or_404(Product, pk=product_id)
-        side = sidebar(filters)
-        keep = urlencode([("by", by), ("weight", weight), *filters.pairs()])
-        return render_to_string("storefront/similar.html", {
-            "product": product, "by": by, "weight": weight, "pager": pager(page, has_next, keep), "filters": filters,
-            "results": results, "problem": problem.message, "sidebar": side, **stand_ins,
-        }, request), side["facets"] is not None and not side["notice"]
-
-    if not problem.message:
-        with problem.caught():
-            return HttpResponse(kept_page(request, ("similar", product_id, by, tuple(filters.pairs()), page, weight),
-                                          lambda: ranked()[0], draw, facets=lambda: facets_html(filters)))
-    return HttpResponse(draw({})[0], status=problem.status)
+        results, has_next = found[(page - 1) * SIMILAR_COUNT:page * SIMILAR_COUNT], len(found) > page * SIMILAR_COUNT
+        product = get_store().documents([product_id])[0]
+    product = product or get_object_or_404(Product, pk=product_id)
+    side = sidebar(filters)
+    keep = urlencode([("by", by), ("weight", weight), *filters.pairs()])
+    response = render(request, "storefront/similar.html", {
+        "product": product, "by": by, "weight": weight, "pager": pager(page, has_next, keep), "filters": filters,
+        "results": results, "problem": problem.message, "sidebar": side,
+    }, status=problem.status)
+    if side["facets"] is None or side["notice"]:  # more than the index shows: not to be kept
+        patch_cache_control(response, no_store=True)
+    return response
 
 
 @shopper_page
@@ -209,6 +204,7 @@ def _back(request: HttpRequest, product_id: int) -> HttpResponse:
 
 @login_required
 @vary_on_headers(FRAGMENT_HEADER)
+@limit("user", method="GET")
 def for_you(request: HttpRequest) -> HttpResponse:
     """Picks from the shopper's favourites, views and "not for me"s, within the filters; the
     shop's favourites until there is something to go on (and the page says so)."""

@@ -14,8 +14,9 @@ from redis.commands.search.query import Query
 from redisvl.query import VectorQuery
 
 from catalog.attributes import ATTRIBUTES
+from finder.errors import BadRequest
 from search.kinds import BY_NAME
-from search.query.filters import WORD, Filters, name_words
+from search.query.filters import WORD, Filters, name_words, unprintable
 from search.query.ordering import Sort
 from search.query.spelling import corrections
 from search.query.synonyms import Thesaurus, synonym_groups, thesaurus
@@ -63,6 +64,10 @@ class SearchPage:
         return bool(self.understood) or any("keyword_rank" in r["explanation"] for r in self.results)
 
 
+class BadQuery(BadRequest):
+    """The search's words cannot be searched as they are."""
+
+
 class Mode(enum.StrEnum):
     """Which rankings the search box fuses; ``evaluate`` measures each alone."""
 
@@ -87,6 +92,8 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     relevance reorders the :data:`SORTED_DEPTH` best. Each result says why it is there
     (``explanation``).
     """
+    if unprintable(query):
+        raise BadQuery("The search holds a control character: type it again, in words.")
     client = get_reader()
     live = live_index()
     depth = max(CANDIDATES, page * k)

@@ -31,6 +31,7 @@ class ExactTag(Tag):
 
 
 MAX_VALUE_LENGTH = 100
+#: Values one request may name, over all its filter parameters: each page echoes them many times.
 MAX_VALUES = 50
 
 
@@ -109,10 +110,15 @@ class Filters:
         return urlencode(self.pairs())
 
 
+def unprintable(value: str) -> bool:
+    """Whether ``value`` holds a control or other invisible character: no catalog value holds
+    them, the query parser does not take them even escaped, and PostgreSQL cannot store a NUL."""
+    return any(unicodedata.category(ch).startswith("C") for ch in value)
+
+
 def printable(value: str) -> None:
-    """Refuse control and other invisible characters: no catalog value holds them, and the
-    query parser does not take them even escaped."""
-    if any(unicodedata.category(ch).startswith("C") for ch in value):
+    """A validator: refuse what :func:`unprintable` finds."""
+    if unprintable(value):
         raise serializers.ValidationError("holds a control character")
 
 
@@ -148,6 +154,8 @@ class FilterParams(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("lat" in attrs) != ("lon" in attrs):
             raise serializers.ValidationError("lat and lon go together.")
+        if sum(len(values) for values in attrs.values() if isinstance(values, list)) > MAX_VALUES:
+            raise serializers.ValidationError(f"Name at most {MAX_VALUES} filter values in all.")
         return attrs
 
     def filters(self) -> Filters:

@@ -32,21 +32,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--concurrency", type=int, default=1, help="Celery worker processes")
-        # Measured on 2 cores (docs/scaling.md): a process per request at a time, two per core,
-        # served /similar faster and with a far shorter tail than fewer processes with threads,
-        # whose requests wait on each other for the GIL. At most 8 by default: each process loads
-        # the text model when it first searches.
-        parser.add_argument("--web-workers", type=int,
-                            default=int(os.environ.get("FINDER_WEB_WORKERS", min(8, 2 * (os.cpu_count() or 1)))),
-                            help="gunicorn worker processes (default: two per core, at most 8)")
-        parser.add_argument("--web-threads", type=int, default=int(os.environ.get("FINDER_WEB_THREADS", "1")),
-                            help="threads of each gunicorn worker (default 1)")
         parser.add_argument("--demo", type=Path, default=DEMO_CATALOG, help="catalog to load when empty")
         parser.add_argument("--replicas", type=int, default=int(os.environ.get("FINDER_REDIS_REPLICAS", "0")),
                             help="start a primary with this many replicas and three sentinels (Redis Sentinel "
                                  "failover, on this machine) instead of one Redis")
 
-    def handle(self, *args: object, port: int, concurrency: int, web_workers: int, web_threads: int, demo: Path,
+    def handle(self, *args: object, port: int, concurrency: int, demo: Path,
                replicas: int, **options: object) -> None:
         # Both, explicitly: a shell that starts us in the background leaves SIGINT ignored.
         signal.signal(signal.SIGINT, _interrupt)
@@ -84,8 +75,8 @@ class Command(BaseCommand):
                 report = import_catalog(demo)
                 self.stdout.write(f"Loading the demo catalog: {report.created} products queued for indexing")
             children.append(subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "finder.wsgi", "--bind", f"127.0.0.1:{port}",
-                 "--workers", str(web_workers), "--threads", str(web_threads), "--access-logfile", "-"],
+                [sys.executable, "-m", "gunicorn", "-c", "python:finder.gunicorn", "finder.wsgi",
+                 "--bind", f"127.0.0.1:{port}", "--access-logfile", "-"],
                 env=env, start_new_session=True))
             self.stdout.write(self.style.SUCCESS(f"Fashion Product Finder: http://127.0.0.1:{port}/  (Ctrl-C stops)"))
             while all(child.poll() is None for child in children):
