@@ -52,10 +52,12 @@ def dismissed_products(user: AbstractBaseUser) -> list[Product]:
 
 
 #: What For you reads of a shopper's history: a favourite counts fully, a product only opened
-#: for less, and only the latest views.
+#: for less; only the latest of each, so that a long history costs no more than a short one.
 FAVOURITE_WEIGHT = 1.0
 VIEW_WEIGHT = 0.5
 VIEWS_READ = 20
+FAVOURITES_READ = 100
+DISMISSALS_READ = 100
 
 
 class Basis(enum.StrEnum):
@@ -75,9 +77,9 @@ def picks_for(user: AbstractBaseUser, filters: Filters, k: int = 12) -> Picks:
     """For you: products near what ``user`` liked and away from what they dismissed, within
     ``filters``, none they have seen or dismissed; with no history to go on, the shop's most
     liked (:func:`popular`)."""
-    favourites = list(Favourite.objects.filter(user=user).values_list("product_id", flat=True))
+    favourites = list(Favourite.objects.filter(user=user).values_list("product_id", flat=True)[:FAVOURITES_READ])
     viewed = list(View.objects.filter(user=user).values_list("product_id", flat=True))  # the latest first
-    dismissed = list(Dismissal.objects.filter(user=user).values_list("product_id", flat=True))
+    dismissed = list(Dismissal.objects.filter(user=user).values_list("product_id", flat=True)[:DISMISSALS_READ])
     liked = {**{pid: VIEW_WEIGHT for pid in viewed[:VIEWS_READ]}, **{pid: FAVOURITE_WEIGHT for pid in favourites}}
     seen = {*liked, *dismissed, *viewed}
     results = recommended(liked, dismissed, seen, filters, k) if liked else None

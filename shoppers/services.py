@@ -16,13 +16,20 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from catalog.models import Product
+from finder.errors import Conflict
 from shoppers.models import Dismissal, Favourite, View
 
 logger = logging.getLogger(__name__)
 
-#: The session key of a guest's favourites, and how many a guest may keep.
+#: The session key of a guest's favourites, and how many a guest may keep (the oldest go first).
 GUEST_KEY = "favourites"
 GUEST_LIMIT = 200
+#: How many favourites, and how many "not for me"s, an account may keep: more are refused.
+ACCOUNT_LIMIT = 500
+
+
+class LimitReached(Conflict):
+    """The account keeps as many of these as it may."""
 #: Recently viewed products kept per account.
 VIEWS_KEPT = 50
 #: How long the shared cache holds an account's favourites' ids (every page reads them, for its
@@ -38,6 +45,7 @@ def set_favourite(request: HttpRequest, product: Product, on: bool) -> None:
     """Keep ``product`` (``on``) or let it go, for the account signed in or the guest's session."""
     if request.user.is_authenticated:
         if on:
+            _below_limit(Favourite, request.user, product, "favourites")
             Favourite.objects.get_or_create(user=request.user, product=product)
         else:
             Favourite.objects.filter(user=request.user, product=product).delete()
@@ -84,11 +92,19 @@ def clear_views(user: AbstractBaseUser) -> None:
 def dismiss(user: AbstractBaseUser, product: Product, on: bool = True) -> None:
     """``product`` is not for ``user`` (``on``; it stops being a favourite too), or is again."""
     if on:
+        _below_limit(Dismissal, user, product, '"not for me" products')
         Dismissal.objects.get_or_create(user=user, product=product)
         Favourite.objects.filter(user=user, product=product).delete()
         cache.delete(favourites_key(user.pk))
     else:
         Dismissal.objects.filter(user=user, product=product).delete()
+
+
+def _below_limit(model: type[Favourite | Dismissal], user: AbstractBaseUser, product: Product, what: str) -> None:
+    """Refuse a new mark past :data:`ACCOUNT_LIMIT` (marking one already marked is fine)."""
+    marks = model.objects.filter(user=user)
+    if marks.count() >= ACCOUNT_LIMIT and not marks.filter(product=product).exists():
+        raise LimitReached(f"You keep {ACCOUNT_LIMIT} {what}, as many as an account may: remove some first.")
 
 
 def clear_dismissals(user: AbstractBaseUser) -> None:

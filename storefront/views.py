@@ -179,21 +179,28 @@ def search_by_photo(request: HttpRequest) -> HttpResponse:
 @require_POST
 def favourite(request: HttpRequest, product_id: int) -> HttpResponse:
     """The heart on a card: keep the product (``on=1``) or let it go, then back to the page."""
-    set_favourite(request, get_object_or_404(Product, pk=product_id), request.POST.get("on") == "1")
-    return _back(request, product_id)
+    problem = Problem()
+    with problem.caught():
+        set_favourite(request, get_object_or_404(Product, pk=product_id), request.POST.get("on") == "1")
+    return _back(request, product_id, problem)
 
 
 @login_required
 @require_POST
 def not_for_me(request: HttpRequest, product_id: int) -> HttpResponse:
     """"Not for me" on a card (``on=0`` takes it back): For you leans away from the product."""
-    dismiss(request.user, get_object_or_404(Product, pk=product_id), request.POST.get("on", "1") == "1")
-    return _back(request, product_id)
+    problem = Problem()
+    with problem.caught():
+        dismiss(request.user, get_object_or_404(Product, pk=product_id), request.POST.get("on", "1") == "1")
+    return _back(request, product_id, problem)
 
 
-def _back(request: HttpRequest, product_id: int) -> HttpResponse:
+def _back(request: HttpRequest, product_id: int, problem: Problem) -> HttpResponse:
     """After a card's button: nothing for the page's script (it updates the card itself), else
-    back to the page the button was on (never off the site), or the product's page."""
+    back to the page the button was on (never off the site), or the product's page; what went
+    wrong, as a page."""
+    if problem.message:
+        return render(request, "problem.html", {"problem": problem.message}, status=problem.status)
     if request.headers.get(FRAGMENT_HEADER) == "1":
         return HttpResponse(status=204)
     back = request.POST.get("next", "")

@@ -13,10 +13,20 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
 
+from analytics.models import Click, Search
+from analytics.services import roll_up, stream_key
+from catalog.models import ImportRun, Product
+from catalog.services import run_import, store_upload
 from finder.redis_server import free_port
-from tests.support import subprocess_env
+from search.store.connection import get_client
+from shoppers.models import Dismissal, Favourite
+from shoppers.services import ACCOUNT_LIMIT
+from tests.support import demo_rows, subprocess_env
 
 
 @pytest.mark.django_db
@@ -102,3 +112,116 @@ def test_clients_trickling_uploads_leave_the_site_serving(tmp_path) -> None:
     finally:
         server.terminate()
         server.wait(30)
+
+
+@pytest.mark.django_db
+def test_hostile_searches_and_clicks_never_stop_the_analytics_roll_up(indexed, staff_client) -> None:
+    """On PostgreSQL a NUL in a query, or a click on a product id past 2^31, made every later
+    roll-up fail while the stream grew without end."""
+    get_client().delete(stream_key())
+    assert Client().get("/search/", {"q": "\x00x"}).status_code == 400
+    assert Client().get("/api/v1/search", {"q": "shirt\x00"}).status_code == 400
+    big = Product.objects.create(id=3_000_000_000, gender="Men", master_category="Apparel", sub_category="Topwear",
+                                 article_type="Tshirts", name="Big id shirt")
+    page = Client().get("/search/", {"q": "shirt"})
+    search_id = page.context["search_id"]
+    assert Client().get(f"/products/{big.id}/", {"sid": search_id, "pos": "1"}).status_code == 200
+    # Entries the database cannot take, however they got there (an older release wrote both): a NUL,
+    # which PostgreSQL cannot store, and one that lacks its fields.
+    get_client().xadd(stream_key(), {"type": "search", "id": "00000000000000ff", "visitor": "v", "query": "a\x00b",
+                                     "corrected": "", "filters": "[]", "understood": "{}", "relaxed": 0,
+                                     "results": 1, "matched": 1, "latency_ms": 1.0, "at": time.time()})
+    get_client().xadd(stream_key(), {"type": "search", "at": time.time()})
+    assert Client().get("/search/", {"q": "dress"}).status_code == 200
+    assert roll_up() == 5
+    assert Click.objects.filter(product_id=str(big.id)).count() == 1
+    assert set(Search.objects.values_list("normalised", flat=True)) >= {"shirt", "dress"}
+    assert get_client().xlen(stream_key()) == 0
+    dashboard = staff_client.get("/admin/analytics/").content.decode()
+    set_aside = "2 search events" if connection.vendor == "postgresql" else "1 search event"
+    assert f"{set_aside} could not be stored" in dashboard
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_nul_in_an_id_cell_is_reported_and_the_run_ends(search_settings, celery_worker, catalog_dir) -> None:
+    """On PostgreSQL the report's final save failed on the NUL and left the run reading forever."""
+    rows = demo_rows(3)
+    folder = catalog_dir(rows, extra_lines=[",".join(["12\x0034", *list(rows[0].values())[1:]])])
+    run = store_upload({"styles": SimpleUploadedFile("styles.csv", (folder / "styles.csv").read_bytes())}, None)
+    run_import(run.pk)
+    run.refresh_from_db()
+    assert run.state in (ImportRun.State.INDEXING, ImportRun.State.DONE), run.error
+    assert run.created + run.updated + run.unchanged == 3, run.rejected
+    assert [(item["line"], item["id"]) for item in run.rejected] == [(5, "12\\x0034")]
+
+
+@pytest.mark.django_db
+def test_a_stranger_guessing_cannot_lock_the_owner_out(settings) -> None:
+    settings.FINDER_THROTTLE = True
+    get_user_model().objects.create_user("owner", password="the owner's own passphrase 7")
+    stranger = Client(REMOTE_ADDR="203.0.113.9")
+    codes = [stranger.post("/accounts/login/", {"username": "owner", "password": f"guess {n}"}).status_code
+             for n in range(20)]
+    assert codes[-1] == 429  # the stranger is stopped at their own address
+    owner = Client(REMOTE_ADDR="198.51.100.4")
+    assert owner.post("/accounts/login/", {"username": "owner",
+                                           "password": "the owner's own passphrase 7"}).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_stranger_past_the_per_username_ceiling_leaves_the_owner_a_way_in(settings) -> None:
+    settings.FINDER_THROTTLE = True
+    settings.FINDER_RATES = {**settings.FINDER_RATES, "login_username": "3/d"}
+    get_user_model().objects.create_user("owner2", password="the owner's own passphrase 7")
+    for n in range(4):
+        Client(REMOTE_ADDR=f"203.0.113.{n}").post("/accounts/login/", {"username": "owner2", "password": "guess"})
+    refused = Client().post("/accounts/login/", {"username": "owner2", "password": "the owner's own passphrase 7"})
+    assert refused.status_code == 429 and "/accounts/password_reset/" in refused.content.decode()
+    # No mail server is set here: the reset page says so plainly rather than fail to send.
+    reset = Client().get("/accounts/password_reset/")
+    assert reset.status_code == 503 and "no mail server" in reset.content.decode()
+
+
+@pytest.mark.django_db
+def test_ipv6_clients_are_counted_by_their_64_network(settings) -> None:
+    settings.FINDER_THROTTLE = True
+    settings.FINDER_RATES = {**settings.FINDER_RATES, "login": "3/d"}
+    codes = [Client(REMOTE_ADDR=f"2001:db8:1:2::{n:x}").post("/accounts/login/", {"username": f"u{n}",
+                                                                                  "password": "p"}).status_code
+             for n in range(1, 6)]
+    assert codes == [200, 200, 200, 429, 429]
+    assert Client(REMOTE_ADDR="2001:db8:1:3::1").post("/accounts/login/", {"username": "x",
+                                                                           "password": "p"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_pages_whose_cost_the_caller_chooses_are_rate_limited_per_address(indexed, settings) -> None:
+    settings.FINDER_THROTTLE = True
+    settings.FINDER_RATES = {**settings.FINDER_RATES, "pages": "3/d"}
+    source = indexed["report"].product_ids[3]
+    client = Client(REMOTE_ADDR="192.0.2.77")
+    codes = [client.get(path).status_code for path in ("/", f"/products/{source}/",
+                                                       f"/products/{source}/similar/?by=text&page=1",
+                                                       f"/products/{source}/similar/?by=text&page=2")]
+    assert codes == [200, 200, 200, 429]
+    assert Client(REMOTE_ADDR="192.0.2.78").get("/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_account_keeps_at_most_its_ceiling_of_favourites_and_dismissals(indexed, django_user_model) -> None:
+    user = django_user_model.objects.create_user("hoarder")
+    base = {"gender": "Men", "master_category": "Apparel", "sub_category": "Topwear", "article_type": "Tshirts"}
+    extra = Product.objects.bulk_create([Product(id=7_700_000 + n, name=f"Shirt {n}", **base)
+                                         for n in range(ACCOUNT_LIMIT + 1)])
+    Favourite.objects.bulk_create([Favourite(user=user, product=product) for product in extra[:ACCOUNT_LIMIT]])
+    Dismissal.objects.bulk_create([Dismissal(user=user, product=product) for product in extra[:ACCOUNT_LIMIT]])
+    client = Client()
+    client.force_login(user)
+    one_more = extra[ACCOUNT_LIMIT].id
+    page = client.post(f"/favourites/{one_more}/", {"on": "1"})
+    assert page.status_code == 409 and "as many as an account may" in page.content.decode()
+    assert client.put(f"/api/v1/me/favourites/{one_more}").status_code == 409
+    assert client.put(f"/api/v1/me/dismissed/{one_more}").status_code == 409
+    assert client.put(f"/api/v1/me/favourites/{extra[0].id}").status_code == 204  # one kept already: fine
+    assert Favourite.objects.filter(user=user).count() == ACCOUNT_LIMIT
+    assert client.get("/for-you/").status_code == 200
