@@ -35,7 +35,7 @@ from pathlib import Path
 
 import redis
 
-from finder.processes import stop
+from finder.processes import start, stop
 
 STATE_FILE = "server.json"
 PASSWORD_FILE = "password"
@@ -156,6 +156,7 @@ class EmbeddedRedis:
         lines of its configuration file (a replica's ``replicaof``, say)."""
         data_dir = data_dir.resolve()  # redis-server changes into --dir before opening its log
         data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.chmod(0o700)  # its data, log and password: this user's alone
         state = _read_state(data_dir)
         if state and _alive(state["pid"]):
             raise RedisNotReady(
@@ -169,7 +170,10 @@ class EmbeddedRedis:
         log_start = log.stat().st_size if log.is_file() else 0  # what this start writes comes after
         # The password goes in a private config file, not on the command line, where every
         # local user could read it in the process list.
-        _private(data_dir / CONFIG_FILE, "\n".join([f"requirepass {_password(data_dir, create=True)}", *config, ""]))
+        # Only keys with a time to live (the shared cache's: every one has one) may be evicted,
+        # should an operator cap its memory (maxmemory): never the index or the broker's queues.
+        _private(data_dir / CONFIG_FILE, "\n".join([f"requirepass {_password(data_dir, create=True)}",
+                                                   "maxmemory-policy volatile-lru", *config, ""]))
         command = [
             _server_binary(), str(data_dir / CONFIG_FILE), "--port", str(port), "--bind", "127.0.0.1",
             "--dir", str(data_dir), "--appendonly", "yes",
@@ -178,9 +182,7 @@ class EmbeddedRedis:
         ]
         for module in module_paths():
             command += ["--loadmodule", str(module)]
-        # A session of its own: Ctrl-C in the terminal reaches our supervisor, which then
-        # stops the processes in order, rather than every process at once.
-        process = subprocess.Popen(command, start_new_session=True)
+        process = start(command)
         server = cls(data_dir=data_dir, port=port, process=process)
         try:
             client = wait_ready(server.url, process=process)
@@ -360,7 +362,7 @@ def _start_sentinel(data_dir: Path, password: str, master: str, primary_port: in
         f"sentinel auth-pass {master} {password}",
         f"sentinel down-after-milliseconds {master} {down_after_ms}",
         f"sentinel failover-timeout {master} {max(10_000, 5 * down_after_ms)}", ""]))
-    process = subprocess.Popen([_server_binary(), str(data_dir / CONFIG_FILE), "--sentinel"], start_new_session=True)
+    process = start([_server_binary(), str(data_dir / CONFIG_FILE), "--sentinel"])
     sentinel = Sentinel(data_dir, port, process)
     deadline = time.monotonic() + 30
     while True:

@@ -1,12 +1,13 @@
 """Search in the admin: the page "Search index" (what is live and building, and a recall check
 on demand, run by a worker; seeing it takes the permission ``search.view_search_index``,
-running the check ``search.check_recall``), the catalog map (the same permission), and the
+running the check ``search.check_recall``, taking a popular search out of autocomplete
+``search.remove_suggestion``), the catalog map (the same permission), and the
 synonym groups, which apply to the next search when saved."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.defaultfilters import pluralize
@@ -19,6 +20,7 @@ from search.evaluation import last_recall_check, start_recall_check
 from search.kinds import BY_NAME, KINDS
 from search.mapping import map_points
 from search.models import CatalogMap, SynonymGroup
+from search.query.suggest import MAX_QUERY_LENGTH, remove_suggestion
 from search.store import get_store
 from search.store.connection import SearchUnavailable
 
@@ -28,6 +30,18 @@ RECALL_SAMPLES = 50
 def search_index_view(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("search.view_search_index"):
         raise PermissionDenied
+    if request.method == "POST" and "suggestion" in request.POST:
+        if not request.user.has_perm("search.remove_suggestion"):
+            raise PermissionDenied
+        text = request.POST["suggestion"][:MAX_QUERY_LENGTH]
+        try:
+            removed = remove_suggestion(text)
+        except SearchUnavailable as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{text!r} {'is no longer' if removed else 'was not, and will not be,'} "
+                                      "suggested.")
+        return HttpResponseRedirect(reverse("search-index"), status=303)
     if request.method == "POST":
         if not request.user.has_perm("search.check_recall"):
             raise PermissionDenied
@@ -35,6 +49,7 @@ def search_index_view(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("search-index"), status=303)
     context = {**admin.site.each_context(request), "title": "Search index", "versions": [], "problem": "",
                "recall": last_recall_check(), "may_check": request.user.has_perm("search.check_recall"),
+               "may_remove": request.user.has_perm("search.remove_suggestion"),
                "backlog": embedding_backlog(settings.FINDER_PENDING_TOO_LONG),
                "overdue_minutes": settings.FINDER_PENDING_TOO_LONG // 60}
     try:

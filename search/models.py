@@ -20,7 +20,8 @@ class SearchIndex(models.Model):
     class Meta:
         default_permissions = ()
         permissions = [("view_search_index", "Can see the search index page"),
-                       ("check_recall", "Can run the recall check")]
+                       ("check_recall", "Can run the recall check"),
+                       ("remove_suggestion", "Can take a popular search out of autocomplete")]
 
 
 def split_terms(text: str) -> list[str]:

@@ -3,6 +3,8 @@ harm, and each test here sends it and checks for a clear answer while the site k
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlencode
 
+import psutil
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
@@ -22,6 +25,8 @@ from analytics.models import Click, Search
 from analytics.services import roll_up, stream_key
 from catalog.models import ImportRun, Product
 from catalog.services import run_import, store_upload
+from finder import redis_client
+from finder.cache import CACHE_DATABASE
 from finder.redis_server import free_port
 from search.store.connection import get_client
 from shoppers.models import Dismissal, Favourite
@@ -225,3 +230,57 @@ def test_an_account_keeps_at_most_its_ceiling_of_favourites_and_dismissals(index
     assert client.put(f"/api/v1/me/favourites/{extra[0].id}").status_code == 204  # one kept already: fine
     assert Favourite.objects.filter(user=user).count() == ACCOUNT_LIMIT
     assert client.get("/for-you/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_every_key_of_the_shared_cache_expires(indexed, settings, django_user_model) -> None:
+    """The shared cache lives on the index's Redis, whose policy evicts only keys with a time to
+    live (volatile-lru): each distinct URL may mint an entry, but never one that stays."""
+    settings.FINDER_THROTTLE = True
+    source = indexed["report"].product_ids[5]
+    shopper = Client()
+    shopper.force_login(django_user_model.objects.create_user("visitor"))
+    for path in ("/", f"/products/{source}/", f"/products/{source}/similar/?by=image&gender=Men",
+                 "/search/?q=blue+shirt", "/api/v1/search?q=watch", "/api/v1/suggest?q=sh", "/for-you/"):
+        assert shopper.get(path).status_code == 200, path
+        assert Client().get(path).status_code in (200, 302), path
+    Client().post("/accounts/login/", {"username": "visitor", "password": "wrong"})
+    cache_redis = redis_client.connect(db=CACHE_DATABASE)
+    keys = list(cache_redis.scan_iter(count=1000))
+    assert len(keys) > 5
+    assert not [key for key in keys if cache_redis.ttl(key) < 0]
+    assert get_client().config_get("maxmemory-policy")["maxmemory-policy"] == "volatile-lru"
+
+
+def test_a_child_dies_with_the_process_that_started_it(tmp_path) -> None:
+    """``make run`` stopped hard (SIGKILL) left its workers and Redis running, holding their ports."""
+    script = ("import sys, time; from finder.processes import start; "
+              "child = start([sys.executable, '-c', 'import time; time.sleep(120)']); "
+              "print(child.pid, flush=True); time.sleep(120)")
+    launcher = subprocess.Popen([sys.executable, "-c", script], cwd=django_settings.BASE_DIR,
+                                stdout=subprocess.PIPE, start_new_session=True)
+    child = int(launcher.stdout.readline())
+    os.killpg(launcher.pid, signal.SIGKILL)  # the launcher's group: the child has a session of its own
+    launcher.wait(10)
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(child) and psutil.Process(child).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the child outlived its launcher"
+        time.sleep(0.1)
+
+
+@pytest.mark.django_db
+def test_staff_take_a_planted_popular_search_out_of_autocomplete(indexed, staff_client) -> None:
+    def suggested() -> list[str]:
+        return [s["text"] for s in Client().get("/api/v1/suggest", {"q": "navy sh"}).json()["suggestions"]
+                if s["kind"] == "query"]
+
+    def planted(addresses: range) -> None:
+        for n in addresses:
+            assert Client(REMOTE_ADDR=f"198.51.100.{n}").get("/search/", {"q": "navy shirt"}).status_code == 200
+
+    planted(range(1, 4))
+    assert "navy shirt" in suggested()
+    answer = staff_client.post("/admin/search-index/", {"suggestion": "Navy  Shirt"}, follow=True)
+    assert "is no longer suggested" in answer.content.decode()
+    planted(range(4, 8))  # searched again by others: not planted again
+    assert "navy shirt" not in suggested()

@@ -110,11 +110,25 @@ def remember_query(text: str, visitor: str) -> None:
             pipe.expire(who, VISITORS_KEPT_SECONDS)
             pipe.pfcount(who)
             count = pipe.execute()[-1]
-            if count >= settings.FINDER_SUGGEST_MIN_SEARCHES:
+            if count >= settings.FINDER_SUGGEST_MIN_SEARCHES and not get_client().sismember(_removed_key(), text):
                 get_client().execute_command("FT.SUGADD", _queries_key(), text, count)
     except SearchUnavailable:
         return
 
 
+def remove_suggestion(text: str) -> bool:
+    """Take a popular search out of autocomplete for good (staff, in the admin: a planted one,
+    say); whether it was there."""
+    text = normal_form(text)
+    with search_errors():
+        get_client().sadd(_removed_key(), text)
+        return bool(get_client().execute_command("FT.SUGDEL", _queries_key(), text))
+
+
 def _queries_key() -> str:
     return f"{settings.FINDER_INDEX_PREFIX}:suggest:queries"
+
+
+def _removed_key() -> str:
+    """Searches staff took out of autocomplete: never suggested again, however often made."""
+    return f"{settings.FINDER_INDEX_PREFIX}:suggest:removed"

@@ -28,7 +28,7 @@ def synonym_groups() -> Groups:
     groups = cache.get(CACHE_KEY)
     if groups is None:
         groups = tuple(tuple(group.term_list()) for group in SynonymGroup.objects.all())
-        cache.set(CACHE_KEY, groups, timeout=None)
+        cache.set(CACHE_KEY, groups, timeout=86_400)  # every shared key has a time to live
     return groups
 
 

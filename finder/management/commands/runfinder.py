@@ -15,7 +15,7 @@ from catalog.models import Product
 from catalog.services import import_catalog
 from finder import redis_client
 from finder.celery import app as celery_app
-from finder.processes import stop
+from finder.processes import start, stop
 from finder.redis_server import EmbeddedRedis, RedisGroup, RedisNotReady, wait_ready
 from search.indexing import reconcile_index
 from search.kinds import KINDS, PRIMARY
@@ -64,20 +64,20 @@ class Command(BaseCommand):
                 else:
                     queues, threads, extra = [kind.queue(), PRIMARY.queue()], os.environ.get("FINDER_MODEL_THREADS",
                                                                                               "0"), []
-                children.append(subprocess.Popen(
+                children.append(start(
                     [sys.executable, "-m", "celery", "-A", "finder", "worker", "--loglevel", "INFO",
                      "--concurrency", str(concurrency), "-Q", ",".join(queues), "-n", f"{kind.name}@%h", *extra],
-                    env={**env, "FINDER_MODEL_THREADS": threads}, start_new_session=True))
+                    env={**env, "FINDER_MODEL_THREADS": threads}))
             if Product.objects.exists():
                 queued = reconcile_index()
                 self.stdout.write(f"{Product.objects.count()} products; {queued} queued for indexing")
             else:
                 report = import_catalog(demo)
                 self.stdout.write(f"Loading the demo catalog: {report.created} products queued for indexing")
-            children.append(subprocess.Popen(
+            children.append(start(
                 [sys.executable, "-m", "gunicorn", "-c", "python:finder.gunicorn", "finder.wsgi",
                  "--bind", f"127.0.0.1:{port}", "--access-logfile", "-"],
-                env=env, start_new_session=True))
+                env=env))
             self.stdout.write(self.style.SUCCESS(f"Fashion Product Finder: http://127.0.0.1:{port}/  (Ctrl-C stops)"))
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
@@ -110,7 +110,8 @@ class Command(BaseCommand):
             server = EmbeddedRedis.start(Path(settings.REDIS_DIR))
             servers.append(server)
             redis_env = {"REDIS_URL": server.url}
-            self.stdout.write(f"Redis with RediSearch and RedisJSON on {server.url} (data in {settings.REDIS_DIR})")
+            self.stdout.write(f"Redis with RediSearch and RedisJSON on 127.0.0.1:{server.port} (data in "
+                              f"{settings.REDIS_DIR}; its password in the folder, readable by this user alone)")
         _point_at(redis_env)
         return redis_env
 
