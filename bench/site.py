@@ -35,7 +35,9 @@ class RunningSite:
     clock (:attr:`started`) is the moment ``runfinder`` was launched.
     """
 
-    def __init__(self, folder: Path, catalog: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, folder: Path, catalog: Path, env: dict[str, str] | None = None,
+                 root: Path | None = None) -> None:
+        self.root = root or Path(settings.BASE_DIR)  # the checkout it runs: this one, or another's
         self.folder = folder
         self.catalog = catalog
         self.port = free_port()
@@ -54,7 +56,7 @@ class RunningSite:
         self.started = 0.0
 
     def _manage(self, *args: str) -> str:
-        return subprocess.run([sys.executable, "manage.py", *args], env=self.env, cwd=settings.BASE_DIR,
+        return subprocess.run([sys.executable, "manage.py", *args], env=self.env, cwd=self.root,
                               check=True, capture_output=True, text=True).stdout.strip()
 
     def __enter__(self) -> RunningSite:
@@ -69,7 +71,7 @@ class RunningSite:
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "runfinder", "--port", str(self.port), "--demo", str(self.catalog)],
-            env=self.env, cwd=settings.BASE_DIR, stdout=self.log, stderr=subprocess.STDOUT)
+            env=self.env, cwd=self.root, stdout=self.log, stderr=subprocess.STDOUT)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -94,6 +96,11 @@ class RunningSite:
             except OSError:
                 time.sleep(0.2)
         raise TimeoutError("the site did not start serving")
+
+    def move_epoch(self) -> None:
+        """Retire every kept answer and page, as a write to the index would."""
+        self._manage("shell", "-c", "from search.store.connection import get_client; from search.store.schema "
+                                    "import epoch_key, new_epoch; get_client().set(epoch_key(), new_epoch())")
 
     def status(self) -> dict[str, int]:
         """Product counts by indexing state, from the API."""

@@ -105,12 +105,9 @@ class ImportRunAdmin(admin.ModelAdmin):
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form, refused = CatalogUploadForm(), ""
-        limit = settings.FINDER_MAX_UPLOAD_BYTES
-        # Refuse an upload that is too large before reading a byte of it.
-        if request.method == "POST" and int(request.META.get("CONTENT_LENGTH") or 0) > limit:
-            refused = f"The upload is too large: at most {limit // 1_000_000} MB."
-        elif request.method == "POST":
+        # An upload larger than FINDER_MAX_UPLOAD_BYTES was refused before this view (get_urls).
+        form, limit = CatalogUploadForm(), settings.FINDER_MAX_UPLOAD_BYTES
+        if request.method == "POST":
             form = CatalogUploadForm(request.POST, request.FILES)
             if form.is_valid():
                 run = services.store_upload(form.files_by_role(), request.user)
@@ -118,7 +115,7 @@ class ImportRunAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(reverse("admin:catalog_importrun_change", args=[run.pk]))
         return TemplateResponse(request, "admin/catalog/upload.html", {
             **self.admin_site.each_context(request), "title": "Upload a catalog", "form": form,
-            "opts": self.model._meta, "max_mb": limit // 1_000_000, "refused": refused,
+            "opts": self.model._meta, "max_mb": limit // 1_000_000,
         })
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",

@@ -35,14 +35,15 @@ class BodyLimitMiddleware:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view: View, args: Any, kwargs: Any) -> HttpResponse | None:
-        limit = getattr(settings, getattr(view, "max_body_setting", "FINDER_MAX_BODY_BYTES"))
+        setting = getattr(view, "max_body_setting", None)
+        limit = getattr(settings, setting or "FINDER_MAX_BODY_BYTES")
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         if length <= limit:
             return None
-        message = f"The request is too large: at most {limit / 1_000_000:g} MB."
+        message = f"The {'upload' if setting else 'request'} is too large: at most {limit / 1_000_000:g} MB."
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": message}, status=413)
         return render(request, "problem.html", {"problem": message}, status=413)

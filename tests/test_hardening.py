@@ -284,3 +284,12 @@ def test_staff_take_a_planted_popular_search_out_of_autocomplete(indexed, staff_
     assert "is no longer suggested" in answer.content.decode()
     planted(range(4, 8))  # searched again by others: not planted again
     assert "navy shirt" not in suggested()
+
+
+@pytest.mark.django_db
+def test_a_view_that_takes_no_upload_takes_no_large_body(settings) -> None:
+    body = {"username": "x", "password": "y" * 1_100_000}
+    for path in ("/accounts/login/", "/accounts/signup/", "/favourites/1/"):
+        response = Client().post(path, body)
+        assert response.status_code == 413 and "The request is too large: at most 1 MB" in response.content.decode()
+    assert Client().post("/api/v1/me/favourites", body).json() == {"detail": "The request is too large: at most 1 MB."}

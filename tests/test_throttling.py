@@ -69,7 +69,7 @@ def test_one_password_sprayed_over_many_usernames_is_stopped_per_address(throttl
 
 @pytest.mark.django_db
 def test_one_username_tried_from_many_addresses_is_stopped_per_username(throttled) -> None:
-    throttled.FINDER_RATES = {**throttled.FINDER_RATES, "login": "5/d"}
+    throttled.FINDER_RATES = {**throttled.FINDER_RATES, "login_username": "5/d"}
     codes = [Client(REMOTE_ADDR=f"10.0.0.{n}").post("/accounts/login/", {"username": "ceo", "password": f"guess{n}"}
                                                      ).status_code for n in range(7)]
     assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
