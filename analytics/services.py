@@ -1,11 +1,11 @@
 """Recording searches and clicks, and rolling them up.
 
-Recording is one XADD to a Redis stream (about a tenth of a millisecond, nothing waits on the
-database): a search gets an id that its results' links carry, and a click names it. Nothing
-in an event says who the shopper is: ``visitor`` is a keyed hash of their session (or, for a
-visitor without one, of their address and browser and the day), which tells visitors apart and
-no more. Recording is best effort: with Redis down, or analytics off (``FINDER_ANALYTICS=0``),
-the search goes on unrecorded.
+Recording is one XADD to a Redis stream (nothing waits on the database): a search gets an id
+that its results' links carry, and a click names it. Nothing in an event says who the shopper
+is: ``visitor`` is a keyed hash of their session (or, for a visitor without one, of their
+address and browser and the day), which tells visitors apart and no more. Recording is best
+effort: with Redis down, or analytics off (``FINDER_ANALYTICS=0``), the search goes on
+unrecorded.
 
 :func:`roll_up`, run by the beat worker every ``FINDER_ANALYTICS_ROLLUP_SECONDS``, moves the
 stream's entries into :class:`~analytics.models.Search` and :class:`~analytics.models.Click`

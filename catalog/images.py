@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import warnings
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 #: The formats a shop needs; anything else is refused before a decoder sees it.
 FORMATS = ("JPEG", "PNG", "WEBP")
@@ -32,6 +32,11 @@ MAX_SIDE = 1200
 JPEG_QUALITY = 90
 #: Where :func:`load_image` notes the size in the file (JPEGs may decode smaller).
 ORIGINAL_SIZE = "finder_original_size"
+#: EXIF's orientation tag: 1 is upright.
+ORIENTATION = 0x0112
+#: JPEG segments that hold metadata rather than the image: EXIF and XMP (APP1), IPTC (APP13),
+#: comments. The colour profile (APP2) and the JFIF and Adobe headers stay.
+METADATA_SEGMENTS = {0xE1, 0xED, 0xFE}
 
 
 class ImageRejected(ValueError):
@@ -98,11 +103,16 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def normalise(data: bytes) -> tuple[bytes, str]:
     """A web-ready JPEG of the image in ``data``, and what was done to it ("" when nothing).
 
-    A plain RGB JPEG of sensible size is kept byte for byte.
+    A plain RGB JPEG of sensible size keeps its image data byte for byte, without the metadata
+    a camera wrote (EXIF, its GPS position included; XMP; IPTC; comments): a shop's photos are
+    served to everyone. One that EXIF says to turn is turned upright and encoded again.
     """
     image = load_image(data)
     size = image.info[ORIGINAL_SIZE]
     notes = []
+    if image.getexif().get(ORIENTATION, 1) != 1:
+        notes.append("turned upright, as its EXIF said")
+        image = ImageOps.exif_transpose(image)
     if image.format != "JPEG":
         notes.append(f"converted from {image.format or 'an unknown format'} to JPEG")
     if image.mode != "RGB":
@@ -110,9 +120,27 @@ def normalise(data: bytes) -> tuple[bytes, str]:
     if max(size) > MAX_SIDE:
         notes.append(f"scaled down from {size[0]}x{size[1]}")
     if not notes:
-        return data, ""
+        return without_metadata(data), ""
     converted = to_rgb(image)
     converted.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     converted.save(out, "JPEG", quality=JPEG_QUALITY)
     return out.getvalue(), "; ".join(notes)
+
+
+def without_metadata(jpeg: bytes) -> bytes:
+    """``jpeg`` without its metadata segments (:data:`METADATA_SEGMENTS`), its image data untouched."""
+    kept, at = [jpeg[:2]], 2  # the start-of-image marker
+    while at + 4 <= len(jpeg) and jpeg[at] == 0xFF:
+        marker = jpeg[at + 1]
+        if marker == 0xFF:  # a fill byte before a marker
+            at += 1
+            continue
+        if marker == 0xDA:  # start of scan: the image data, to the end
+            break
+        end = at + 2 + int.from_bytes(jpeg[at + 2:at + 4], "big")
+        if marker not in METADATA_SEGMENTS:
+            kept.append(jpeg[at:end])
+        at = end
+    kept.append(jpeg[at:])
+    return b"".join(kept)

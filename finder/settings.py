@@ -176,6 +176,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "storefront.authentication.RevokeTokensOnPasswordChange"},
 ]
 LOGIN_URL = "login"
 #: The mail server that sends password reset links (smtp+tls://user:password@host:587); without
@@ -324,6 +325,8 @@ CELERY_BEAT_SCHEDULE = {
                          "options": {"expires": FINDER_ANALYTICS_ROLLUP_SECONDS}},
     "remove-expired-api-tokens": {"task": "storefront.tasks.remove_expired_api_tokens", "schedule": 3600.0,
                                   "options": {"expires": 3600}},
+    "remove-expired-sessions": {"task": "storefront.tasks.remove_expired_sessions", "schedule": 86400.0,
+                                "options": {"expires": 3600}},
 }
 
 # Search and embeddings.

@@ -5,6 +5,8 @@ A module of its own, which imports nothing of the API's: DRF imports it while lo
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.models import AuthToken
@@ -14,7 +16,7 @@ class TokenAuthentication(KnoxTokenAuthentication):
     """knox's API tokens, checked without reading every other token of the same account.
 
     knox deletes an account's expired tokens on each request it authenticates, one query more
-    for every API call (a sixth of one); here only the token presented is checked, and deleted
+    for every API call; here only the token presented is checked, and deleted
     once expired, and the rest are swept hourly (:func:`remove_expired_tokens`)."""
 
     def _cleanup_token(self, auth_token: AuthToken) -> bool:
@@ -22,6 +24,24 @@ class TokenAuthentication(KnoxTokenAuthentication):
             auth_token.delete()
             return True
         return False
+
+
+class RevokeTokensOnPasswordChange:
+    """A new password revokes the account's API tokens, as it ends its other sessions.
+
+    Listed among ``AUTH_PASSWORD_VALIDATORS``: Django tells each of them when a password has
+    changed (``password_changed``), however it changed (the account page, a reset, the admin).
+    It finds nothing wrong with any password."""
+
+    def validate(self, password: str, user: Any = None) -> None:
+        return None
+
+    def password_changed(self, password: str, user: Any = None) -> None:
+        if user is not None and user.pk is not None:
+            AuthToken.objects.filter(user=user).delete()
+
+    def get_help_text(self) -> str:
+        return ""
 
 
 def remove_expired_tokens() -> int:

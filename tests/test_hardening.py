@@ -11,15 +11,19 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import psutil
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
+from knox.models import AuthToken
 
 from analytics.models import Click, Search
 from analytics.services import roll_up, stream_key
@@ -31,6 +35,7 @@ from finder.redis_server import free_port
 from search.store.connection import get_client
 from shoppers.models import Dismissal, Favourite
 from shoppers.services import ACCOUNT_LIMIT
+from storefront.tasks import remove_expired_sessions
 from tests.support import demo_rows, subprocess_env
 
 
@@ -293,3 +298,26 @@ def test_a_view_that_takes_no_upload_takes_no_large_body(settings) -> None:
         response = Client().post(path, body)
         assert response.status_code == 413 and "The request is too large: at most 1 MB" in response.content.decode()
     assert Client().post("/api/v1/me/favourites", body).json() == {"detail": "The request is too large: at most 1 MB."}
+
+
+@pytest.mark.django_db
+def test_a_new_password_revokes_the_accounts_api_tokens(django_user_model) -> None:
+    user = django_user_model.objects.create_user("token-holder", password="the first passphrase 1")
+    _, token = AuthToken.objects.create(user)
+    api = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/v1/me/favourites").status_code == 200
+    client = Client()
+    client.force_login(user)
+    changed = client.post("/accounts/password_change/", {"old_password": "the first passphrase 1",
+                                                         "new_password1": "a second passphrase 2",
+                                                         "new_password2": "a second passphrase 2"})
+    assert changed.status_code == 302
+    assert api.get("/api/v1/me/favourites").status_code == 401
+
+
+@pytest.mark.django_db
+def test_expired_sessions_are_purged(django_user_model) -> None:
+    Session.objects.create(session_key="x" * 32, session_data="", expire_date=timezone.now() - timedelta(days=1))
+    Session.objects.create(session_key="y" * 32, session_data="", expire_date=timezone.now() + timedelta(days=1))
+    remove_expired_sessions()
+    assert list(Session.objects.values_list("session_key", flat=True)) == ["y" * 32]

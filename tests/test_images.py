@@ -179,3 +179,26 @@ def test_preparing_a_long_photo_for_the_model_costs_little_memory() -> None:
 def test_a_large_jpeg_is_decoded_at_a_reduced_scale() -> None:
     image = load_image(encode(Image.new("RGB", (6_000, 4_000), "white"), "JPEG", quality=50))
     assert max(image.size) < 6_000 and max(image.size) >= MAX_SIDE
+
+
+def test_a_cameras_metadata_and_position_are_not_kept() -> None:
+    """A photo's EXIF (its GPS position among it) and comments are dropped; its pixels are not touched."""
+    exif = Image.Exif()
+    exif[0x010F] = "PocketCam"  # the camera's maker
+    exif.get_ifd(0x8825)[2] = (51.0, 30.0, 0.0)  # GPS latitude
+    original = Image.open(PHOTO)
+    data = encode(original, "JPEG", exif=exif.tobytes(), comment=b"taken at home")
+    assert b"PocketCam" in data and b"taken at home" in data
+    kept, note = normalise(data)
+    assert note == "" and b"PocketCam" not in kept and b"taken at home" not in kept
+    assert not Image.open(io.BytesIO(kept)).getexif()
+    assert Image.open(io.BytesIO(kept)).tobytes() == Image.open(io.BytesIO(data)).tobytes()
+
+
+def test_a_photo_its_exif_says_to_turn_is_turned_upright() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90 degrees clockwise to show
+    wide = Image.new("RGB", (80, 40), (10, 120, 200))
+    data, note = normalise(encode(wide, "JPEG", exif=exif.tobytes()))
+    assert "turned upright" in note
+    assert Image.open(io.BytesIO(data)).size == (40, 80) and not Image.open(io.BytesIO(data)).getexif()

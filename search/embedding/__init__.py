@@ -12,10 +12,9 @@ downloading), ``resnet50`` (downloads if it must) or ``efficientnet-lite0``/``1`
 index's image dimension follows :func:`image_model`.
 
 Where they run. On a CPU the models are exported once to ONNX (cached under
-``FINDER_MODEL_CACHE``) and run by ONNX Runtime: measured here 10x eager PyTorch for
-EfficientNet-Lite0 and 2x for MiniLM, with the same vectors (cosine > 0.9999). A process that
-finds the exports on disk never imports PyTorch (:mod:`.modules`): a web process or a worker
-starts in 0.7 s of CPU instead of 5.2 (Django, both models loaded). On a CUDA GPU
+``FINDER_MODEL_CACHE``) and run by ONNX Runtime, much faster than eager PyTorch with the same
+vectors (``make bench`` measures by how much). A process that finds the exports on disk never
+imports PyTorch (:mod:`.modules`), so web processes and workers start in a fraction of the time. On a CUDA GPU
 (``FINDER_DEVICE=auto`` finds one) they run in PyTorch in half precision, in larger batches.
 ``runtime="torch"`` on the CPU is eager PyTorch: the reference the benchmark compares against.
 

@@ -25,9 +25,7 @@ logger = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
 #: Inputs per forward pass. On a GPU, bigger batches keep it busy. On a CPU, throughput stops
-#: growing early, and small text batches waste less on padding (measured here with MiniLM on
-#: product names: 947 names/s at 16, 895 at 32, 834 at 64; int8, 32 names a call: 1,000 at 8
-#: and 950 at 16 on one thread, 1,810 and 1,580 on two lanes).
+#: growing early, and small text batches waste less on padding (docs/scaling.md has the figures).
 BATCH_SIZES = {"cpu": (8, 32), "cuda": (512, 256)}  # (texts, images)
 
 Runtime = Literal["onnx", "torch"]
@@ -158,10 +156,9 @@ def _onnx_runner(build: Callable[[], Exportable], key: str, int8: bool, lanes: i
 def session_options(threads: int | None = None) -> onnxruntime.SessionOptions:
     """ONNX Runtime's options for this process: the threads a call's operators are split between
     (``FINDER_MODEL_THREADS`` unless ``threads`` says), and whether they spin between operators
-    (``FINDER_MODEL_SPIN``). Spinning is 15% faster for MiniLM
-    alone on two cores, but where processes share the cores the spinning threads take them from
-    the others: under ``make run`` the 44k-row import's workers burnt 234 s of CPU spinning and
-    166 s not, and all was searchable 34 s sooner (157.6 against 124.0 s)."""
+    (``FINDER_MODEL_SPIN``). Spinning is faster for a model alone on
+    its cores, but where processes share the cores the spinning threads take them from the
+    others (``make run``'s import finished sooner without it: docs/settings.md)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()

@@ -120,10 +120,8 @@ def load_text_embedder(on: str, runtime: Runtime) -> TextEmbedder:
     tokenizer.enable_truncation(max_length)
     tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]"), pad_token="[PAD]")
     int8 = _int8(on, runtime)
-    # On the CPU, ONNX Runtime splitting one small batch's operators between threads gained a
-    # fifth over one thread (1,230 against 950 names/s on two cores, the model alone); batches
-    # side by side, a thread each, nearly twice (1,900). Through embed(), 32 names a call: 1,100
-    # names/s before, 1,810 after (batches of 8, the tokenizer's threads off).
+    # On the CPU, batches side by side, a thread each, embed more names a second than one
+    # batch's operators split between threads (docs/scaling.md has the figures).
     lanes = model_threads() if runtime == "onnx" else 1
     if lanes > 1:  # the lanes are the parallelism: the tokenizer's own threads would fight them
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

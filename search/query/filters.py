@@ -141,8 +141,8 @@ class FilterParams(serializers.Serializer):
 
     def get_fields(self) -> dict[str, serializers.Field]:
         """The declared fields and a list field for each attribute and its ``not_``: those the
-        data names (building them all for every request took a fifth of an API call), or, with no
-        data (the API schema), all."""
+        data names (building them all for every request cost more than the rest of the
+        validation), or, with no data (the API schema), all."""
         fields = super().get_fields()
         data = getattr(self, "initial_data", None)
         for parameter in BY_PARAMETER:

@@ -120,8 +120,7 @@ def nearest(client: redis.Redis, live: LiveIndex, vector: bytes, kind: VectorKin
     nor ``itself``, the product ``vector`` is of.
 
     ``itself`` is asked for one more and dropped here: a negated clause for one product made
-    Redis's HNSW search cost two to three times as much (360 against 125 us a query on the demo
-    catalog's text vectors, 600 against 225 on its photos)."""
+    Redis's HNSW search several times as costly (docs/scaling.md)."""
     spec = live.specs[kind.field]
     hits = _hits(client, live, vector, kind.field, filters, depth, exclude, itself)[:depth]
     if filters.min_score is not None:

@@ -62,7 +62,7 @@ def fetch(client: redis.Redis, ids: list[int]) -> list[dict[str, Any] | None]:
 
     Read in the model's fields, as written: :func:`document` validated each when it was made,
     and a redis-om model made again for each of a page's results (it asks for its Redis
-    connection twice as it is made) cost half a millisecond of a similar page's first ask."""
+    connection twice as it is made) was a large share of a similar page's first ask."""
     found = client.json().mget([ProductDocument.make_primary_key(pid) for pid in ids], "$") if ids else []
     return [{name: item[0].get(name, default) for name, default in _DEFAULTS.items()} if item else None
             for item in found]
