@@ -40,6 +40,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 MAX_ZIP_ENTRIES = 500_000
 MAX_CSV_BYTES = 2_000_000_000
 MAX_ZIP_TOTAL_BYTES = 50_000_000_000
+#: The longest line a styles.csv may hold, in characters: a row is a few hundred. A longer one is
+#: rejected without being read into memory whole (a 2 GB file may be one line).
+MAX_LINE_CHARS = 100_000
 #: Control characters (NUL, escape, newlines...) have no place in a catalog value; PostgreSQL
 #: refuses NUL outright.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -68,7 +71,8 @@ def parse_styles(stream: io.TextIOBase) -> Iterator[Row | Rejected]:
     Line numbers are those a person sees in an editor (the header is line 1), and count the
     physical start of each record even when a quoted field spans lines.
     """
-    reader = csv.reader(stream)
+    too_long: list[int] = []  # the physical lines cut off since the last record
+    reader = csv.reader(_bounded_lines(stream, too_long))
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
@@ -88,9 +92,27 @@ def parse_styles(stream: io.TextIOBase) -> Iterator[Row | Rejected]:
             line = reader.line_num + 1
             continue
         start, line = line, reader.line_num + 1
+        if too_long:
+            yield Rejected(start, f"the line is longer than {MAX_LINE_CHARS:,} characters")
+            too_long.clear()
+            continue
         if not any(field.strip() for field in record):
             continue
         yield _row(start, record, header, positions)
+
+
+def _bounded_lines(stream: io.TextIOBase, too_long: list[int]) -> Iterator[str]:
+    """The lines of ``stream``; one longer than :data:`MAX_LINE_CHARS` is read past in pieces,
+    never whole, and stands as an empty line, noted in ``too_long``."""
+    number = 0
+    while line := stream.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+            while (rest := stream.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
+                pass
+            too_long.append(number)
+            line = "\n"
+        yield line
 
 
 def _row(line: int, record: list[str], header: list[str], positions: dict[str, int]) -> Row | Rejected:

@@ -2,7 +2,6 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
-from django.views.static import serve
 
 from finder.throttling import limit
 from finder.views import (
@@ -14,6 +13,7 @@ from finder.views import (
     delete_my_account,
     floor,
     health,
+    photo,
 )
 
 # Logins are rate limited per address (one password sprayed over many usernames), on top of
@@ -44,8 +44,9 @@ urlpatterns = [
     path("", include("storefront.urls")),
 ]
 if settings.FINDER_SERVE_MEDIA:
-    # Product photos, in development. A production deployment serves MEDIA_ROOT from its web
-    # server or object storage instead (docker-compose.yml: the proxy).
-    urlpatterns.append(re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}))
+    # Product photos, in development, and for a private catalog: behind its login, as its pages
+    # are. A public shop's production deployment serves MEDIA_ROOT from its web server or object
+    # storage instead (docker-compose.yml: the proxy).
+    urlpatterns.append(re_path(r"^media/(?P<path>.*)$", photo))
 if settings.FINDER_FLOOR_VIEW:
     urlpatterns.append(path("floor/", floor))

@@ -14,10 +14,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView
+from django.views.static import serve
 
 from search.store.connection import SearchUnavailable, get_client, search_errors
 from shoppers.selectors import dismissed_products, recently_viewed
 from shoppers.services import clear_dismissals, clear_views, delete_account
+from storefront.access import shopper_page
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -106,3 +108,10 @@ def floor(request: HttpRequest) -> HttpResponse:
     so what the server, the middleware and authentication cost alone. ``make bench`` measures the
     search pages against it."""
     return HttpResponse(b"signed in" if request.user.is_authenticated else b"anonymous", content_type="text/plain")
+
+
+@shopper_page
+def photo(request: HttpRequest, path: str) -> HttpResponse:
+    """A product photo from ``MEDIA_ROOT`` (``FINDER_SERVE_MEDIA``): in development, and for a private
+    catalog, whose photos are behind its login as its pages are."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)

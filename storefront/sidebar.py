@@ -4,7 +4,10 @@ the index is incomplete, so that a partial catalog is never shown as if it were 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+
+from django.template.loader import render_to_string
 
 from catalog import selectors as catalog_selectors
 from catalog.attributes import BY_PARAMETER
@@ -32,17 +35,30 @@ def index_notice() -> str:
 
 
 def sidebar(filters: Filters) -> dict[str, Any]:
-    """Facets with their counts from the index (``facets``: the groups; ``years``: the range),
-    kept until the index changes; while it cannot be asked, the values from the database, without
-    counts (``facets`` is then None and ``options`` holds the groups)."""
+    """Facets with their counts from the index (``facets``: the groups; ``years``: the range;
+    ``html``: drawn, when the template asks), kept until the index changes; while it cannot be
+    asked, the values from the database, without counts (``facets`` is then None and ``options``
+    holds the groups)."""
     try:
-        counts = remembered(("facets", filters.as_query()), lambda: facet_counts(filters))
+        facets = remembered(("sidebar", filters.as_query()), lambda: _facets(filters))
         notice = index_notice()
     except SearchUnavailable:
         options = catalog_selectors.attribute_values()
         return {"facets": None, "options": _groups(filters, {p: [(v, None) for v in values]
                                                              for p, values in options.items()}), "notice": ""}
-    return {"facets": _groups(filters, counts.counts), "years": counts.years, "options": None, "notice": notice}
+    return {**facets, "html": functools.partial(_drawn, filters, facets), "options": None, "notice": notice}
+
+
+def _facets(filters: Filters) -> dict[str, Any]:
+    counts = facet_counts(filters)
+    return {"facets": _groups(filters, counts.counts), "years": counts.years}
+
+
+def _drawn(filters: Filters, facets: dict[str, Any]) -> str:
+    """The facets drawn, kept until the index changes: the same on every page with these filters,
+    and most of a page's HTML."""
+    return remembered(("sidebar-html", filters.as_query()), lambda: render_to_string(
+        "storefront/_facet_counts.html", {"groups": facets["facets"], "years": facets["years"], "filters": filters}))
 
 
 def _groups(filters: Filters, counts: dict[str, list[tuple[str, int | None]]]) -> list[dict[str, Any]]:

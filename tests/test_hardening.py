@@ -321,3 +321,13 @@ def test_expired_sessions_are_purged(django_user_model) -> None:
     Session.objects.create(session_key="y" * 32, session_data="", expire_date=timezone.now() + timedelta(days=1))
     remove_expired_sessions()
     assert list(Session.objects.values_list("session_key", flat=True)) == ["y" * 32]
+
+
+@pytest.mark.django_db
+def test_a_private_catalogs_photos_are_behind_its_login(indexed, settings, shopper) -> None:
+    photo = "/" + Product.objects.exclude(image="").first().image_url.lstrip("/")
+    assert Client().get(photo).status_code == 200
+    settings.FINDER_LOGIN_REQUIRED = True
+    refused = Client().get(photo)
+    assert refused.status_code == 302 and refused["Location"].startswith("/accounts/login/")
+    assert shopper.get(photo).status_code == 200

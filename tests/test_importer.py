@@ -244,3 +244,13 @@ def test_a_large_csv_in_a_zip_is_read_as_a_stream(tmp_path: Path) -> None:
     rows, grown_mb = result.stdout.split()
     assert int(rows) == count
     assert float(grown_mb) < 40, f"parsing grew the process by {float(grown_mb):.0f} MB"
+
+
+def test_a_line_too_long_is_rejected_without_being_read_whole() -> None:
+    """A row of millions of commas once became a list of millions of fields: the memory one line may
+    take is bounded, and the rows after it are read as usual."""
+    huge = "6" + "," * 3_000_000 + "\n"
+    items = parse(HEADER + "1,Men,Apparel,Topwear,Tshirts,White,Summer,2011,Casual,Plain Tee\n" + huge
+                  + "7,Men,Apparel,Topwear,Tshirts,Blue,Summer,2011,Casual,After it\n")
+    assert isinstance(items[0], Row) and isinstance(items[2], Row) and items[2].line == 4
+    assert isinstance(items[1], Rejected) and items[1].line == 3 and "longer than 100,000" in items[1].reason
