@@ -11,6 +11,7 @@ asks as the first did. The medians of the rounds are compared.
 - ``--sentinel``: this checkout with one embedded Redis (its CPU counted in) against the same
   behind Sentinel, a primary and two replicas with replica reads on (the Redis servers not
   counted: what the finder's own processes cost).
+- ``--variant NAME=VALUE ...``: this checkout as it is against the same with those settings.
 
 Writes ``compare.json`` and ``compare.md`` into ``--out``.
 """
@@ -92,6 +93,7 @@ def main() -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--baseline", help="a commit to compare this checkout with")
     which.add_argument("--sentinel", action="store_true", help="one Redis against Sentinel with replica reads")
+    which.add_argument("--variant", nargs="+", metavar="NAME=VALUE", help="this checkout against it with these")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=16)
@@ -100,7 +102,11 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="bench-compare-", dir=settings.VAR_DIR))
     everything = ("web", "worker", "redis")
     configs: list[tuple[str, Path, dict[str, str], tuple[str, ...]]]
-    if args.sentinel:
+    if args.variant:
+        variant = dict(setting.split("=", 1) for setting in args.variant)
+        configs = [("as is", Path(settings.BASE_DIR), {}, everything),
+                   (" ".join(args.variant), Path(settings.BASE_DIR), variant, everything)]
+    elif args.sentinel:
         configs = [("one Redis", Path(settings.BASE_DIR), {}, everything),
                    ("Sentinel", Path(settings.BASE_DIR), {"FINDER_REDIS_REPLICAS": "2",
                                                           "FINDER_READ_FROM_REPLICAS": "1"}, ("web", "worker"))]
@@ -131,7 +137,7 @@ def main() -> None:
         (args.out / "compare.md").write_text(markdown(names, found, args.rounds))
         print(markdown(names, found, args.rounds))
     finally:
-        if not args.sentinel:
+        if args.baseline:
             subprocess.run(["git", "worktree", "remove", "--force", str(scratch / "baseline")], cwd=settings.BASE_DIR,
                            capture_output=True)
         shutil.rmtree(scratch, ignore_errors=True)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
+import psutil
 import redis
 
 from finder.processes import start, stop
@@ -158,7 +159,7 @@ class EmbeddedRedis:
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir.chmod(0o700)  # its data, log and password: this user's alone
         state = _read_state(data_dir)
-        if state and _alive(state["pid"]):
+        if state and _still_alive(state["pid"], STOPPING_SECONDS):
             raise RedisNotReady(
                 f"An embedded Redis (pid {state['pid']}, port {state['port']}) already runs on "
                 f"{data_dir}; stop it first or point REDIS_URL at it."
@@ -402,14 +403,29 @@ def _read_state(data_dir: Path) -> dict[str, int] | None:
         return None
 
 
+#: How long a start waits for a server on the same folder to finish stopping (one whose
+#: ``runfinder`` was just killed is stopping: it was sent SIGTERM as its launcher died).
+STOPPING_SECONDS = 15.0
+
+
+def _still_alive(pid: int, seconds: float) -> bool:
+    """Whether process ``pid`` still runs after waiting up to ``seconds`` for it to end."""
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    return True
 
 
 def _port_taken(port: int) -> str:

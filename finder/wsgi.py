@@ -1,11 +1,21 @@
 """WSGI entry point, used by gunicorn in ``make run`` and in docker-compose (settings in
-:mod:`finder.gunicorn`)."""
+:mod:`finder.gunicorn`).
+
+gunicorn's threads wait on slow clients; Django runs one request at a time in each process.
+A request's body is read whole by its thread before the request goes into Django (kept in
+memory, or past ``FILE_UPLOAD_MAX_MEMORY_SIZE`` in a temporary file), so a client that trickles
+an upload holds a thread, never the process's turn in Django. And only one thread at a time
+runs Django's Python: threads that took turns with the GIL made each other's requests wait, and
+the slowest requests slowed down (docs/scaling.md has the figures).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -16,47 +26,57 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finder.settings")
 
 django_application = get_wsgi_application()
+_django_turn = threading.Lock()
 
 
-class _Deadline:
-    """A request body, read from ``sock`` until ``deadline`` (time.monotonic) at the latest."""
-
-    def __init__(self, body: Any, sock: socket.socket, deadline: float) -> None:
-        self.body, self.sock, self.deadline = body, sock, deadline
-
-    def _before(self) -> None:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the request body arrived too slowly")
-        self.sock.settimeout(left)
-
-    def read(self, size: int | None = None) -> bytes:
-        self._before()
-        return self.body.read(size)
-
-    def readline(self, size: int | None = None) -> bytes:
-        self._before()
-        return self.body.readline(size)
-
-    def __iter__(self) -> Any:
-        return self
-
-    def __next__(self) -> bytes:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
+class BodyTooSlow(Exception):
+    """The request's body did not arrive in time."""
 
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    """Django, with a deadline on reading the request's body: ``FINDER_BODY_GRACE`` seconds plus
-    its length at ``FINDER_MIN_BODY_RATE`` bytes a second. Past it the read fails, the request ends
-    and its thread is free for others, however slowly the client trickles its bytes."""
-    sock, length = environ.get("gunicorn.socket"), environ.get("CONTENT_LENGTH") or ""
-    if sock is not None and length.isdigit() and int(length):
-        deadline = time.monotonic() + settings.FINDER_BODY_GRACE + int(length) / settings.FINDER_MIN_BODY_RATE
-        environ["wsgi.input"] = _Deadline(environ["wsgi.input"], sock, deadline)
-    return django_application(environ, start_response)
+    """Django, once the request's body is in (:func:`read_body`), one request at a time."""
+    try:
+        body = read_body(environ)
+    except (BodyTooSlow, OSError):
+        start_response("408 Request Timeout", [("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")])
+        return [b"The request's body arrived too slowly.\n"]
+    try:
+        with _django_turn:
+            return django_application(environ, start_response)
+    finally:
+        if body is not None:
+            body.close()
+
+
+def read_body(environ: dict[str, Any]) -> tempfile.SpooledTemporaryFile[bytes] | None:
+    """Read the request's body before Django sees it, and return the file that holds it (None
+    when it was not read). Only a body of at most ``FINDER_MAX_PHOTO_BYTES`` is read here: a
+    larger one goes into Django as it comes, for the views that take larger uploads, and every
+    other view refuses it from its length. It must arrive within ``FINDER_BODY_GRACE`` seconds
+    plus its length at ``FINDER_MIN_BODY_RATE`` bytes a second."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    sock: socket.socket | None = environ.get("gunicorn.socket")
+    if sock is None or not length.isdigit() or not 0 < int(length) <= settings.FINDER_MAX_PHOTO_BYTES:
+        return None
+    left = int(length)
+    deadline = time.monotonic() + settings.FINDER_BODY_GRACE + left / settings.FINDER_MIN_BODY_RATE
+    # Closed by application() once Django has answered.
+    body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
+    stream = environ["wsgi.input"]
+    while left:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise BodyTooSlow
+        sock.settimeout(remaining)
+        chunk = stream.read(min(left, 65_536))
+        if not chunk:
+            break  # the client stopped sending: Django sees what came
+        body.write(chunk)
+        left -= len(chunk)
+    sock.settimeout(None)
+    body.seek(0)
+    environ["wsgi.input"] = body
+    return body
 
 
 def _warm_up() -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import psutil
 import pytest
+import redis
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
@@ -31,7 +32,7 @@ from catalog.models import ImportRun, Product
 from catalog.services import run_import, store_upload
 from finder import redis_client
 from finder.cache import CACHE_DATABASE
-from finder.redis_server import free_port
+from finder.redis_server import EmbeddedRedis, free_port
 from search.store.connection import get_client
 from shoppers.models import Dismissal, Favourite
 from shoppers.services import ACCOUNT_LIMIT
@@ -119,6 +120,14 @@ def test_clients_trickling_uploads_leave_the_site_serving(tmp_path) -> None:
             trickler.settimeout(15)
             assert trickler.recv(100).startswith((b"HTTP/1.1 4", b"HTTP/1.1 5", b""))
             trickler.close()
+        # A body that arrives in time reaches the view whole (read before Django, handed to it).
+        body = (b"--x\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n"
+                b"Content-Type: image/jpeg\r\n\r\n" + b"not a photo " * 300_000 + b"\r\n--x--\r\n")
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/search/image", data=body, method="POST",
+                                         headers={"Content-Type": "multipart/form-data; boundary=x"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 400 and b"cannot be used" in refused.value.read()
     finally:
         server.terminate()
         server.wait(30)
@@ -268,9 +277,17 @@ def test_a_child_dies_with_the_process_that_started_it(tmp_path) -> None:
     os.killpg(launcher.pid, signal.SIGKILL)  # the launcher's group: the child has a session of its own
     launcher.wait(10)
     deadline = time.monotonic() + 10
-    while psutil.pid_exists(child) and psutil.Process(child).status() != psutil.STATUS_ZOMBIE:
+    while not _gone(child):
         assert time.monotonic() < deadline, "the child outlived its launcher"
         time.sleep(0.1)
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (an orphan's zombie, not yet reaped, has)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 @pytest.mark.django_db
@@ -331,3 +348,22 @@ def test_a_private_catalogs_photos_are_behind_its_login(indexed, settings, shopp
     refused = Client().get(photo)
     assert refused.status_code == 302 and refused["Location"].startswith("/accounts/login/")
     assert shopper.get(photo).status_code == 200
+
+
+@pytest.mark.slow
+def test_after_its_launcher_is_killed_the_next_start_is_clean(tmp_path) -> None:
+    """Killed hard, ``make run`` left its Redis running on its folder and port; the next start refused."""
+    script = ("import sys, time; from pathlib import Path; from finder.redis_server import EmbeddedRedis; "
+              "server = EmbeddedRedis.start(Path(sys.argv[1])); print(server.process.pid, flush=True); "
+              "time.sleep(120)")
+    launcher = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=django_settings.BASE_DIR,
+                                stdout=subprocess.PIPE, start_new_session=True)
+    first = int(launcher.stdout.readline())
+    os.killpg(launcher.pid, signal.SIGKILL)
+    launcher.wait(10)
+    server = EmbeddedRedis.start(tmp_path)  # waits for the first to finish stopping, then starts
+    try:
+        assert server.process.pid != first and _gone(first)
+        assert redis.Redis.from_url(server.url).ping()
+    finally:
+        server.stop()

@@ -16,7 +16,8 @@ from finder.redis_server import EmbeddedRedis, RedisNotReady, free_port, running
 pytestmark = pytest.mark.slow
 
 
-def test_modules_are_loaded_and_data_survives_a_restart(tmp_path: Path) -> None:
+def test_modules_are_loaded_and_data_survives_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("finder.redis_server.STOPPING_SECONDS", 0.5)  # a server that is not stopping
     server = EmbeddedRedis.start(tmp_path)
     try:
         assert running_url(tmp_path) == server.url
