@@ -11,6 +11,7 @@ the slowest requests slowed down (docs/scaling.md has the figures).
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import socket
@@ -26,7 +27,35 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finder.settings")
 
 django_application = get_wsgi_application()
-_django_turn = threading.Lock()
+
+
+class Turns:
+    """One thread at a time, in the order they came: a plain lock lets the thread that just
+    released it take it again at once, and the requests that had waited longest waited longer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: collections.deque[threading.Event] = collections.deque()
+        self._taken = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if not self._taken:
+                self._taken = True
+                return
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait()  # handed over by the thread before
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()
+            else:
+                self._taken = False
+
+
+_django_turn = Turns()
 
 
 class BodyTooSlow(Exception):

@@ -37,7 +37,7 @@ from shoppers.selectors import favourite_ids
 View = Callable[..., HttpResponse]
 
 _TOKEN = secrets.token_hex(8)
-_SLOT = re.compile(f"\x00{_TOKEN}:(csrf|here|name|heart):([0-9]*)\x00")
+_SLOT = re.compile(f"\x00{_TOKEN}:(csrf|here|name|heart):([\\w.-]*)\x00")
 
 
 def _slot(name: str, argument: object = "") -> str:
