@@ -18,7 +18,4 @@ workers = int(os.environ.get("FINDER_WEB_WORKERS", min(8, 2 * (os.cpu_count() or
 threads = int(os.environ.get("FINDER_WEB_THREADS", "8"))
 #: A process that stops answering its master for this long is replaced.
 timeout = 60
-#: No keep-alive: each request is accepted anew by a process that is free to take it, as
-#: single-threaded workers were. A connection kept alive stays with its process, and a process
-#: that happened to hold more of them made their requests queue while another idled.
-keepalive = 0
+keepalive = 5
