@@ -82,8 +82,8 @@ def device() -> str:
 def _nvidia_driver_loaded() -> bool:
     """Whether NVIDIA's driver is there (Linux's ``/proc/driver/nvidia``, which NVIDIA's container
     toolkit mounts in a container given a GPU, or WSL's ``/dev/dxg``). Without it PyTorch sees no
-    CUDA GPU, and PyTorch, 1.3 s of CPU to import, is not imported to be told so: a web process
-    or a worker on a CPU runs the models' ONNX exports and never needs it."""
+    CUDA GPU, and PyTorch, slow to import, is not imported to be told so: a web process or a
+    worker on a CPU runs the models' ONNX exports and never needs it."""
     return any(Path(path).exists() for path in ("/proc/driver/nvidia", "/dev/dxg"))
 
 
@@ -113,7 +113,7 @@ def runner(build: Callable[[], Exportable], on: str, runtime: Runtime, key: str,
 
     ``build`` makes the PyTorch module, and is called only where it is needed: to run in PyTorch,
     or to export it to ONNX the first time. A process that finds the export on disk loads
-    neither PyTorch nor the model's Python code (about 5 s of CPU for MiniLM)."""
+    neither PyTorch nor the model's Python code, which take seconds of CPU to load."""
     if runtime == "onnx":
         if on != "cpu":
             raise ModelUnavailable("the ONNX runtime is used on the CPU only; on a GPU the models run in PyTorch")
