@@ -38,7 +38,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finder.settings")
 django.setup()
 
 import numpy as np  # noqa: E402
-import psutil  # noqa: E402
 import redis  # noqa: E402
 import torch  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -144,7 +143,7 @@ def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, 
                                             headers=headers)
                 result[f"http_{name}_alone"] = typing.summary()
             if wrk.available():
-                result["wrk"] = wrk_section(running, ids, clients, http_seconds)
+                result["wrk"] = wrk.similar_section(running, ids, clients, http_seconds)
             result["process_memory_mb"] = {"before": memory_before, "after": running.memory_mb()}
             result["redis_memory"] = site.memory_per_product(client, expected)
         # The same finder on the same data, started again with search analytics off: what
@@ -164,30 +163,6 @@ def _database() -> dict[str, str]:
     (PostgreSQL, as in production), which should start empty: the run fills it."""
     url = os.environ.get("BENCH_DATABASE_URL", "")
     return {"DATABASE_URL": url} if url else {}
-
-
-def wrk_section(running: site.RunningSite, ids: list[int], connections: int, seconds: float) -> dict[str, Any]:
-    """``/similar`` (page and API) under wrk against the floor view (a page that does nothing,
-    through the same server, middleware and authentication), product popularity uniform and
-    Zipf-skewed; wall clock and server CPU per request."""
-    page = {"Cookie": wrk.session_cookie(running.base_url, *site.SHOPPER)}
-    api = {"Authorization": f"Token {running.token}"}
-
-    def processes() -> list[psutil.Process]:
-        return [process for group in running.processes().values() for process in group]
-
-    def measure(paths: list[str], headers: dict[str, str]) -> dict[str, Any]:
-        wrk.run(running.base_url, paths, headers, connections, 2, processes)  # every process warmed up
-        return wrk.run(running.base_url, paths, headers, connections, seconds, processes)
-
-    results = {"floor": measure(["/floor/"], page)}
-    for skew, chosen in (("uniform", wrk.uniform_ids(ids, 20_000)), ("zipf", wrk.zipf_ids(ids, 20_000))):
-        kinds = ["text", "image"] * (len(chosen) // 2)
-        results[f"similar_page_{skew}"] = measure([f"/products/{pid}/similar/?by={by}"
-                                                   for pid, by in zip(chosen, kinds, strict=True)], page)
-        results[f"similar_api_{skew}"] = measure([f"/api/v1/products/{pid}/similar?by={by}"
-                                                  for pid, by in zip(chosen, kinds, strict=True)], api)
-    return results
 
 
 def map_section(sizes: list[int]) -> list[dict[str, Any]]:

@@ -34,7 +34,6 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finder.settings")
 django.setup()
 
-import psutil  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from bench import site, wrk  # noqa: E402
@@ -46,27 +45,9 @@ FIGURES = ("requests_per_s", "cpu_ms_per_request", "p99_ms", "errors")
 
 def measurements(running: site.RunningSite, ids: list[int], connections: int, seconds: float,
                  roles: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """One round on ``running``: the floor, then the similar page and API, uniform and Zipf."""
-    page = {"Cookie": wrk.session_cookie(running.base_url, *site.SHOPPER)}
-    api = {"Authorization": f"Token {running.token}"}
-
-    def processes() -> list[psutil.Process]:
-        found = running.processes()
-        return [process for role in roles for process in found[role]]
-
-    def measure(paths: list[str], headers: dict[str, str]) -> dict[str, Any]:
-        wrk.run(running.base_url, paths, headers, connections, 2, processes)  # every process warmed up
-        return wrk.run(running.base_url, paths, headers, connections, seconds, processes)
-
+    """One round on ``running``, every kept answer retired first: ``make bench``'s wrk section."""
     running.move_epoch()
-    results = {"floor": measure(["/floor/"], page)}
-    for skew, chosen in (("uniform", wrk.uniform_ids(ids, 20_000)), ("zipf", wrk.zipf_ids(ids, 20_000))):
-        kinds = ["text", "image"] * (len(chosen) // 2)
-        results[f"page_{skew}"] = measure([f"/products/{pid}/similar/?by={by}"
-                                           for pid, by in zip(chosen, kinds, strict=True)], page)
-        results[f"api_{skew}"] = measure([f"/api/v1/products/{pid}/similar?by={by}"
-                                          for pid, by in zip(chosen, kinds, strict=True)], api)
-    return results
+    return wrk.similar_section(running, ids, connections, seconds, roles)
 
 
 def medians(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, float]]:

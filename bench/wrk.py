@@ -27,6 +27,7 @@ import numpy as np
 import psutil
 
 from bench.load import CSRF_INPUT
+from bench.site import SHOPPER, RunningSite
 
 #: wrk's Lua: each connection walks the path list from its own offset; at the end, one JSON line.
 SCRIPT = """
@@ -124,3 +125,29 @@ def _cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
         except psutil.NoSuchProcess:
             continue
     return seconds
+
+
+def similar_section(running: RunningSite, ids: list[int], connections: int, seconds: float,
+                    roles: tuple[str, ...] = ("web", "worker", "redis")) -> dict[str, Any]:
+    """``/similar`` (page and API) under wrk against the floor view (a page that does nothing,
+    through the same server, middleware and authentication), product popularity uniform and
+    Zipf-skewed; wall clock and the CPU a request of the site's processes in ``roles``."""
+    page = {"Cookie": session_cookie(running.base_url, *SHOPPER)}
+    api = {"Authorization": f"Token {running.token}"}
+
+    def processes() -> list[psutil.Process]:
+        found = running.processes()
+        return [process for role in roles for process in found[role]]
+
+    def measure(paths: list[str], headers: dict[str, str]) -> dict[str, Any]:
+        run(running.base_url, paths, headers, connections, 2, processes)  # every process warmed up
+        return run(running.base_url, paths, headers, connections, seconds, processes)
+
+    results = {"floor": measure(["/floor/"], page)}
+    for skew, chosen in (("uniform", uniform_ids(ids, 20_000)), ("zipf", zipf_ids(ids, 20_000))):
+        kinds = ["text", "image"] * (len(chosen) // 2)
+        results[f"similar_page_{skew}"] = measure([f"/products/{pid}/similar/?by={by}"
+                                                   for pid, by in zip(chosen, kinds, strict=True)], page)
+        results[f"similar_api_{skew}"] = measure([f"/api/v1/products/{pid}/similar?by={by}"
+                                                  for pid, by in zip(chosen, kinds, strict=True)], api)
+    return results
