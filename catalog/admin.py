@@ -20,7 +20,7 @@ from catalog.forms import CatalogUploadForm, ProductAdminForm
 from catalog.models import ImportRun, Product
 from catalog.services import CATALOG_FIELDS
 from catalog.tasks import import_upload
-from finder.middleware import limit_body
+from finder.middleware import limit_bodies
 
 
 def thumbnail(url: str | None) -> str:
@@ -47,11 +47,8 @@ class ProductAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         """The add and change forms take a photo: bodies up to ``FINDER_MAX_PHOTO_BYTES``."""
-        patterns = super().get_urls()
-        for pattern in patterns:
-            if pattern.name in ("catalog_product_add", "catalog_product_change"):
-                limit_body("FINDER_MAX_PHOTO_BYTES")(pattern.callback)
-        return patterns
+        return limit_bodies(super().get_urls(), "FINDER_MAX_PHOTO_BYTES", "catalog_product_add",
+                            "catalog_product_change")
 
     def save_model(self, request: HttpRequest, obj: Product, form: ModelForm, change: bool) -> None:
         replaced = ""
@@ -96,11 +93,7 @@ class ImportRunAdmin(admin.ModelAdmin):
         """Its progress page; and the upload ("add"), which takes bodies up to ``FINDER_MAX_UPLOAD_BYTES``."""
         progress = path("<int:run_id>/progress/", self.admin_site.admin_view(self.progress_view),
                         name="catalog_importrun_progress")
-        patterns = super().get_urls()
-        for pattern in patterns:
-            if pattern.name == "catalog_importrun_add":
-                limit_body("FINDER_MAX_UPLOAD_BYTES")(pattern.callback)
-        return [progress, *patterns]
+        return [progress, *limit_bodies(super().get_urls(), "FINDER_MAX_UPLOAD_BYTES", "catalog_importrun_add")]
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         if not self.has_add_permission(request):

@@ -71,7 +71,7 @@ def parse_styles(stream: io.TextIOBase) -> Iterator[Row | Rejected]:
     Line numbers are those a person sees in an editor (the header is line 1), and count the
     physical start of each record even when a quoted field spans lines.
     """
-    too_long: list[int] = []  # the physical lines cut off since the last record
+    too_long: list[bool] = []  # an entry for each physical line cut off since the last record
     reader = csv.reader(_bounded_lines(stream, too_long))
     try:
         header = [name.strip() for name in next(reader)]
@@ -104,13 +104,11 @@ def parse_styles(stream: io.TextIOBase) -> Iterator[Row | Rejected]:
 def _bounded_lines(stream: io.TextIOBase, too_long: list[int]) -> Iterator[str]:
     """The lines of ``stream``; one longer than :data:`MAX_LINE_CHARS` is read past in pieces,
     never whole, and stands as an empty line, noted in ``too_long``."""
-    number = 0
     while line := stream.readline(MAX_LINE_CHARS + 1):
-        number += 1
         if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
             while (rest := stream.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
                 pass
-            too_long.append(number)
+            too_long.append(True)
             line = "\n"
         yield line
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import URLPattern
 
 View = Callable[..., HttpResponse]
 
@@ -18,6 +19,15 @@ def limit_body(setting: str) -> Callable[[View], View]:
         view.max_body_setting = setting  # type: ignore[attr-defined]
         return view
     return decorator
+
+
+def limit_bodies(patterns: list[URLPattern], setting: str, *names: str) -> list[URLPattern]:
+    """``patterns`` with the views of those named ``names`` marked as by :func:`limit_body`: for
+    URLs another app makes, such as the admin's add and change forms."""
+    for pattern in patterns:
+        if pattern.name in names:
+            limit_body(setting)(pattern.callback)
+    return patterns
 
 
 class BodyLimitMiddleware:

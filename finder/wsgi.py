@@ -92,16 +92,20 @@ def read_body(environ: dict[str, Any]) -> tempfile.SpooledTemporaryFile[bytes] |
     # Closed by application() once Django has answered.
     body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
     stream = environ["wsgi.input"]
-    while left:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise BodyTooSlow
-        sock.settimeout(remaining)
-        chunk = stream.read(min(left, 65_536))
-        if not chunk:
-            break  # the client stopped sending: Django sees what came
-        body.write(chunk)
-        left -= len(chunk)
+    try:
+        while left:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BodyTooSlow
+            sock.settimeout(remaining)
+            chunk = stream.read(min(left, 65_536))
+            if not chunk:
+                break  # the client stopped sending: Django sees what came
+            body.write(chunk)
+            left -= len(chunk)
+    except (BodyTooSlow, OSError):
+        body.close()
+        raise
     sock.settimeout(None)
     body.seek(0)
     environ["wsgi.input"] = body

@@ -161,7 +161,8 @@ class SimilarView(APIView):
 def similar_params(query: str) -> tuple[Mapping[str, Any], Filters]:
     """:class:`SimilarParams` of a query string, validated once per process: the same questions
     come again and again, and DRF's validation costs more than answering from a kept answer. A
-    bad one raises (and is not kept). The settings it reads (FINDER_MAX_DEPTH) hold for the life of a process."""
+    bad one raises (and is not kept). The settings it reads (FINDER_MAX_DEPTH) hold for the life
+    of a process."""
     params = SimilarParams(data=QueryDict(query))
     params.is_valid(raise_exception=True)
     return MappingProxyType(params.validated_data), params.filters()

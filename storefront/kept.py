@@ -76,14 +76,16 @@ def stand_ins(request: HttpRequest) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Kept:
-    """A page cut at its slots: text (bytes) and slots ``(name, argument)`` in turn, each heart both ways."""
+    """A page cut at its slots: text (bytes) and slots ``(name, argument)`` in turn, each heart
+    both ways; ``names``, the kinds of slot it has."""
 
     parts: tuple[bytes | tuple[str, str], ...]
     hearts: dict[str, tuple[bytes, bytes]]
+    names: frozenset[str]
 
     def fill(self, request: HttpRequest) -> list[bytes]:
         """The page's pieces for this request, its slots filled in."""
-        names = {part[0] for part in self.parts if isinstance(part, tuple)}
+        names = self.names
         values = {
             "csrf": escape(get_token(request)).encode() if "csrf" in names else b"",
             "here": escape(request.get_full_path()).encode() if "here" in names else b"",
@@ -151,4 +153,5 @@ def _cut(html: str, hearts: Hearts) -> Kept | None:
         if index + 2 < len(pieces):
             parts.append((pieces[index + 1], pieces[index + 2]))
     return Kept(tuple(parts), {product_id: (pressed.encode(), unpressed.encode())
-                               for product_id, (pressed, unpressed) in hearts.drawn.items()})
+                               for product_id, (pressed, unpressed) in hearts.drawn.items()},
+                frozenset(pieces[1::3]))
