@@ -34,8 +34,8 @@ from django.utils import timezone
 
 from analytics.models import Click, Cursor, Search
 from finder.throttling import client_network
+from search.filters import Filters, normal_form
 from search.query.box import SearchPage
-from search.query.filters import Filters, normal_form
 from search.store.connection import SearchUnavailable, get_client, search_errors
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ from django.utils.html import format_html
 from catalog import selectors, services
 from catalog.forms import CatalogUploadForm, ProductAdminForm
 from catalog.models import ImportRun, Product
-from catalog.services import CATALOG_FIELDS
 from catalog.tasks import import_upload
 from finder.middleware import limit_bodies
 
@@ -31,12 +30,13 @@ def thumbnail(url: str | None) -> str:
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductAdminForm
-    list_display = ["photo", "id", "name", "gender", "master_category", "article_type", "status", "status_reason"]
+    list_display = ["photo", "id", "name", "gender", "master_category", "article_type", "price", "availability",
+                    "image_problem"]
     list_display_links = ["photo", "id", "name"]
-    list_filter = ["status", "gender", "master_category"]
+    list_filter = ["gender", "master_category", "availability"]
     search_fields = ["id", "name", "article_type"]
-    readonly_fields = ["status", "status_reason", "image_problem", "updated_at"]
-    actions = ["reembed", "retry_failed"]
+    readonly_fields = ["image_problem", "image_fetched_from", "updated_at"]
+    actions = ["reembed"]
 
     class Media:
         css = {"all": ["css/admin.css"]}
@@ -58,8 +58,11 @@ class ProductAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if replaced:
             transaction.on_commit(lambda: services.delete_photos([replaced]))
-        if not change or set(form.changed_data) & set(CATALOG_FIELDS):
-            services.reembed(Product.objects.filter(pk=obj.pk))
+        if not change:
+            transaction.on_commit(lambda: services.announce_changed([obj.pk]))
+        elif form.changed_data:
+            changed = set(form.changed_data)
+            transaction.on_commit(lambda: services.announce_changed([obj.pk], changed))
 
     def delete_model(self, request: HttpRequest, obj: Product) -> None:
         services.delete_products(Product.objects.filter(pk=obj.pk))
@@ -71,11 +74,6 @@ class ProductAdmin(admin.ModelAdmin):
     def reembed(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         count = services.reembed(queryset)
         self.message_user(request, f"{count} products queued for embedding.", messages.SUCCESS)
-
-    @admin.action(description="Retry failed products among those selected")
-    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        count = services.reembed(queryset.filter(status=Product.Status.FAILED))
-        self.message_user(request, f"{count} failed products queued again.", messages.SUCCESS)
 
 
 @admin.register(ImportRun)
@@ -103,7 +101,7 @@ class ImportRunAdmin(admin.ModelAdmin):
         if request.method == "POST":
             form = CatalogUploadForm(request.POST, request.FILES)
             if form.is_valid():
-                run = services.store_upload(form.files_by_role(), request.user)
+                run = services.store_upload(form.files_by_role(), request.user, sync=form.cleaned_data["sync"])
                 transaction.on_commit(lambda: import_upload.delay(run.pk))
                 return HttpResponseRedirect(reverse("admin:catalog_importrun_change", args=[run.pk]))
         return TemplateResponse(request, "admin/catalog/upload.html", {

@@ -1,6 +1,8 @@
-"""Reading a catalog in the public "Fashion Product Images" layout, tolerant of real files.
+"""Reading a catalog file, tolerant of real files: the public "Fashion Product Images" layout,
+or a product feed (:mod:`catalog.feeds`).
 
-A catalog is a folder or a .zip holding ``styles.csv`` and ``images/<id>.jpg``. Real files
+A catalog is a folder or a .zip holding ``styles.csv`` and ``images/<id>.jpg``, or a Google
+Merchant Center feed whose photos are links. Real files
 are never clean: rows with unquoted commas in the name (too many fields), a UTF-8 BOM,
 unknown columns, blank optional values, images missing or corrupt. This module turns them
 into clean rows and precise rejections; it writes nothing (see :mod:`catalog.services`).
@@ -10,59 +12,26 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from catalog.attributes import ATTRIBUTES, FIELDS
+from catalog.attributes import ATTRIBUTES
 from catalog.brands import brand_from_name
+from catalog.feeds import FEED_EXTENSIONS, is_feed, read_feed
 from catalog.images import MAX_IMAGE_BYTES, check_file_size
+from catalog.rows import MAX_LINE_CHARS, CatalogError, Rejected, Row, bounded_lines, clean_row, shown_id
 
-#: CSV column -> Product field, for every column we read: the attributes' and the rest.
-COLUMNS = {
-    "id": "id",
-    **{attribute.column: attribute.field for attribute in ATTRIBUTES},
-    "year": "year",
-    "productDisplayName": "name",
-    "latitude": "latitude",
-    "longitude": "longitude",
-}
-REQUIRED = ("id", *(attribute.column for attribute in ATTRIBUTES if attribute.required), "productDisplayName")
-MAX_LENGTHS = {"name": 255, **{attribute.field: attribute.max_length for attribute in ATTRIBUTES}}
-DEFAULT_MAX_LENGTH = 64
-#: The largest id both databases store (a signed 64-bit integer).
-MAX_ID = 2**63 - 1
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+#: styles.csv column -> the attribute it fills, for every column the public layout has.
+COLUMNS = {attribute.column: attribute for attribute in ATTRIBUTES if attribute.column}
+REQUIRED = ("id", *(attribute.column for attribute in ATTRIBUTES if attribute.column and attribute.required))
+REQUIRED_FIELDS = tuple(attribute.field for attribute in ATTRIBUTES if attribute.column and attribute.required)
 #: Limits on what a .zip may declare inside it, checked before anything is decompressed: a
 #: zip bomb (a few kilobytes that inflate to gigabytes, or millions of entries) is refused whole.
 MAX_ZIP_ENTRIES = 500_000
 MAX_CSV_BYTES = 2_000_000_000
 MAX_ZIP_TOTAL_BYTES = 50_000_000_000
-#: The longest line a styles.csv may hold, in characters: a row is a few hundred. A longer one is
-#: rejected without being read into memory whole (a 2 GB file may be one line).
-MAX_LINE_CHARS = 100_000
-#: Control characters (NUL, escape, newlines...) have no place in a catalog value; PostgreSQL
-#: refuses NUL outright.
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-class CatalogError(ValueError):
-    """The catalog as a whole cannot be read (no styles.csv, a required column missing...)."""
-
-
-@dataclass(frozen=True)
-class Row:
-    line: int
-    values: dict[str, object]
-
-
-@dataclass(frozen=True)
-class Rejected:
-    line: int
-    reason: str
-    product_id: str = ""
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 
 
 def parse_styles(stream: io.TextIOBase) -> Iterator[Row | Rejected]:
@@ -72,7 +41,7 @@ def parse_styles(stream: io.TextIOBase) -> Iterator[Row | Rejected]:
     physical start of each record even when a quoted field spans lines.
     """
     too_long: list[bool] = []  # an entry for each physical line cut off since the last record
-    reader = csv.reader(_bounded_lines(stream, too_long))
+    reader = csv.reader(bounded_lines(stream, too_long))
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
@@ -80,7 +49,8 @@ def parse_styles(stream: io.TextIOBase) -> Iterator[Row | Rejected]:
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise CatalogError(f"styles.csv lacks the required column(s): {', '.join(missing)}")
-    positions = {name: header.index(name) for name in COLUMNS if name in header}
+    positions = {name: header.index(name) for name in (*COLUMNS, "id") if name in header}
+    names = {attribute.field: column for column, attribute in COLUMNS.items()}
     line = reader.line_num + 1
     while True:
         try:
@@ -98,67 +68,27 @@ def parse_styles(stream: io.TextIOBase) -> Iterator[Row | Rejected]:
             continue
         if not any(field.strip() for field in record):
             continue
-        yield _row(start, record, header, positions)
+        raw_id = record[positions["id"]] if len(record) > positions["id"] else ""
+        if len(record) != len(header):
+            yield Rejected(start, f"expected {len(header)} fields, found {len(record)} "
+                                  "(an unquoted comma in a value?)", shown_id(raw_id))
+            continue
+        values = {COLUMNS[column].field: record[position] for column, position in positions.items() if column != "id"}
+        yield _styles_row(clean_row(start, raw_id, values, names, REQUIRED_FIELDS))
 
 
-def _bounded_lines(stream: io.TextIOBase, too_long: list[int]) -> Iterator[str]:
-    """The lines of ``stream``; one longer than :data:`MAX_LINE_CHARS` is read past in pieces,
-    never whole, and stands as an empty line, noted in ``too_long``."""
-    while line := stream.readline(MAX_LINE_CHARS + 1):
-        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
-            while (rest := stream.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
-                pass
-            too_long.append(True)
-            line = "\n"
-        yield line
-
-
-def _row(line: int, record: list[str], header: list[str], positions: dict[str, int]) -> Row | Rejected:
-    # As the report shows it: a cell's control characters written out (PostgreSQL stores no NUL).
-    product_id = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in
-                         (record[positions["id"]].strip() if len(record) > positions["id"] else "")[:64])
-    if len(record) != len(header):
-        return Rejected(line, f"expected {len(header)} fields, found {len(record)} "
-                              "(an unquoted comma in a value?)", product_id)
-    if not _whole_number(product_id, 1, MAX_ID):
-        return Rejected(line, f"id {product_id[:30]!r} is not a whole number from 1 to {MAX_ID}", product_id[:30])
-    values: dict[str, object] = {}
-    for column, field in COLUMNS.items():
-        raw = record[positions[column]].strip() if column in positions else ""
-        if column in REQUIRED and not raw:
-            return Rejected(line, f"{column} is empty", product_id)
-        if len(raw) > MAX_LENGTHS.get(field, DEFAULT_MAX_LENGTH):
-            return Rejected(line, f"{column} is longer than {MAX_LENGTHS.get(field, DEFAULT_MAX_LENGTH)} characters",
-                            product_id)
-        if CONTROL.search(raw):
-            return Rejected(line, f"{column} holds a control character", product_id)
-        if "\ufffd" in raw:
-            return Rejected(line, f"{column} is not UTF-8 text", product_id)
-        if field in FIELDS and "|" in raw:
-            return Rejected(line, f"{column} holds '|', which separates tags", product_id)
-        values[field] = raw
-    values["id"] = int(product_id)
-    values["brand"] = values["brand"] or brand_from_name(str(values["name"]))[:64]
-    year = values["year"]
-    if year and not _whole_number(str(year), 1900, 2100):
-        return Rejected(line, f"year {year!r} is not a year from 1900 to 2100", product_id)
-    values["year"] = int(year) if year else None
-    for field, bound in (("latitude", 90.0), ("longitude", 180.0)):
-        raw = values[field]
-        try:
-            values[field] = float(raw) if raw else None
-        except ValueError:
-            return Rejected(line, f"{field} {raw!r} is not a number", product_id)
-        if values[field] is not None and not -bound <= values[field] <= bound:
-            return Rejected(line, f"{field} {raw!r} is out of range", product_id)
-    if (values["latitude"] is None) != (values["longitude"] is None):
-        return Rejected(line, "latitude and longitude go together", product_id)
-    return Row(line, values)
-
-
-def _whole_number(text: str, low: int, high: int) -> bool:
-    """Whether ``text`` is ASCII digits (``'²'.isdigit()`` is true too) for a number in range."""
-    return text.isascii() and text.isdigit() and len(text) <= len(str(high)) and low <= int(text) <= high
+def _styles_row(row: Row | Rejected) -> Row | Rejected:
+    """The public layout's own rules: a brand read from the name when the column is blank, and a
+    store location given whole."""
+    if isinstance(row, Rejected):
+        return row
+    values = dict(row.values)
+    if "brand" in values or "name" in values:
+        values["brand"] = values.get("brand") or brand_from_name(str(values.get("name", "")))[:64]
+    if ("latitude" in values or "longitude" in values) and (values.get("latitude") is None) != (
+            values.get("longitude") is None):
+        return Rejected(row.line, "latitude and longitude go together", row.product_id)
+    return Row(row.line, row.product_id, values)
 
 
 class CatalogSource:
@@ -173,7 +103,10 @@ class CatalogSource:
         self.path = path
         self._zip: zipfile.ZipFile | None = None
         self._images: zipfile.ZipFile | None = None
-        if path.is_dir():
+        self.feed = path.is_file() and is_feed(path)
+        if self.feed:
+            self._root = PurePosixPath()
+        elif path.is_dir():
             styles = path / "styles.csv"
             if not styles.is_file():
                 raise CatalogError(f"{path} has no styles.csv")
@@ -188,7 +121,8 @@ class CatalogSource:
                 raise CatalogError(f"{path.name} holds no styles.csv")
             self._root = candidates[0].parent
         else:
-            raise CatalogError(f"{path} is neither a folder nor a .zip file")
+            raise CatalogError(f"{path.name} is neither a folder, a .zip file nor a product feed "
+                               f"(tab-separated or XML, {', '.join(FEED_EXTENSIONS)})")
 
     def __enter__(self) -> CatalogSource:
         return self
@@ -199,7 +133,11 @@ class CatalogSource:
                 archive.close()
 
     def rows(self) -> Iterator[Row | Rejected]:
-        """Every row of styles.csv, decoded as it streams; undecodable bytes reject their row."""
+        """Every row of styles.csv or of the feed, decoded as it streams; undecodable bytes reject their row."""
+        if self.feed:
+            with self.path.open("rb") as binary:
+                yield from read_feed(binary)
+            return
         member = str(self._root / "styles.csv")
         if self._zip is None:
             binary: io.BufferedIOBase = (self.path / member).open("rb")
@@ -208,8 +146,11 @@ class CatalogSource:
         with binary, io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="") as text:
             yield from parse_styles(text)
 
-    def image(self, product_id: int) -> bytes | None:
-        """The image file for a product, or None when there is none."""
+    def image(self, product_id: str) -> bytes | None:
+        """The image file for a product, or None when there is none (a feed's photos are links,
+        fetched later)."""
+        if self.feed:
+            return None
         for extension in IMAGE_EXTENSIONS:
             data = self._read(self._root / "images" / f"{product_id}{extension}")
             if data is not None:

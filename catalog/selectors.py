@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
-from datetime import timedelta
 
-from django.conf import settings
-from django.core.cache import cache
-from django.db.models import Count, Q
 from django.utils import timezone
 
-from catalog.attributes import ATTRIBUTES
-from catalog.models import PENDING, ImportRun, Product
+from catalog.attributes import PRODUCT_ID, TAGS
+from catalog.models import ImportRun, Product
+from catalog.signals import progress_asked
 
 
 def attribute_values() -> dict[str, list[str]]:
@@ -20,43 +16,28 @@ def attribute_values() -> dict[str, list[str]]:
     choices while the index (which counts them) cannot be asked."""
     return {attribute.parameter: list(Product.objects.exclude(**{attribute.field: ""}).order_by(attribute.field)
                                       .values_list(attribute.field, flat=True).distinct())
-            for attribute in ATTRIBUTES}
+            for attribute in TAGS}
 
 
-def status_counts(product_ids: Collection[int] | None = None) -> dict[str, int]:
-    """How many products there are (of ``product_ids``, if given): indexed (text and image
-    done), pending (either still queued), failed."""
-    queryset = Product.objects.all() if product_ids is None else Product.objects.filter(id__in=product_ids)
-    counts = queryset.aggregate(
-        products=Count("id"),
-        indexed=Count("id", filter=Q(status=Product.Status.INDEXED, image_pending=False)),
-        pending=Count("id", filter=PENDING & ~Q(status=Product.Status.FAILED)),
-        failed=Count("id", filter=Q(status=Product.Status.FAILED)),
-    )
-    return {key: counts[key] for key in ("products", *Product.Status.values)}
+def status_counts(product_ids: Collection[str] | None = None) -> dict[str, int]:
+    """How far the products (of ``product_ids``, or all) are searchable, as search answers
+    (:data:`catalog.signals.progress_asked`): ``products``, ``indexed``, ``pending``, ``failed``.
+    With no listener, every product counts as pending."""
+    for _, counts in progress_asked.send(sender=Product, product_ids=product_ids):
+        if counts is not None:
+            return counts
+    total = (Product.objects.all() if product_ids is None else Product.objects.filter(id__in=list(product_ids))).count()
+    return {"products": total, "indexed": 0, "pending": total, "failed": 0}
 
 
-def embedding_backlog(overdue_after: float) -> dict[str, int]:
-    """Work still queued: products waiting for their text, for their image, and for their
-    image longer than ``overdue_after`` seconds (an image worker gone, or far behind)."""
-    overdue = timezone.now() - timedelta(seconds=overdue_after)
-    return Product.objects.exclude(status=Product.Status.FAILED).aggregate(
-        text=Count("id", filter=Q(status=Product.Status.PENDING)),
-        images=Count("id", filter=Q(image_pending=True)),
-        images_delayed=Count("id", filter=Q(image_pending=True, image_queued_at__lt=overdue)),
-    )
-
-
-def recent_embedding_backlog() -> dict[str, int]:
-    """:func:`embedding_backlog` with ``FINDER_PENDING_TOO_LONG``, at most two seconds old."""
-    return cache.get_or_set("catalog-embedding-backlog",
-                            lambda: embedding_backlog(settings.FINDER_PENDING_TOO_LONG), timeout=2)
-
-
-def recent_status_counts() -> dict[str, int]:
-    """:func:`status_counts` of the whole catalog, at most two seconds old: every search page
-    shows it, and counting a large catalog on each request would cost more than the search."""
-    return cache.get_or_set("catalog-status-counts", status_counts, timeout=2)
+def image_problems(product_ids: Collection[str]) -> list[tuple[str, str]]:
+    """The products among ``product_ids`` whose image link could not be used, and why."""
+    found: list[tuple[str, str]] = []
+    ids = list(product_ids)
+    for start in range(0, len(ids), 1000):
+        found += Product.objects.filter(id__in=ids[start:start + 1000]).exclude(image_fetched_from="").exclude(
+            image_problem="").values_list("id", "image_problem")
+    return found
 
 
 def import_progress(run: ImportRun) -> dict[str, object]:
@@ -80,10 +61,9 @@ def import_progress(run: ImportRun) -> dict[str, object]:
             "unchanged": run.unchanged}
 
 
-def photo_urls(product_ids: Collection[int | str]) -> dict[str, str]:
-    """The photos' URLs of those of the products that have one, by id (as text: an import
-    report's rows name ids as the CSV had them)."""
-    # A report's id is whatever the row held: only plain numbers a product id can be are looked up.
-    ids = [int(pid) for pid in product_ids if re.fullmatch(r"[0-9]{1,9}", str(pid))]
-    return {str(product.id): product.image_url for product in Product.objects.filter(id__in=ids).exclude(image="")
+def photo_urls(product_ids: Collection[str]) -> dict[str, str]:
+    """The photos' URLs of those of the products that have one, by id (an import report's rows
+    name ids as the file had them: only those a product id can be are looked up)."""
+    ids = [pid for pid in product_ids if PRODUCT_ID.fullmatch(str(pid))]
+    return {product.id: product.image_url for product in Product.objects.filter(id__in=ids).exclude(image="")
             .only("id", "image")}

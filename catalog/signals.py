@@ -2,7 +2,7 @@
 
 The catalog knows nothing of its listeners: search connects to these in its
 ``AppConfig.ready()``, as ``django.contrib.auth`` does with its login signals. Each is sent
-with ``product_ids``, a list.
+with ``product_ids``, a list (of ids, strings).
 """
 
 from django.dispatch import Signal
@@ -11,7 +11,11 @@ from django.dispatch import Signal
 #: :class:`finder.errors.Unavailable`, and nothing is imported.
 importing = Signal()
 #: After a transaction that created or changed products (or asked for their re-embedding)
-#: has committed: whatever is derived from them is stale.
+#: has committed: whatever is derived from them is stale. ``fields`` names the fields that
+#: changed, or is None for new products and for everything (a re-embedding).
 products_changed = Signal()
 #: Before products are deleted. A listener that cannot forget them raises, and they stay.
 products_deleting = Signal()
+#: Asked how far products (``product_ids``, or None for all) are searchable: a listener answers
+#: ``{"products", "indexed", "pending", "failed"}`` (an import's report shows it).
+progress_asked = Signal()

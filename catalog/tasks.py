@@ -19,3 +19,15 @@ def import_upload(run_id: int) -> None:
 def remove_stale_files() -> None:
     """Delete orphaned photos and expired uploads (Celery beat runs this hourly)."""
     services.remove_stale_files()
+
+
+@shared_task(base=BoundedTask)
+def fetch_images(product_ids: list[str]) -> None:
+    """Fetch products' photos from their image links (on the imports queue: it waits on the network)."""
+    services.fetch_images(product_ids)
+
+
+@shared_task(ignore_result=True)
+def fetch_overdue_images() -> None:
+    """Queue image links whose fetch was lost (Celery beat runs this with the index's sweep)."""
+    services.fetch_overdue_images()

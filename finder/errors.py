@@ -30,3 +30,9 @@ class Unavailable(FinderError):
     """A service behind the request is down or busy for now; trying again later may work."""
 
     status = 503
+
+
+class TooLarge(FinderError):
+    """The request carries more than its endpoint takes."""
+
+    status = 413

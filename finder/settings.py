@@ -222,6 +222,8 @@ REST_FRAMEWORK = {
                                  "finder.throttling.ScopedThrottle"],
     "EXCEPTION_HANDLER": "storefront.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Prices are JSON numbers (12.99), not strings.
+    "COERCE_DECIMAL_TO_STRING": False,
 }
 # The API's OpenAPI schema (/api/v1/schema) and its docs page (/api/v1/docs), with Swagger UI's
 # files from the sidecar package: nothing from a CDN.
@@ -273,7 +275,9 @@ CELERY_TASK_DEFAULT_QUEUE = env("FINDER_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
 #: Catalog imports have a queue of their own (make run's text worker takes it too).
 FINDER_IMPORT_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.imports"
-CELERY_TASK_ROUTES = {"catalog.tasks.import_upload": {"queue": FINDER_IMPORT_QUEUE}}
+#: Fetching photos from image links waits on the shops' servers, not the CPU: on the imports queue too.
+CELERY_TASK_ROUTES = {"catalog.tasks.import_upload": {"queue": FINDER_IMPORT_QUEUE},
+                      "catalog.tasks.fetch_images": {"queue": FINDER_IMPORT_QUEUE}}
 # Every task has time limits: one that hangs is stopped (and, for imports, its run marked
 # failed) rather than holding a worker forever. An import may take long; a batch may not.
 FINDER_IMPORT_TIME_LIMIT = env.int("FINDER_IMPORT_TIME_LIMIT", default=3600)
@@ -310,6 +314,13 @@ FINDER_ANALYTICS_DAYS = env.int("FINDER_ANALYTICS_DAYS", default=90)
 # recomputed when the catalog changed.
 FINDER_MAP_METHOD = env("FINDER_MAP_METHOD", default="tsne")
 FINDER_MAP_SECONDS = env.float("FINDER_MAP_SECONDS", default=120.0)
+#: While writes keep coming, the kept answers are retired at most once in this many seconds (the
+#: first write after a quiet spell at once): an answer is never further behind the index.
+FINDER_EPOCH_SECONDS = env.float("FINDER_EPOCH_SECONDS", default=2.0)
+#: The shop's currency (ISO 4217): every price is in it; a feed's price in another is refused.
+FINDER_CURRENCY = env("FINDER_CURRENCY", default="USD").upper()
+#: Fetch photos from image links on private addresses too (an intranet's shop; the tests).
+FINDER_FETCH_ALLOW_PRIVATE = env.bool("FINDER_FETCH_ALLOW_PRIVATE", default=False)
 # The sweep (search.tasks.sweep_index) runs on the worker started with beat (-B).
 FINDER_SWEEP_SECONDS = env.float("FINDER_SWEEP_SECONDS", default=60.0)
 #: Work queued longer ago than this is queued again by the sweep, and shown as delayed.
@@ -317,6 +328,8 @@ FINDER_PENDING_TOO_LONG = env.int("FINDER_PENDING_TOO_LONG", default=600)
 CELERY_BEAT_SCHEDULE = {
     "sweep-index": {"task": "search.tasks.sweep_index", "schedule": FINDER_SWEEP_SECONDS,
                     "options": {"expires": FINDER_SWEEP_SECONDS}},
+    "fetch-overdue-images": {"task": "catalog.tasks.fetch_overdue_images", "schedule": FINDER_SWEEP_SECONDS,
+                             "options": {"expires": FINDER_SWEEP_SECONDS}},
     "remove-stale-files": {"task": "catalog.tasks.remove_stale_files", "schedule": 3600.0,
                            "options": {"expires": 3600}},
     "refresh-catalog-maps": {"task": "search.tasks.refresh_maps", "schedule": FINDER_MAP_SECONDS,
@@ -360,6 +373,10 @@ FINDER_MAX_PHOTO_BYTES = env.int("FINDER_MAX_PHOTO_BYTES", default=10_000_000)
 #: The largest request body of any view that takes no upload (a form, an API write).
 FINDER_MAX_BODY_BYTES = env.int("FINDER_MAX_BODY_BYTES", default=1_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FINDER_MAX_BODY_BYTES
+# Django 6 reads a URL typed without a scheme as https: so do the admin's forms now.
+FORMS_URLFIELD_ASSUME_HTTPS = True
+#: The write API's bulk endpoint takes a body up to this size (read a line at a time).
+FINDER_MAX_BULK_BYTES = env.int("FINDER_MAX_BULK_BYTES", default=10_000_000)
 #: A request body must arrive within FINDER_BODY_GRACE seconds plus its length at this many bytes a
 #: second (finder/wsgi.py): a client that trickles it slower is cut off and frees its web thread.
 FINDER_BODY_GRACE = env.float("FINDER_BODY_GRACE", default=10.0)

@@ -9,18 +9,20 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from catalog.attributes import ATTRIBUTES
-from catalog.selectors import embedding_backlog
+from catalog.attributes import TAGS
 from search.evaluation import last_recall_check, start_recall_check
+from search.indexing import queue_embedding
 from search.kinds import BY_NAME, KINDS
 from search.mapping import map_points
-from search.models import CatalogMap, SynonymGroup
+from search.models import CatalogMap, IndexEntry, SynonymGroup
 from search.query.suggest import MAX_QUERY_LENGTH, remove_suggestion
+from search.selectors import embedding_backlog
 from search.store import get_store
 from search.store.connection import SearchUnavailable
 
@@ -70,6 +72,28 @@ def indexed_in_words(info: dict) -> str:
     return f"{info['percent_indexed']:.0%} indexed so far: Redis is still taking in its {documents:,} documents"
 
 
+@admin.register(IndexEntry)
+class IndexEntryAdmin(admin.ModelAdmin):
+    """Where each product's vectors stand: staff find what failed, and why, and try again."""
+
+    list_display = ("product", "kind", "state", "reason", "queued_at", "updated_at")
+    list_filter = ("state", "kind")
+    search_fields = ("product__id", "product__name", "reason")
+    list_select_related = ("product",)
+    readonly_fields = ("product", "kind", "state", "queued_at", "reason", "updated_at")
+    actions = ("retry",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # search keeps its own entries
+
+    @admin.action(description="Embed the selected products again")
+    def retry(self, request: HttpRequest, queryset: QuerySet[IndexEntry]) -> None:
+        ids = list(queryset.values_list("product_id", flat=True).distinct())
+        queue_embedding(ids, {BY_NAME[kind] for kind in queryset.values_list("kind", flat=True).distinct()
+                              if kind in BY_NAME})
+        self.message_user(request, f"{len(ids)} products queued for embedding.", messages.SUCCESS)
+
+
 @admin.register(SynonymGroup)
 class SynonymGroupAdmin(admin.ModelAdmin):
     list_display = ("__str__", "updated_at")
@@ -84,7 +108,7 @@ def catalog_map_view(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "admin/catalog_map.html", {
         **admin.site.each_context(request), "title": "Catalog map",
         "kinds": [{"kind": kind, "map": maps.get(kind.name)} for kind in reversed(KINDS)],
-        "attributes": ATTRIBUTES})
+        "attributes": TAGS})
 
 
 def catalog_map_data(request: HttpRequest, kind: str) -> JsonResponse:

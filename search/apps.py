@@ -16,7 +16,8 @@ class SearchConfig(AppConfig):
         from search.query.synonyms import forget_groups
 
         signals.importing.connect(receivers.index_exists, dispatch_uid="search-index-exists")
-        signals.products_changed.connect(receivers.embed_changed, dispatch_uid="search-embed-changed")
+        signals.products_changed.connect(receivers.changed, dispatch_uid="search-products-changed")
+        signals.progress_asked.connect(receivers.progress, dispatch_uid="search-progress")
         signals.products_deleting.connect(receivers.forget_deleted, dispatch_uid="search-forget-deleted")
         for changed in (post_save, post_delete):
             changed.connect(forget_groups, sender=SynonymGroup, dispatch_uid=f"search-synonyms-{changed}")

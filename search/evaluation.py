@@ -18,15 +18,15 @@ from django.utils import timezone
 from PIL import Image
 from redisvl.query import VectorQuery
 
-from catalog.models import Product
 from finder.celery import app
 from search.embedding.image import load_image_embedder
 from search.embedding.runtime import default_runtime, device
+from search.filters import Filters, name_words
 from search.kinds import KINDS, By
 from search.query.box import Mode, search_products
-from search.query.filters import Filters, name_words
 from search.query.recommend import recommended
 from search.query.similar import similar_products
+from search.selectors import searchable_products
 from search.store.connection import SearchUnavailable, get_client, search_errors
 from search.store.schema import alias
 from search.store.versions import live_index
@@ -146,7 +146,7 @@ def similarity_precision(by: By, samples: int = 200, k: int = 12, seed: int = 0,
     The denominator is k, or fewer when the catalog holds fewer other products of that type
     (within those filters).
     """
-    indexed = Product.objects.filter(status=Product.Status.INDEXED)
+    indexed = searchable_products()
     keys = ("article_type", "gender", "master_category") if within else ("article_type",)
     type_counts = Counter(indexed.values_list(*keys))
     if by is By.IMAGE:
@@ -171,7 +171,7 @@ def recommendation_precision(samples: int = 100, k: int = 12, seed: int = 0) -> 
     watches); precision@k is the share of the picks of that type. Then they dismiss three
     products of the other type their picks held most of: the share of that type in the picks,
     before and after (it should fall)."""
-    indexed = Product.objects.filter(status=Product.Status.INDEXED).exclude(image="")
+    indexed = searchable_products().exclude(image="")
     groups: dict[tuple[str, str], list[int]] = {}
     for product_id, article_type, colour in indexed.values_list("id", "article_type", "base_colour"):
         groups.setdefault((article_type, colour), []).append(product_id)
@@ -206,7 +206,7 @@ def search_precision(queries: list[dict[str, Any]], mode: Mode, understanding: b
     """Precision@min(k, relevant) of the search box on shopper ``queries`` ({"q", "expect":
     {field: [values]}}): a result counts when it has one of the expected values of every
     expected field. ``label`` names the set in the report."""
-    catalog = list(Product.objects.filter(status=Product.Status.INDEXED).values(
+    catalog = list(searchable_products().values(
         "name", "gender", "master_category", "sub_category", "article_type", "base_colour", "season", "usage"))
     scores, skipped = [], 0
     for query in queries:
@@ -236,7 +236,7 @@ class ImageModelReport:
 def image_model_report(model: str, samples: int = 200, k: int = 12, seed: int = 0) -> ImageModelReport:
     """Embed every indexed product's photo with ``model`` (in this process, not into the index)
     and measure it by exact nearest neighbours: what choosing it would give, before choosing."""
-    products = list(Product.objects.filter(status=Product.Status.INDEXED).exclude(image="")
+    products = list(searchable_products().exclude(image="")
                     .values_list("image", "article_type", "gender", "master_category"))
     embedder = load_image_embedder(device(), default_runtime(device()), model)
     started, vectors = time.perf_counter(), []

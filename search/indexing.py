@@ -16,7 +16,7 @@ import numpy as np
 from amqp.exceptions import ChannelError
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 from PIL import Image
@@ -25,39 +25,68 @@ from catalog.images import ImageRejected, check_file_size, load_image
 from catalog.models import Product
 from finder.celery import app
 from search.kinds import BY_NAME, KINDS, PRIMARY, VectorKind
+from search.models import WAITING, IndexEntry
 from search.store import get_store
 from search.store.schema import configured_layout
 
 logger = logging.getLogger(__name__)
-#: The task that embeds a batch: named, not imported (the tasks import this module).
+#: The tasks that embed a batch and rewrite documents: named, not imported (the tasks import this module).
 EMBED_TASK = "search.tasks.embed"
+REFRESH_TASK = "search.tasks.refresh_documents"
+State = IndexEntry.State
 
 
-def queue_embedding(product_ids: Iterable[int], kinds: Iterable[VectorKind] = KINDS) -> None:
+def _set_entries(kind: VectorKind, product_ids: Iterable[str], state: str, **values: object) -> None:
+    """Create or update the products' entries of ``kind`` (one statement per thousand)."""
+    ids = list(product_ids)
+    for start in range(0, len(ids), 1000):
+        IndexEntry.objects.bulk_create(
+            [IndexEntry(product_id=pid, kind=kind.name, state=state, **values) for pid in ids[start:start + 1000]],
+            update_conflicts=True, unique_fields=["product", "kind"], update_fields=["state", *values])
+
+
+def products_changed(product_ids: list[str], fields: Collection[str] | None) -> None:
+    """Products were created (``fields`` None) or some of their ``fields`` changed: embed again
+    the kinds of vector those fields make; the rest only has its documents rewritten (a new
+    price re-embeds nothing)."""
+    embedded = [kind for kind in KINDS if fields is None or set(kind.inputs) & set(fields)]
+    if embedded:
+        queue_embedding(product_ids, embedded)
+    if fields is not None and PRIMARY not in embedded:
+        try:
+            app.send_task(REFRESH_TASK, (product_ids,), queue=PRIMARY.queue())
+        except OperationalError as exc:
+            logger.warning("the broker cannot be reached (%s): %d products' documents are rewritten when they "
+                           "are next embedded", exc, len(product_ids))
+
+
+def queue_embedding(product_ids: Iterable[str], kinds: Iterable[VectorKind] = KINDS) -> None:
     """Queue the products' embedding of each of ``kinds`` (for the products it applies to), in batches.
 
-    With the broker unreachable (after Celery's own retries), the products stay pending in the
-    database and :func:`search.lifecycle.sweep_index` queues them once it is back: nothing is lost.
+    Their entries say pending first, queued once their task is sent: with the broker unreachable
+    (after Celery's own retries), they stay pending and :func:`search.lifecycle.sweep_index`
+    queues them once it is back. A kind that no longer applies to a product (its photo is
+    gone) loses its entry.
     """
     ids = list(product_ids)
-    now = timezone.now()
     size = settings.FINDER_EMBED_BATCH
-    try:
-        for kind in kinds:
-            products = Product.objects.filter(kind.applies, id__in=ids)
-            if kind.primary:
-                products.update(**{kind.queued_field: now})
-            else:
-                # How long a product has waited: queued again, it keeps its time.
-                products.filter(~kind.pending | Q(**{kind.queued_field: None})).update(**{kind.queued_field: now})
-                products.update(**dict(kind.pending.children))
-            chosen = set(products.values_list("id", flat=True))
-            batch = [pid for pid in ids if pid in chosen]
+    for kind in kinds:
+        chosen = set(Product.objects.filter(kind.applies, id__in=ids).values_list("id", flat=True))
+        IndexEntry.objects.filter(kind=kind.name, product_id__in=[pid for pid in ids if pid not in chosen]).delete()
+        batch = [pid for pid in ids if pid in chosen]
+        # How long a product has waited: queued again, it keeps its time.
+        _set_entries(kind, batch, State.PENDING, reason="")
+        try:
             for start in range(0, len(batch), size):
-                app.send_task(EMBED_TASK, (kind.name, batch[start:start + size]), queue=kind.queue())
-    except OperationalError as exc:
-        logger.warning("the broker cannot be reached (%s): %d products stay pending until the sweep "
-                       "queues them", exc, len(ids))
+                part = batch[start:start + size]
+                app.send_task(EMBED_TASK, (kind.name, part), queue=kind.queue())
+                IndexEntry.objects.filter(kind=kind.name, product_id__in=part, queued_at=None).update(
+                    queued_at=timezone.now())
+                IndexEntry.objects.filter(kind=kind.name, product_id__in=part).update(state=State.QUEUED)
+        except OperationalError as exc:
+            logger.warning("the broker cannot be reached (%s): %d products stay pending until the sweep "
+                           "queues them", exc, len(batch))
+            return
 
 
 def waiting_tasks() -> dict[str, int]:
@@ -73,7 +102,12 @@ def waiting_tasks() -> dict[str, int]:
     return waiting
 
 
-def index_texts(product_ids: list[int]) -> None:
+def _done(kind: VectorKind, product_ids: Iterable[str]) -> None:
+    IndexEntry.objects.filter(kind=kind.name, product_id__in=list(product_ids)).update(
+        state=State.INDEXED, queued_at=None, reason="")
+
+
+def index_texts(product_ids: list[str]) -> None:
     """Embed a batch of products' text and write their documents: searchable from then on.
 
     Redis trouble raises :class:`SearchUnavailable`, for the task to retry.
@@ -82,41 +116,42 @@ def index_texts(product_ids: list[int]) -> None:
     if not products:
         return
     layout = configured_layout()
-    text = BY_NAME["text"]
-    vectors = text.embedder().embed([p.search_text() for p in products])
-    get_store().write_documents(layout, products, text.field, vectors,
+    vectors = PRIMARY.embedder().embed([p.search_text for p in products])
+    get_store().write_documents(layout, products, PRIMARY.field, vectors,
                                 cleared=[kind.field for kind in KINDS if not kind.primary])
-    for product in products:
-        product.status = Product.Status.INDEXED
-        _note_text_only(product)
-    Product.objects.bulk_update(products, ["status", "status_reason"])
+    _done(PRIMARY, (p.id for p in products))
 
 
-def index_images(product_ids: list[int]) -> None:
+def refresh_documents(product_ids: list[str]) -> None:
+    """Rewrite the documents of products whose vectors still hold (their price, stock or link
+    changed): nothing is embedded. Products not searchable yet get theirs when they are."""
+    indexed = IndexEntry.objects.filter(kind=PRIMARY.name, state=State.INDEXED, product_id__in=product_ids)
+    products = list(Product.objects.filter(id__in=indexed.values("product_id")))
+    if products:
+        get_store().write_fields(configured_layout(), products)
+
+
+def index_images(product_ids: list[str]) -> None:
     """Embed a batch of products' images and add the vectors to their documents.
 
-    A product whose image cannot be read stays searchable by text, with the reason kept.
+    A product whose image cannot be read stays searchable by text, its entry failed with the reason.
     """
     products = list(Product.objects.filter(id__in=product_ids))
     if not products:
         return
     layout = configured_layout()
     image = BY_NAME["image"]
-    vectors = _image_vectors(products)
+    vectors, problems = _image_vectors(products)
     get_store().write_vectors(layout, image.field, {product.id: vectors.get(product.id) for product in products})
-    for product in products:
-        product.image_pending = False
-        _note_text_only(product)
-    Product.objects.bulk_update(products, ["image_pending", "image_problem", "status_reason"])
+    _done(image, vectors)
+    for product_id, reason in problems.items():
+        image_failed([product_id], reason)
 
 
-def _note_text_only(product: Product) -> None:
-    product.status_reason = f"searchable by text only: {product.image_problem}" if product.image_problem else ""
-
-
-def _image_vectors(products: list[Product]) -> dict[int, np.ndarray]:
-    """Image vectors by product id, for the products whose image opens; notes the others."""
-    images: dict[int, Image.Image] = {}
+def _image_vectors(products: list[Product]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Image vectors by product id, for the products whose image opens; and why the others' did not."""
+    images: dict[str, Image.Image] = {}
+    problems: dict[str, str] = {}
     for product in products:
         if not product.image:
             continue
@@ -125,65 +160,79 @@ def _image_vectors(products: list[Product]) -> dict[int, np.ndarray]:
             with product.image.open("rb") as handle:
                 images[product.id] = load_image(handle.read())
         except OSError as exc:
-            product.image_problem = f"the image file cannot be read ({exc})"[:255]
+            problems[product.id] = f"the image file cannot be read ({exc})"
         except ImageRejected as exc:
-            product.image_problem = str(exc)[:255]
+            problems[product.id] = str(exc)
     if not images:
-        return {}
+        return {}, problems
     vectors = BY_NAME["image"].embedder().embed(list(images.values()))
-    return dict(zip(images, vectors, strict=True))
+    return dict(zip(images, vectors, strict=True)), problems
 
 
-def image_failed(product_ids: list[int], reason: str) -> None:
-    Product.objects.filter(id__in=product_ids).update(image_pending=False, image_problem=reason[:255],
-                                                      status_reason=f"searchable by text only: {reason}"[:255])
+def image_failed(product_ids: list[str], reason: str) -> None:
+    IndexEntry.objects.filter(kind=BY_NAME["image"].name, product_id__in=product_ids).update(
+        state=State.FAILED, reason=reason[:255], queued_at=None)
 
 
-def mark_failed(product_ids: list[int], reason: str) -> None:
-    Product.objects.filter(id__in=product_ids).update(status=Product.Status.FAILED, status_reason=reason[:255],
-                                                      image_pending=False)
+def mark_failed(product_ids: list[str], reason: str) -> None:
+    """The products cannot be made searchable: every entry of theirs still waiting fails, with the reason."""
+    IndexEntry.objects.filter(product_id__in=product_ids).filter(
+        Q(kind=PRIMARY.name) | Q(state__in=WAITING)).update(state=State.FAILED, reason=reason[:255], queued_at=None)
 
 
-def remove_from_index(product_ids: Iterable[int]) -> None:
+def remove_from_index(product_ids: Iterable[str]) -> None:
     """Delete products' documents from every version of the index, and their metadata."""
     get_store().remove(product_ids)
 
 
 def reconcile_index(busy: Collection[str] = ()) -> int:
-    """Queue every product the index lacks: pending ones, indexed ones whose document is gone,
-    and ones whose other vectors are gone; how many.
+    """Queue every product the index lacks: products search has not seen, pending ones, indexed
+    ones whose document is gone, and ones whose other vectors are gone; how many.
 
-    For the kinds named in ``busy`` (their queue holds tasks), work is queued again only for
-    products that have waited longer than ``FINDER_PENDING_TOO_LONG`` seconds.
+    For the kinds named in ``busy`` (their queue holds tasks), queued work is queued again only
+    for products that have waited longer than ``FINDER_PENDING_TOO_LONG`` seconds; with an
+    empty queue, queued work was lost and is queued again.
     This is how the index is rebuilt from the database after Redis lost its data.
     """
     layout = configured_layout()
-    secondary = [kind for kind in KINDS if not kind.primary]
-    indexed = Product.objects.filter(status=Product.Status.INDEXED)
-    ids = list(indexed.values_list("id", flat=True))
-    expected = {kind.name: set(indexed.filter(kind.applies & ~kind.pending, **{kind.problem_field: ""})
-                               .values_list("id", flat=True)) for kind in secondary}
-    present = get_store().present(layout, ids, [kind.field for kind in secondary])
-    lost = [pid for pid, (doc, *_) in zip(ids, present, strict=True) if not doc]
-    Product.objects.filter(id__in=lost).update(**dict(PRIMARY.pending.children), **{PRIMARY.queued_field: None})
-    for position, kind in enumerate(secondary, start=1):
-        lost = [pid for pid, found in zip(ids, present, strict=True)
-                if found[0] and not found[position] and pid in expected[kind.name]]
-        Product.objects.filter(id__in=lost).update(**dict(kind.pending.children), **{kind.queued_field: None})
-    overdue = timezone.now() - timedelta(seconds=settings.FINDER_PENDING_TOO_LONG)
-    waiting: dict[str, set[int]] = {}
     for kind in KINDS:
-        products = Product.objects.filter(kind.pending)
+        _add_missing_entries(kind)
+    secondary = [kind for kind in KINDS if not kind.primary]
+    ids = list(IndexEntry.objects.filter(kind=PRIMARY.name, state=State.INDEXED).values_list("product_id", flat=True))
+    present = get_store().present(layout, ids, [kind.field for kind in secondary])
+    _set_entries(PRIMARY, [pid for pid, (doc, *_) in zip(ids, present, strict=True) if not doc], State.PENDING,
+                 queued_at=None)
+    for position, kind in enumerate(secondary, start=1):
+        expected = set(IndexEntry.objects.filter(kind=kind.name, state=State.INDEXED, product_id__in=ids)
+                       .values_list("product_id", flat=True))
+        lost = [pid for pid, found in zip(ids, present, strict=True)
+                if found[0] and not found[position] and pid in expected]
+        _set_entries(kind, lost, State.PENDING, queued_at=None)
+    overdue = timezone.now() - timedelta(seconds=settings.FINDER_PENDING_TOO_LONG)
+    waiting: dict[str, set[str]] = {}
+    for kind in KINDS:
+        entries = IndexEntry.objects.filter(kind=kind.name, state__in=WAITING)
         if kind.name in busy:
-            products = (products.filter(Q(**{f"{kind.queued_field}__lt": overdue}) | Q(**{kind.queued_field: None}))
-                        if _due(kind.name) else products.none())
-        waiting[kind.name] = set(products.values_list("id", flat=True))
+            entries = (entries.filter(Q(state=State.PENDING) | Q(queued_at__lt=overdue) | Q(queued_at=None))
+                       if _due(kind.name) else entries.filter(state=State.PENDING))
+        waiting[kind.name] = set(entries.values_list("product_id", flat=True))
     # A document written afresh brings every vector; the other kinds queue what it does not.
     rewritten = waiting[PRIMARY.name]
     queue_embedding(rewritten)
     for kind in secondary:
         queue_embedding(waiting[kind.name] - rewritten, [kind])
     return len(set().union(*waiting.values()))
+
+
+def _add_missing_entries(kind: VectorKind) -> None:
+    """Pending entries for the products ``kind`` applies to that have none (new to search, as
+    after an upgrade); entries of products it no longer applies to go."""
+    missing = (Product.objects.filter(kind.applies)
+               .exclude(Exists(IndexEntry.objects.filter(product=OuterRef("pk"), kind=kind.name)))
+               .values_list("id", flat=True))
+    _set_entries(kind, list(missing), State.PENDING)
+    if kind.applies:
+        IndexEntry.objects.filter(kind=kind.name).exclude(product__in=Product.objects.filter(kind.applies)).delete()
 
 
 def _due(kind: str) -> bool:

@@ -3,8 +3,9 @@
 The index's vector fields (:mod:`search.store.schema`), the embedding task and its queues
 (:mod:`search.tasks`, :mod:`search.indexing`), the recall check and relevance measures
 (:mod:`search.evaluation`), the workers ``runfinder`` starts and the "By ..." choices the
-pages offer all come from :data:`KINDS`. Adding a kind is a row here, its embedder, its writer
-and, for its pending state, two product fields (docs/recipes.md).
+pages offer all come from :data:`KINDS`; where each product's vector of each kind stands is
+an :class:`search.models.IndexEntry`. Adding a kind is a row here, its embedder, its writer
+and its index setting (docs/recipes.md).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils.module_loading import import_string
 
-from catalog.models import Product
+from catalog.models import SEARCH_TEXT_FIELDS
 from search.embedding.image import image_embedder, image_model
 from search.embedding.runtime import ModelInfo
 from search.embedding.text import text_embedder, text_model
@@ -26,9 +27,9 @@ from search.embedding.text import text_embedder, text_model
 
 @dataclass(frozen=True)
 class VectorKind:
-    """One kind of vector: what computes it, where it is kept, which queue its work waits in."""
+    """One kind of vector: what computes it, from what, where it is kept, which queue its work waits in."""
 
-    #: ``?by=<name>``, and the embedding task's argument.
+    #: ``?by=<name>``, the embedding task's argument, and its :class:`search.models.IndexEntry`'s kind.
     name: str
     #: The index's vector field.
     field: str
@@ -44,14 +45,10 @@ class VectorKind:
     #: index, and to ``(product_ids, reason) -> None``, which records that it could not.
     writer: str
     on_failure: str
-    #: Products waiting for this kind of vector (a Q of field=value: setting those marks a product
-    #: pending), and the field saying since when.
-    pending: Q
-    queued_field: str
-    #: Products that can have this kind of vector at all; a product whose ``problem_field`` is
-    #: set has none for a reason (an unreadable photo) and is not expected to.
+    #: The Product fields the vector is computed from: a change to any of them embeds it again.
+    inputs: tuple[str, ...]
+    #: Products that can have this kind of vector at all (a photo needs a product with one).
     applies: Q = field(default_factory=Q)
-    problem_field: str = ""
     #: The kind that writes the document: a product is searchable once it has this vector.
     primary: bool = False
     #: What a product page calls the row of products similar by this kind.
@@ -60,22 +57,20 @@ class VectorKind:
     def queue(self) -> str:
         return f"{settings.CELERY_TASK_DEFAULT_QUEUE}{self.queue_suffix}"
 
-    def write(self, product_ids: list[int]) -> None:
+    def write(self, product_ids: list[str]) -> None:
         import_string(self.writer)(product_ids)
 
-    def fail(self, product_ids: list[int], reason: str) -> None:
+    def fail(self, product_ids: list[str], reason: str) -> None:
         import_string(self.on_failure)(product_ids, reason)
 
 
 KINDS: tuple[VectorKind, ...] = (
     VectorKind("text", "text_vector", "FINDER_TEXT_INDEX", "", text_model, text_embedder,
-               "search.indexing.index_texts", "search.indexing.mark_failed",
-               pending=Q(status=Product.Status.PENDING), queued_field="queued_at", primary=True,
-               row_title="Similar description"),
+               "search.indexing.index_texts", "search.indexing.mark_failed", inputs=SEARCH_TEXT_FIELDS,
+               primary=True, row_title="Similar description"),
     VectorKind("image", "image_vector", "FINDER_IMAGE_INDEX", ".images", image_model, image_embedder,
-               "search.indexing.index_images", "search.indexing.image_failed",
-               pending=Q(image_pending=True), queued_field="image_queued_at", applies=~Q(image=""),
-               problem_field="image_problem", row_title="Looks like this"),
+               "search.indexing.index_images", "search.indexing.image_failed", inputs=("image",),
+               applies=~Q(image=""), row_title="Looks like this"),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 PRIMARY = next(kind for kind in KINDS if kind.primary)

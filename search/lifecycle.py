@@ -17,9 +17,11 @@ import logging
 
 from kombu.exceptions import OperationalError
 
-from catalog.models import PENDING, Product
+from catalog.models import Product
 from finder.celery import app
 from search.indexing import queue_embedding, reconcile_index, waiting_tasks
+from search.models import WAITING, IndexEntry
+from search.selectors import searchable_products
 from search.store import get_store
 from search.store.connection import SearchUnavailable
 from search.store.schema import configured_layout
@@ -47,7 +49,6 @@ def ensure_index() -> str:
         return f"{layout.index_name} is being built beside {live}"
     if store.info(live)["prefix"] != layout.doc_prefix:
         # New models: every product is embedded afresh into the new version's documents.
-        Product.objects.update(status=Product.Status.PENDING, status_reason="")
         queue_embedding(Product.objects.values_list("id", flat=True))
     app.send_task(COMPLETE_REBUILD_TASK, (layout.index_name,))
     return f"building {layout.index_name} beside {live}; the alias moves when it is complete"
@@ -69,7 +70,7 @@ def swap_alias_if_complete(target: str) -> bool:
             store.drop(target, documents=live is None or prefix != store.info(live)["prefix"])
         return True
     info = store.info(target)
-    if info["percent_indexed"] < 1.0 or Product.objects.filter(PENDING).exists():
+    if info["percent_indexed"] < 1.0 or IndexEntry.objects.filter(state__in=WAITING).exists():
         return False
     if live == target:
         return True
@@ -86,7 +87,7 @@ def drop_index(documents: bool = False) -> list[str]:
     """Drop every version of the index (and, with ``documents``, the vectors and metadata)."""
     names = get_store().drop_all(documents)
     if documents:
-        Product.objects.update(status=Product.Status.PENDING, status_reason="")
+        IndexEntry.objects.update(state=IndexEntry.State.PENDING, queued_at=None, reason="")
     return names
 
 
@@ -124,7 +125,7 @@ def fill_suggestions() -> int:
     prefix = store.info(live)["prefix"]
     if store.has_suggestions(prefix):
         return 0
-    indexed = Product.objects.filter(status=Product.Status.INDEXED).order_by("id")
+    indexed = searchable_products().order_by("id")
     count = 0
     for start in range(0, indexed.count(), SUGGESTION_BATCH):
         batch = list(indexed[start:start + SUGGESTION_BATCH])
@@ -136,7 +137,6 @@ def fill_suggestions() -> int:
 def rebuild_from_database() -> int:
     """Embed every product again, into the configured version; how many were queued."""
     ensure_index()
-    Product.objects.update(status=Product.Status.PENDING, status_reason="")
     ids = list(Product.objects.values_list("id", flat=True))
     queue_embedding(ids)
     return len(ids)

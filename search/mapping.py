@@ -20,11 +20,11 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max
 
-from catalog.attributes import ATTRIBUTES, FIELDS
+from catalog.attributes import TAGS
 from catalog.models import Product
-from catalog.selectors import embedding_backlog
 from search.kinds import KINDS, VectorKind
 from search.models import CatalogMap
+from search.selectors import embedding_backlog
 from search.store.connection import get_reader, search_errors
 from search.store.versions import live_index
 
@@ -75,7 +75,7 @@ def compute_map(kind: VectorKind, stamp: str) -> CatalogMap:
     return found
 
 
-def _vectors(kind: VectorKind, product_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
+def _vectors(kind: VectorKind, product_ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
     """The products that have a ``kind`` vector in the live index, and their vectors."""
     live = live_index()
     client = get_reader()
@@ -122,9 +122,10 @@ def map_points(kind: VectorKind) -> dict[str, Any] | None:
     if found is None:
         return None
     ids = found.points["ids"]
-    rows = dict((row[0], row[1:]) for row in Product.objects.filter(id__in=ids).values_list("id", *FIELDS))
+    rows = dict((row[0], row[1:]) for row in Product.objects.filter(id__in=ids)
+                .values_list("id", *(attribute.field for attribute in TAGS)))
     attributes = {}
-    for column, attribute in enumerate(ATTRIBUTES):
+    for column, attribute in enumerate(TAGS):
         values = [rows[pid][column] if pid in rows else "" for pid in ids]
         common = [value for value, _ in Counter(v for v in values if v).most_common(COLOURED_VALUES)]
         code = {value: n for n, value in enumerate(common)}

@@ -74,3 +74,34 @@ class CatalogMap(models.Model):
 
     def __str__(self) -> str:
         return f"map of {self.kind} vectors ({self.method}, {len(self.points['ids'])} products)"
+
+
+class IndexEntry(models.Model):
+    """Where one product's vector of one kind stands: what search tracks per product (as
+    wagtail's ``IndexEntry``), in a table of its own, so that the catalog knows nothing of
+    vector kinds. A product without a text entry has not been seen by search yet: it is pending."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        QUEUED = "queued", "Queued"
+        INDEXED = "indexed", "Indexed"
+        FAILED = "failed", "Failed"
+
+    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, help_text="The vector kind (search.kinds): text, image...")
+    state = models.CharField(max_length=16, choices=State, default=State.PENDING)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="When its work was last queued.")
+    reason = models.CharField(max_length=255, blank=True, help_text="Why it failed.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "index entries"
+        constraints = [models.UniqueConstraint(fields=["product", "kind"], name="one-entry-a-product-and-kind")]
+        indexes = [models.Index(fields=["kind", "state"], name="entry-kind-state")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.kind}: {self.state}"
+
+
+#: Entries whose work waits: not yet queued, or queued and not done.
+WAITING = (IndexEntry.State.PENDING, IndexEntry.State.QUEUED)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from search.indexing import queue_embedding, remove_from_index
+from search import indexing, selectors
 from search.lifecycle import ensure_index
 
 
@@ -14,11 +15,16 @@ def index_exists(**kwargs: Any) -> None:
     ensure_index()
 
 
-def embed_changed(product_ids: list[int], **kwargs: Any) -> None:
-    """Products were created or changed: queue their embedding."""
-    queue_embedding(product_ids)
+def changed(product_ids: list[str], fields: Collection[str] | None = None, **kwargs: Any) -> None:
+    """Products were created or changed: embed what their changes make stale, rewrite the rest."""
+    indexing.products_changed(product_ids, fields)
 
 
-def forget_deleted(product_ids: list[int], **kwargs: Any) -> None:
+def forget_deleted(product_ids: list[str], **kwargs: Any) -> None:
     """Products are about to be deleted: their documents go first (Redis down raises, and they stay)."""
-    remove_from_index(product_ids)
+    indexing.remove_from_index(product_ids)
+
+
+def progress(product_ids: Collection[str] | None, **kwargs: Any) -> dict[str, int]:
+    """How far the products are searchable, for the catalog's import reports."""
+    return selectors.status_counts(product_ids)

@@ -15,8 +15,8 @@ from django.db.models import Count
 from django.http import HttpRequest
 
 from catalog.models import Product
+from search.filters import Filters
 from search.query import listing
-from search.query.filters import Filters
 from search.query.ordering import Sort
 from search.query.recommend import recommended
 from search.store import get_store
@@ -24,7 +24,7 @@ from shoppers.models import Dismissal, Favourite, View
 from shoppers.services import FAVOURITES_CACHE_SECONDS, GUEST_KEY, favourites_key
 
 
-def favourite_ids(request: HttpRequest) -> list[int]:
+def favourite_ids(request: HttpRequest) -> list[str]:
     """The shopper's favourites' ids, the latest first (an account's from the shared cache, which
     holds them for a minute: every page asks, for its hearts)."""
     if request.user.is_authenticated:
@@ -88,10 +88,10 @@ def picks_for(user: AbstractBaseUser, filters: Filters, k: int = 12) -> Picks:
     return Picks(popular(filters, k, exclude=seen), Basis.POPULAR)
 
 
-def popular(filters: Filters, k: int, exclude: Collection[int] = ()) -> list[dict[str, Any]]:
+def popular(filters: Filters, k: int, exclude: Collection[str] = ()) -> list[dict[str, Any]]:
     """The ``k`` products shoppers keep and open most (a favourite counts twice a view), then
     the newest, within ``filters``: as the index shows them."""
-    fans: Counter[int] = Counter()
+    fans: Counter[str] = Counter()
     for pid, n in Favourite.objects.values_list("product").annotate(n=Count("id")):
         fans[pid] += 2 * n
     for pid, n in View.objects.values_list("product").annotate(n=Count("id")):

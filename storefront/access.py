@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -47,3 +47,16 @@ class SearchAnalyst(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         return bool(request.user and request.user.is_staff and request.user.has_perm("analytics.view_search"))
 
+
+
+class CatalogWriter(BasePermission):
+    """Reading a product: as :class:`CatalogReader`. Writing one: staff whose account may change
+    products (``catalog.change_product``; deleting takes ``catalog.delete_product``); a shopper
+    is refused (403), a request without a token asked for one (401)."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if request.method in SAFE_METHODS:
+            return may_browse(request)
+        if request.method == "DELETE":
+            return request.user.has_perm("catalog.delete_product")
+        return request.user.has_perm("catalog.change_product")

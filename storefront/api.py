@@ -6,6 +6,7 @@ a token (``Authorization: Token <token>``), and answer 401 without one. Errors a
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -19,34 +20,39 @@ from django.urls import reverse
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics import selectors as analytics_selectors
-from catalog import selectors as catalog_selectors
-from catalog.attributes import BY_PARAMETER
+from catalog import services
+from catalog.attributes import BY_PARAMETER, Invalid, clean_product_id
 from catalog.models import Product
+from finder.errors import TooLarge
 from finder.throttling import ScopedThrottle
+from search import selectors as search_selectors
+from search.filters import Filters
 from search.kinds import By
 from search.query import listing
-from search.query.filters import FilterParams, Filters, printable
 from search.query.ordering import Sort
 from search.query.similar import NotSearchable, similar_products, similar_to_image
 from search.query.suggest import MAX_QUERY_LENGTH, Suggestion, suggestions
 from shoppers.selectors import favourite_products, picks_for
 from shoppers.services import dismiss, set_favourite
-from storefront.access import CatalogReader, SearchAnalyst
+from storefront.access import CatalogReader, CatalogWriter, SearchAnalyst
+from storefront.filtering import FilterParams, printable
 from storefront.photos import open_photo
 from storefront.searching import shopper_search
 from storefront.serializers import (
     AnalyticsAnswer,
+    BulkAnswer,
     FavouritesAnswer,
     ImageSearchAnswer,
     ProblemSerializer,
     ProductSerializer,
+    ProductWriteSerializer,
     RecommendationsAnswer,
     SearchAnswer,
     SimilarAnswer,
@@ -62,6 +68,8 @@ class TokenScheme(KnoxTokenScheme):
 
 
 PROBLEM = OpenApiResponse(ProblemSerializer, description="{\"detail\": message}")
+PRODUCT_ID = OpenApiParameter("product_id", str, OpenApiParameter.PATH,
+                              description="the shop's own id (a SKU): letters, digits, '-', '_', '.'")
 ERRORS = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="A bad parameter: {parameter: [messages]}"),
     401: OpenApiResponse(ProblemSerializer, description="No login or token (a private catalog), or a bad token"),
@@ -76,7 +84,7 @@ class StatusView(APIView):
 
     @extend_schema(responses={200: StatusAnswer, **ERRORS})
     def get(self, request: Request) -> Response:
-        return Response(catalog_selectors.status_counts())
+        return Response(search_selectors.status_counts())
 
 
 class ProductPagination(PageNumberPagination):
@@ -109,12 +117,126 @@ class ProductListView(generics.ListAPIView):
         return listing.products(params.filters(), Sort(params.validated_data["sort"]))
 
 
-@extend_schema(responses={200: ProductSerializer, 404: PROBLEM, **ERRORS})
-class ProductDetailView(generics.RetrieveAPIView):
-    permission_classes = [CatalogReader]
-    serializer_class = ProductSerializer
-    queryset = Product.objects.all()
-    lookup_url_kwarg = "product_id"
+class ProductView(APIView):
+    """``GET /api/v1/products/<id>`` shows a product. For staff whose token's account may change
+    products (``catalog.change_product``): ``PUT`` creates it (201) or replaces it (200) from the
+    registry's fields, ``name`` required; ``PATCH`` changes the fields given (200); ``DELETE``
+    (``catalog.delete_product``) removes it (204). Bad input answers 400 naming the field and
+    writes nothing. A write is searchable within seconds; a change that leaves the name, the
+    description and the photo alone re-embeds nothing."""
+
+    permission_classes = [CatalogWriter]
+
+    @extend_schema(parameters=[PRODUCT_ID], responses={200: ProductSerializer, 404: PROBLEM, **ERRORS})
+    def get(self, request: Request, product_id: str) -> Response:
+        return Response(ProductSerializer(get_object_or_404(Product, pk=product_id)).data)
+
+    @extend_schema(parameters=[PRODUCT_ID], request=ProductWriteSerializer, responses={
+        200: ProductSerializer, 201: ProductSerializer, 403: PROBLEM, **ERRORS})
+    def put(self, request: Request, product_id: str) -> Response:
+        values = _product_values(request.data, product_id, partial=False)
+        written = services.write_products({product_id: values}, replace=True)
+        return Response(ProductSerializer(Product.objects.get(pk=product_id)).data,
+                        status=status.HTTP_201_CREATED if written.created else status.HTTP_200_OK)
+
+    @extend_schema(parameters=[PRODUCT_ID], request=ProductWriteSerializer, responses={
+        200: ProductSerializer, 403: PROBLEM, 404: PROBLEM, **ERRORS})
+    def patch(self, request: Request, product_id: str) -> Response:
+        product = get_object_or_404(Product, pk=product_id)
+        services.write_products({product_id: _product_values(request.data, product_id, partial=True)},
+                                existing={product_id: product})
+        return Response(ProductSerializer(Product.objects.get(pk=product_id)).data)
+
+    @extend_schema(parameters=[PRODUCT_ID], responses={204: None, 403: PROBLEM, 404: PROBLEM, **ERRORS})
+    def delete(self, request: Request, product_id: str) -> Response:
+        get_object_or_404(Product, pk=product_id)
+        services.delete_products(Product.objects.filter(pk=product_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _product_values(data: Any, product_id: str, partial: bool) -> dict[str, Any]:
+    """A product's fields from a request's JSON, checked; raises 400 naming the bad ones."""
+    if not isinstance(data, dict):
+        raise serializers.ValidationError({"detail": "Send a product as a JSON object."})
+    if "id" in data and str(data["id"]) != product_id:
+        raise serializers.ValidationError({"id": ["differs from the id in the URL"]})
+    checked = ProductWriteSerializer(data=data, partial=partial)
+    checked.is_valid(raise_exception=True)
+    return dict(checked.validated_data)
+
+
+#: Lines one bulk request may hold.
+MAX_BULK_LINES = 10_000
+#: Products written to the database at a time.
+BULK_BATCH = 1000
+
+
+class BulkView(APIView):
+    """``POST /api/v1/products/bulk``, ``Content-Type: application/x-ndjson``: a product a line (a
+    whole product, as ``PUT`` takes it, with its ``id``) or ``{"delete": "<id>"}``. Every good line
+    is written; each bad one is answered in ``errors`` with its line (counted from 1; blank lines
+    are skipped) and why. At most 10,000 lines and ``FINDER_MAX_BULK_BYTES``."""
+
+    permission_classes = [CatalogWriter]
+    parser_classes: list[type] = []  # the body is read here, a line at a time
+
+    @extend_schema(request={"application/x-ndjson": {"type": "string"}},
+                   responses={200: BulkAnswer, 403: PROBLEM, 413: PROBLEM, 415: PROBLEM, **ERRORS})
+    def post(self, request: Request) -> Response:
+        if request.content_type.split(";")[0].strip() not in ("application/x-ndjson", "application/jsonl"):
+            raise exceptions.UnsupportedMediaType(request.content_type)
+        products: dict[str, dict[str, Any]] = {}
+        deletes: list[str] = []
+        errors: list[dict[str, Any]] = []
+        for number, line in enumerate(request._request, start=1):
+            if number > MAX_BULK_LINES:
+                raise TooLarge(f"Send at most {MAX_BULK_LINES:,} lines a request.")
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError as exc:
+                errors.append({"line": number, "id": "", "detail": f"not JSON: {exc}"})
+                continue
+            problem, product_id = self._line(item, products, deletes)
+            if problem:
+                errors.append({"line": number, "id": product_id, "detail": problem})
+        if not request.user.has_perm("catalog.delete_product") and deletes:
+            raise exceptions.PermissionDenied("Deleting products takes the permission catalog.delete_product.")
+        created = updated = 0
+        ids = list(products)
+        for start in range(0, len(ids), BULK_BATCH):
+            written = services.write_products({pid: products[pid] for pid in ids[start:start + BULK_BATCH]},
+                                              replace=True)
+            created, updated = created + len(written.created), updated + len(written.updated)
+        deleted = 0
+        for start in range(0, len(deletes), BULK_BATCH):
+            deleted += services.delete_products(Product.objects.filter(pk__in=deletes[start:start + BULK_BATCH]))
+        return Response({"created": created, "updated": updated, "deleted": deleted, "errors": errors})
+
+    @staticmethod
+    def _line(item: Any, products: dict[str, dict[str, Any]], deletes: list[str]) -> tuple[str, str]:
+        """Take one line's product or deletion; what is wrong with it (and its id), or ("", id)."""
+        if not isinstance(item, dict):
+            return "a line is a JSON object", ""
+        if "delete" in item:
+            try:
+                product_id = clean_product_id(item["delete"])
+            except Invalid as exc:
+                return f"delete: the id {exc}", str(item["delete"])[:64]
+            products.pop(product_id, None)
+            deletes.append(product_id)
+            return "", product_id
+        try:
+            product_id = clean_product_id(item.get("id"))
+        except Invalid as exc:
+            return f"id {exc}", str(item.get("id", ""))[:64]
+        checked = ProductWriteSerializer(data=item)
+        if not checked.is_valid():
+            return "; ".join(f"{field}: {' '.join(str(m) for m in messages)}"
+                             for field, messages in checked.errors.items()), product_id
+        products[product_id] = dict(checked.validated_data)
+        return "", product_id
 
 
 class DepthParams(FilterParams):
@@ -141,11 +263,11 @@ class SimilarView(APIView):
 
     permission_classes = [CatalogReader]
 
-    @extend_schema(parameters=[SimilarParams, OpenApiParameter("product_id", int, OpenApiParameter.PATH)], responses={
+    @extend_schema(parameters=[SimilarParams, PRODUCT_ID], responses={
         200: SimilarAnswer, 404: PROBLEM,
         409: OpenApiResponse(ProblemSerializer, description="The product has no vector of that kind (no photo)"),
         **ERRORS})
-    def get(self, request: Request, product_id: int) -> Response:
+    def get(self, request: Request, product_id: str) -> Response:
         data, filters = similar_params(request.META.get("QUERY_STRING", ""))
         try:
             results = similar_products(product_id, By(data["by"]), filters, k=data["k"], page=data["page"],
@@ -241,13 +363,13 @@ class _ProductMarkView(APIView):
     def mark(self, request: Request, product: Product, on: bool) -> None:
         raise NotImplementedError
 
-    @extend_schema(request=None, responses={204: None, 404: PROBLEM, **ERRORS})
-    def put(self, request: Request, product_id: int) -> Response:
+    @extend_schema(parameters=[PRODUCT_ID], request=None, responses={204: None, 404: PROBLEM, **ERRORS})
+    def put(self, request: Request, product_id: str) -> Response:
         self.mark(request, get_object_or_404(Product, pk=product_id), on=True)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(responses={204: None, 404: PROBLEM, **ERRORS})
-    def delete(self, request: Request, product_id: int) -> Response:
+    @extend_schema(parameters=[PRODUCT_ID], responses={204: None, 404: PROBLEM, **ERRORS})
+    def delete(self, request: Request, product_id: str) -> Response:
         self.mark(request, get_object_or_404(Product, pk=product_id), on=False)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from jinja2 import Environment
 
-from storefront.templatetags.shop import match_label, path_for, why_this
+from storefront.templatetags.shop import match_label, money, path_for, why_this
 
 
 def environment(**options: Any) -> Environment:
     jinja = Environment(**options)  # Django's backend passes autoescape=True
-    jinja.filters.update(path_for=path_for, match_label=match_label, why_this=why_this)
+    jinja.filters.update(path_for=path_for, match_label=match_label, money=money, why_this=why_this)
     return jinja

@@ -9,8 +9,8 @@ from django.http import HttpRequest
 
 from analytics.services import record_search, timed
 from finder.throttling import client_network
+from search.filters import Filters
 from search.query.box import SearchPage, search_products
-from search.query.filters import Filters
 from search.query.suggest import remember_query
 
 

@@ -1,20 +1,81 @@
-"""The product as the API shows it from the database: the shape of the index's documents."""
+"""The product as the API shows it from the database (the shape of the index's documents), and
+as the API takes it; both follow the attribute registry."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from rest_framework import serializers
 
+from catalog.attributes import STORED, Attribute, Invalid, Kind
 from catalog.models import Product
 from search.store.documents import FIELDS
 
 
 class ProductSerializer(serializers.ModelSerializer):
+    """A product: its id (a string, the shop's own), its attributes, its photo's URL here
+    (``image_url``; ``image_link`` is where the shop keeps it) and the shop's ``currency``."""
+
+    id = serializers.CharField(read_only=True, help_text="the shop's own id (a SKU), always a string")
     image_url = serializers.CharField(read_only=True, allow_null=True)
+    currency = serializers.SerializerMethodField(help_text="the shop's currency (ISO 4217), for every price")
 
     class Meta:
         model = Product
         # The shape of the index's documents, so that every answer shows a product the same way.
-        fields = list(FIELDS)
+        fields = [*FIELDS, "currency"]
+
+    def get_currency(self, product: Product) -> str:
+        return settings.FINDER_CURRENCY
+
+
+class AttributeField(serializers.Field):
+    """One attribute as the API takes it, checked by the registry (:meth:`Attribute.clean`)."""
+
+    def __init__(self, attribute: Attribute, **kwargs: Any) -> None:
+        self.attribute = attribute
+        super().__init__(allow_null=attribute.kind is Kind.NUMBER, help_text=attribute.help or attribute.label,
+                         **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            value = self.attribute.clean(data)
+        except Invalid as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        if self.attribute.always and value in ("", None):
+            raise serializers.ValidationError("may not be blank")
+        return value
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class ProductWriteSerializer(serializers.Serializer):
+    """A product as ``PUT``/``PATCH /api/v1/products/<id>`` and the bulk endpoint take it: the
+    registry's stored attributes (``name`` required for a whole product). A field it does not
+    know is refused, so that a misspelt one is not lost quietly."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {attribute.field: AttributeField(attribute, required=attribute.always) for attribute in STORED}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        data = self.initial_data if isinstance(self.initial_data, dict) else {}
+        unknown = sorted(set(data) - set(self.fields) - {"id"})
+        if unknown:
+            raise serializers.ValidationError({name: ["is not an attribute of a product"] for name in unknown[:20]})
+        located = [attrs[name] for name in ("latitude", "longitude") if name in attrs]
+        if located and (len(located) == 1 or (located[0] is None) != (located[1] is None)):
+            raise serializers.ValidationError({"latitude": ["latitude and longitude go together"]})
+        return attrs
+
+
+class BulkAnswer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    deleted = serializers.IntegerField()
+    errors = serializers.ListField(child=serializers.DictField(), help_text="[{line, id, detail}]: lines not written "
+                                                                            "(counted from 1)")
 
 
 class ScoredProductSerializer(ProductSerializer):
@@ -52,7 +113,7 @@ class SuggestionSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="query (a popular search), product, or an attribute: article_type, brand...")
     label = serializers.CharField(help_text="what to show beside it")
     url = serializers.CharField(help_text="the page it leads to")
-    id = serializers.IntegerField(required=False, help_text="the product's, for kind=product")
+    id = serializers.CharField(required=False, help_text="the product's, for kind=product")
 
 
 class SuggestAnswer(serializers.Serializer):

@@ -10,10 +10,11 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from catalog import selectors as catalog_selectors
-from catalog.attributes import BY_PARAMETER
+from catalog.attributes import BY_PARAMETER, RANGES
+from search import selectors as search_selectors
+from search.filters import Filters
 from search.query.answers import remembered
 from search.query.facets import facet_counts
-from search.query.filters import Filters
 from search.store.connection import SearchUnavailable
 from search.store.versions import live_index
 
@@ -22,9 +23,9 @@ def index_notice() -> str:
     """What the shopper should know while results may be incomplete, or ""."""
     if not live_index().complete:
         return "Search is catching up after a restart: Redis is re-reading the index, so results may be incomplete."
-    backlog = catalog_selectors.recent_embedding_backlog()
+    backlog = search_selectors.recent_embedding_backlog()
     if backlog["text"]:
-        counts = catalog_selectors.recent_status_counts()
+        counts = search_selectors.recent_status_counts()
         return (f"The search index is being built: {counts['products'] - backlog['text']:,} of "
                 f"{counts['products']:,} products are searchable so far, so results may be incomplete.")
     if backlog["images_delayed"]:
@@ -35,8 +36,9 @@ def index_notice() -> str:
 
 
 def sidebar(filters: Filters) -> dict[str, Any]:
-    """Facets with their counts from the index (``facets``: the groups; ``years``: the range;
-    ``html``: drawn, when the template asks), kept until the index changes; while it cannot be
+    """Facets with their counts from the index (``facets``: the groups; ``ranges``: each numeric
+    filter's span; ``prices``: the price bands with their counts; ``html``: drawn, when the
+    template asks), kept until the index changes; while it cannot be
     asked, the values from the database, without counts (``facets`` is then None and ``options``
     holds the groups)."""
     try:
@@ -45,20 +47,26 @@ def sidebar(filters: Filters) -> dict[str, Any]:
     except SearchUnavailable:
         options = catalog_selectors.attribute_values()
         return {"facets": None, "options": _groups(filters, {p: [(v, None) for v in values]
-                                                             for p, values in options.items()}), "notice": ""}
+                                                             for p, values in options.items()}), "notice": "",
+                "prices": []}
     return {**facets, "html": functools.partial(_drawn, filters, facets), "options": None, "notice": notice}
 
 
 def _facets(filters: Filters) -> dict[str, Any]:
     counts = facet_counts(filters)
-    return {"facets": _groups(filters, counts.counts), "years": counts.years}
+    ranges = [{"parameter": attribute.parameter, "label": attribute.label, "span": counts.spans[attribute.parameter],
+               "low": filters.bound(attribute.parameter, 0), "high": filters.bound(attribute.parameter, 1),
+               "step": "0.01" if attribute.decimals else "1"}
+              for attribute in RANGES if counts.spans[attribute.parameter]]
+    return {"facets": _groups(filters, counts.counts), "ranges": ranges,
+            "prices": [{"low": low, "high": high, "count": count} for low, high, count in counts.prices]}
 
 
 def _drawn(filters: Filters, facets: dict[str, Any]) -> str:
     """The facets drawn, kept until the index changes: the same on every page with these filters,
     and most of a page's HTML."""
     return remembered(("sidebar-html", filters.as_query()), lambda: render_to_string(
-        "storefront/_facet_counts.html", {"groups": facets["facets"], "years": facets["years"], "filters": filters}))
+        "storefront/_facet_counts.html", {"groups": facets["facets"], "ranges": facets["ranges"], "filters": filters}))
 
 
 def _groups(filters: Filters, counts: dict[str, list[tuple[str, int | None]]]) -> list[dict[str, Any]]:

@@ -22,14 +22,14 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from analytics.services import record_click
-from catalog import selectors as catalog_selectors
 from catalog.attributes import BY_PARAMETER
 from catalog.models import Product
 from finder.errors import FinderError
 from finder.throttling import limit
+from search import selectors as search_selectors
+from search.filters import Filters
 from search.kinds import KINDS, By
 from search.query import listing
-from search.query.filters import Filters, filters_from_query
 from search.query.ordering import Sort, parse_sort
 from search.query.similar import NotSearchable, similar_products, similar_to_image
 from search.store import get_store
@@ -38,6 +38,7 @@ from shoppers.services import dismiss, record_view, set_favourite
 from storefront.access import shopper_page
 from storefront.context import FRAGMENT_HEADER
 from storefront.errors import Problem
+from storefront.filtering import filters_from_query
 from storefront.kept import kept_page
 from storefront.photos import open_photo
 from storefront.searching import shopper_search
@@ -68,13 +69,14 @@ def product_list(request: HttpRequest) -> HttpResponse:
     return render(request, "storefront/product_list.html", {
         "page": page, "filters": filters, "sidebar": sidebar(filters), "sort": sort, "sorts": list(Sort),
         "pager": pager(page.number, page.has_next(), keep, of=page.paginator.num_pages),
-        "status": catalog_selectors.status_counts() if request.user.is_staff else None, "problem": problem.message,
+        "status": search_selectors.recent_status_counts() if request.user.is_staff else None,
+        "problem": problem.message,
     }, status=problem.status)
 
 
 @shopper_page
 @limit("pages", key="ip", method="GET")
-def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
+def product_detail(request: HttpRequest, product_id: str) -> HttpResponse:
     """A product, and rows of products like it by each kind of vector (photos first). A kind
     the product has no vector of (no photo, not indexed yet) has no row; search being down
     says so in the row."""
@@ -92,14 +94,16 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
         except FinderError as exc:
             row["problem"] = str(exc)
         rows.append(row)
-    return render(request, "storefront/product_detail.html", {"product": product, "rows": rows})
+    return render(request, "storefront/product_detail.html", {
+        "product": product, "rows": rows,
+        "search_state": search_selectors.product_state(product.id) if request.user.is_staff else None})
 
 
 @shopper_page
 @vary_on_headers(FRAGMENT_HEADER)
 @limit("pages", key="ip", method="GET")
 @kept_page(FRAGMENT_HEADER)
-def similar(request: HttpRequest, product_id: int) -> HttpResponse:
+def similar(request: HttpRequest, product_id: str) -> HttpResponse:
     """Products like this one, a page at a time (kept until the index changes: :mod:`storefront.kept`).
 
     The index's copy of the product (its name and photo) spares the database a query; the
@@ -177,7 +181,7 @@ def search_by_photo(request: HttpRequest) -> HttpResponse:
 
 @shopper_page
 @require_POST
-def favourite(request: HttpRequest, product_id: int) -> HttpResponse:
+def favourite(request: HttpRequest, product_id: str) -> HttpResponse:
     """The heart on a card: keep the product (``on=1``) or let it go, then back to the page."""
     problem = Problem()
     with problem.caught():
@@ -187,7 +191,7 @@ def favourite(request: HttpRequest, product_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def not_for_me(request: HttpRequest, product_id: int) -> HttpResponse:
+def not_for_me(request: HttpRequest, product_id: str) -> HttpResponse:
     """"Not for me" on a card (``on=0`` takes it back): For you leans away from the product."""
     problem = Problem()
     with problem.caught():
@@ -195,7 +199,7 @@ def not_for_me(request: HttpRequest, product_id: int) -> HttpResponse:
     return _back(request, product_id, problem)
 
 
-def _back(request: HttpRequest, product_id: int, problem: Problem) -> HttpResponse:
+def _back(request: HttpRequest, product_id: str, problem: Problem) -> HttpResponse:
     """After a card's button: nothing for the page's script (it updates the card itself), else
     back to the page the button was on (never off the site), or the product's page; what went
     wrong, as a page."""

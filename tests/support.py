@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 
 from django.conf import settings as django_settings
+from django.db.models import QuerySet
 from django.http import HttpResponse
 
 DEMO = Path(django_settings.BASE_DIR) / "data" / "demo-catalog"
 SLICE = 60
-NO_IMAGE_ID, CORRUPT_IMAGE_ID, BROKEN_ROW_ID = 9_000_001, 9_000_002, 9_000_003
+NO_IMAGE_ID, CORRUPT_IMAGE_ID, BROKEN_ROW_ID = "9000001", "9000002", "9000003"
 #: Store locations for the slice: around Mumbai, Bangalore and Delhi.
 CITIES = ((19.0760, 72.8777), (12.9716, 77.5946), (28.7041, 77.1025))
 
@@ -48,12 +49,41 @@ def write_catalog(folder: Path, rows: list[dict[str, str]], extra_lines: list[st
     return folder
 
 
-def wait_until_settled(product_ids: list[int], timeout: float = 300.0) -> None:
-    """Wait until no product of ``product_ids`` has text or image work pending."""
-    from catalog.models import PENDING, Product
+def indexed_products() -> QuerySet:
+    """The products searchable by text (their text entry indexed)."""
+    from catalog.models import Product
+    from search.models import IndexEntry
 
+    return Product.objects.filter(id__in=IndexEntry.objects.filter(kind="text", state="indexed").values("product_id"))
+
+
+def text_pending() -> QuerySet:
+    """The products not yet searchable by text, nor failed."""
+    from catalog.models import Product
+    from search.models import IndexEntry
+
+    return Product.objects.exclude(id__in=IndexEntry.objects.filter(
+        kind="text", state__in=("indexed", "failed")).values("product_id"))
+
+
+def images_waiting() -> QuerySet:
+    """Image entries whose work waits."""
+    from search.models import WAITING, IndexEntry
+
+    return IndexEntry.objects.filter(kind="image", state__in=WAITING)
+
+
+def unsettled(product_ids: list[str] | None = None) -> int:
+    """How many of ``product_ids`` (or all products) still have work pending, as /api/v1/status counts."""
+    from search.selectors import status_counts
+
+    return status_counts(product_ids)["pending"]
+
+
+def wait_until_settled(product_ids: list[str], timeout: float = 300.0) -> None:
+    """Wait until no product of ``product_ids`` has text or image work pending."""
     deadline = time.monotonic() + timeout
-    while Product.objects.filter(PENDING, id__in=product_ids).exists():
+    while unsettled(product_ids):
         assert time.monotonic() < deadline, "the worker did not index the products in time"
         time.sleep(0.2)
 
@@ -88,15 +118,13 @@ def start_worker_process(tmp_path: Path, env: dict[str, str], *extra: str) -> su
 
 def wait_until_something_is_indexed(timeout: float = 120.0) -> None:
     """Until the first product is indexed: a worker is at work, in the middle of the import."""
-    from catalog.models import Product
-
     deadline = time.monotonic() + timeout
-    while not Product.objects.filter(status=Product.Status.INDEXED).exists():
+    while not indexed_products().exists():
         assert time.monotonic() < deadline, "the worker never indexed anything"
         time.sleep(0.05)
 
 
-def card_ids(page: HttpResponse) -> list[int]:
+def card_ids(page: HttpResponse) -> list[str]:
     """The products a page's cards show, in order (read from the HTML: a kept page renders no
     template, so it has no context to read)."""
-    return [int(pid) for pid in re.findall(r'<article class="card" data-product-id="(\d+)"', page.content.decode())]
+    return re.findall(r'<article class="card" data-product-id="([\w.-]+)"', page.content.decode())

@@ -70,7 +70,7 @@ def branded(search_settings, celery_worker, catalog_dir, django_user_model):
 @pytest.mark.django_db(transaction=True)
 def test_brand_end_to_end_import_facet_filter_api_and_search_box(branded) -> None:
     client, first = branded["client"], branded["rows"][0]
-    assert Product.objects.get(pk=int(first["id"])).brand == "House Label"
+    assert Product.objects.get(pk=first["id"]).brand == "House Label"
     expected = Counter(Product.objects.filter(id__in=branded["ids"]).values_list("brand", flat=True))
     assert len(expected) >= 3
 

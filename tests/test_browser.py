@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from catalog.models import Product
 from catalog.services import import_catalog
 from search.lifecycle import ensure_index
-from tests.support import DEMO, demo_rows, wait_until_settled
+from tests.support import DEMO, demo_rows, indexed_products, wait_until_settled
 
 #: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
 pytestmark = pytest.mark.slow
@@ -272,7 +272,7 @@ def test_staff_upload_a_catalog_in_the_admin_and_watch_it_index(browser, live_se
     expect(page.locator("#counts")).to_have_text("12 / 12 done, 0 failed")
     expect(page.locator("#rejected")).to_contain_text("expected 10 fields, found 4")
     shot(page, "admin-upload-done")
-    assert Product.objects.filter(status=Product.Status.INDEXED).count() == 12
+    assert indexed_products().count() == 12
 
 
 @pytest.mark.django_db(transaction=True)

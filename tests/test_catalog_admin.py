@@ -10,13 +10,14 @@ from django.core.management import call_command
 
 from catalog.models import Product
 from catalog.services import import_catalog
+from search.filters import Filters
 from search.kinds import By
 from search.lifecycle import ensure_index
-from search.query.filters import Filters
+from search.models import IndexEntry
 from search.query.similar import similar_products
 from search.store.connection import get_client
 from search.store.versions import live_index
-from tests.support import demo_rows, wait_until_settled
+from tests.support import demo_rows, indexed_products, wait_until_settled
 
 
 @pytest.fixture
@@ -66,12 +67,15 @@ def test_deleting_in_the_admin_removes_from_the_index(catalog, staff) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_retry_failed_queues_the_failed_ones_again(catalog, staff) -> None:
-    Product.objects.filter(id__in=catalog[:3]).update(status=Product.Status.FAILED, status_reason="boom")
-    response = staff.post("/admin/catalog/product/", {"action": "retry_failed", "_selected_action": catalog})
+def test_retry_queues_the_failed_ones_again(catalog, staff) -> None:
+    failed = IndexEntry.objects.filter(product_id__in=catalog[:3], kind="text")
+    failed.update(state=IndexEntry.State.FAILED, reason="boom")
+    assert "boom" in staff.get("/admin/search/indexentry/?state__exact=failed").content.decode()
+    response = staff.post("/admin/search/indexentry/", {"action": "retry",
+                                                        "_selected_action": list(failed.values_list("pk", flat=True))})
     assert response.status_code == 302
     wait_until_settled(catalog)
-    assert Product.objects.filter(id__in=catalog, status=Product.Status.INDEXED).count() == 10
+    assert indexed_products().filter(id__in=catalog).count() == 10
 
 
 @pytest.mark.django_db(transaction=True)

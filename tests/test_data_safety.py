@@ -15,12 +15,12 @@ from django.core.management import call_command
 
 from catalog.models import Product
 from catalog.services import import_catalog
+from search.filters import Filters
 from search.kinds import By
 from search.lifecycle import drop_index, ensure_index
-from search.query.filters import Filters
 from search.query.similar import similar_products
 from search.store.connection import get_client
-from tests.support import demo_rows, wait_until_settled
+from tests.support import demo_rows, indexed_products, wait_until_settled
 
 #: The backup command the README documents: everything but what Django rebuilds itself.
 BACKUP = ["dumpdata", "--natural-foreign", "--natural-primary", "--exclude", "contenttypes",
@@ -63,7 +63,7 @@ def test_backup_and_restore_bring_back_the_catalog_and_its_search(search_setting
     assert get_user_model().objects.get(username="loyal-shopper").check_password("a long loyal password 9")
     call_command("search_index", "rebuild", stdout=StringIO())
     wait_until_settled(report.product_ids)
-    assert Product.objects.filter(status=Product.Status.INDEXED).count() == 12
+    assert indexed_products().count() == 12
     after = [(r["id"], r["score"]) for r in similar_products(probe, By.IMAGE, Filters(), k=5)]
     assert [pid for pid, _ in after] == [pid for pid, _ in before]
     assert [score for _, score in after] == pytest.approx([score for _, score in before], abs=1e-4)

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from catalog.models import PENDING, Product
+from catalog.models import Product
 from finder.processes import stop
 from finder.redis_server import EmbeddedRedis, free_port
 from search.kinds import BY_NAME
@@ -28,7 +28,14 @@ from search.store.connection import get_client
 from search.store.redisearch import index_info
 from search.store.schema import configured_layout
 from search.store.versions import live_index
-from tests.support import demo_rows, start_worker_process, subprocess_env, wait_until_something_is_indexed
+from tests.support import (
+    demo_rows,
+    indexed_products,
+    start_worker_process,
+    subprocess_env,
+    unsettled,
+    wait_until_something_is_indexed,
+)
 
 #: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
 pytestmark = pytest.mark.slow
@@ -75,7 +82,7 @@ def _wait_until_complete(ids: list[int], timeout: float = 240) -> None:
     with_images = set(Product.objects.filter(id__in=ids).exclude(image="").values_list("id", flat=True))
     deadline = time.monotonic() + timeout
     while True:
-        settled = not Product.objects.filter(PENDING, id__in=ids).exists()
+        settled = not unsettled(ids)
         client = get_client()
         try:
             live = live_index(refresh=True)
@@ -91,7 +98,7 @@ def _wait_until_complete(ids: list[int], timeout: float = 240) -> None:
         if settled and complete:
             return
         assert time.monotonic() < deadline, (
-            f"not complete: {Product.objects.filter(PENDING, id__in=ids).count()} pending in the database, "
+            f"not complete: {unsettled(ids)} pending in the database, "
             f"{sum(doc is not None for doc, _ in docs)} of {len(ids)} documents")
         time.sleep(0.5)
 
@@ -102,7 +109,7 @@ def _assert_each_product_once(ids: list[int]) -> None:
     keys = list(client.scan_iter(match=f"{live.doc_prefix}*"))
     assert len(keys) == len(set(keys)) == len(ids)
     assert index_info(client, live.name)["num_docs"] == len(ids)
-    assert Product.objects.filter(id__in=ids, status=Product.Status.INDEXED).count() == len(ids)
+    assert indexed_products().filter(id__in=ids).count() == len(ids)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -119,7 +126,7 @@ def test_redis_killed_during_an_import_and_restarted_loses_nothing(own_redis, ca
         wait_until_something_is_indexed()
         own_redis.process.kill()  # SIGKILL: no chance to write anything more
         own_redis.process.wait()
-        assert Product.objects.filter(PENDING).exists(), "the import finished before Redis could be killed"
+        assert unsettled(), "the import finished before Redis could be killed"
         time.sleep(2)
         _restart(own_redis)
         _wait_until_complete(ids)
@@ -141,7 +148,7 @@ def test_the_broker_down_during_an_import_loses_nothing(own_redis, catalog_dir, 
     assert result.returncode == 0, result.stderr
     assert "the broker cannot be reached" in result.stderr
     ids = list(Product.objects.values_list("id", flat=True))
-    assert len(ids) == 24 and Product.objects.filter(PENDING).count() == 24
+    assert len(ids) == 24 and unsettled() == 24
     broker = EmbeddedRedis.start(tmp_path / "broker", port=broker_port)
     worker = _start_worker(tmp_path, env)
     try:

@@ -15,12 +15,12 @@ from shoppers.services import VIEWS_KEPT
 PASSWORD = "a-long-Passphrase-42"
 
 
-def hearts(client: Client, path: str) -> dict[int, bool]:
+def hearts(client: Client, path: str) -> dict[str, bool]:
     """Each product's heart on a page: pressed or not."""
     html = client.get(path).content.decode()
     found = {}
     for card in html.split('<article class="card" data-product-id="')[1:]:
-        product_id = int(card.split('"', 1)[0])
+        product_id = card.split('"', 1)[0]
         found[product_id] = 'aria-pressed="true"' in card.split("</form>", 1)[0]
     return found
 

@@ -8,9 +8,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from catalog.models import Product
+from search.filters import Filters
 from search.models import SynonymGroup
 from search.query.box import search_products
-from search.query.filters import Filters
 from search.query.ordering import Sort
 
 

@@ -11,9 +11,9 @@ from django.test import Client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog.attributes import ATTRIBUTES
+from catalog.attributes import TAGS
 from catalog.models import Product
-from search.query.filters import name_words
+from search.filters import name_words
 from tests.strategies import HOSTILE
 
 
@@ -29,7 +29,7 @@ def _haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def _passes_tags(product: Product, params: dict[str, Any]) -> bool:
     """Whether ``product`` passes the tag, negated tag and name filters."""
-    for parameter, field in ((a.parameter, a.field) for a in ATTRIBUTES):
+    for parameter, field in ((a.parameter, a.field) for a in TAGS):
         wanted = {v.strip().lower() for v in params.get(parameter, []) if v.strip()}
         unwanted = {v.strip().lower() for v in params.get(f"not_{parameter}", []) if v.strip()}
         value = getattr(product, field).lower()
@@ -63,7 +63,7 @@ values = st.sampled_from(["Men", "Women", "Unisex", "Boys", "Girls", "Apparel", 
                           "Personal Care", "Topwear", "Shoes", "Tshirts", "Watches", "Black", "White", "Blue",
                           "Summer", "Fall", "Winter", "Casual", "Sports", "Formal", "NA"])
 valid_filters = st.fixed_dictionaries({}, optional={
-    **{parameter: st.lists(values, max_size=3) for parameter in (a.parameter for a in ATTRIBUTES)},
+    **{parameter: st.lists(values, max_size=3) for parameter in (a.parameter for a in TAGS)},
     **{f"not_{parameter}": st.lists(values, max_size=2) for parameter in ("gender", "category", "usage")},
     "name": st.sampled_from(["Men", "black", "shirt", "Nike", "watch women", "casual shoes"]),
     "year_min": st.integers(2008, 2018),
@@ -102,8 +102,8 @@ def test_valid_filters_keep_exactly_the_matching_products(shopper, filters, by, 
 
 
 hostile_params = st.fixed_dictionaries({}, optional={
-    **{parameter: st.lists(HOSTILE, max_size=3) for parameter in (a.parameter for a in ATTRIBUTES)},
-    **{f"not_{parameter}": st.lists(HOSTILE, max_size=2) for parameter in (a.parameter for a in ATTRIBUTES)},
+    **{parameter: st.lists(HOSTILE, max_size=3) for parameter in (a.parameter for a in TAGS)},
+    **{f"not_{parameter}": st.lists(HOSTILE, max_size=2) for parameter in (a.parameter for a in TAGS)},
     **{name: HOSTILE for name in ("name", "year_min", "year_max", "lat", "lon", "radius_km", "min_score", "by",
                                   "k", "page", "weight", "page_size")},
 })

@@ -12,6 +12,7 @@ from django.test import Client
 
 from search.store.connection import get_client
 from search.store.redisearch import live_index_name
+from tests.support import text_pending
 
 
 @pytest.mark.django_db
@@ -84,9 +85,9 @@ def test_search_index_info_and_similarity_commands(indexed) -> None:
 def test_drop_then_create_restores_the_index_from_the_documents(search_settings, celery_worker, catalog_dir) -> None:
     from catalog.models import Product
     from catalog.services import import_catalog
+    from search.filters import Filters
     from search.kinds import By
     from search.lifecycle import ensure_index
-    from search.query.filters import Filters
     from search.query.similar import similar_products
     from tests.support import demo_rows, wait_until_settled
 
@@ -106,7 +107,7 @@ def test_drop_then_create_restores_the_index_from_the_documents(search_settings,
     assert [(r["id"], r["score"]) for r in after] == [(r["id"], r["score"]) for r in before]
 
     call_command("search_index", "drop", "--documents", stdout=StringIO())
-    assert Product.objects.filter(id__in=report.product_ids, status=Product.Status.PENDING).count() == 10
+    assert text_pending().filter(id__in=report.product_ids).count() == 10
     call_command("search_index", "rebuild", stdout=StringIO())
     wait_until_settled(report.product_ids)
     after = similar_products(product, By.TEXT, Filters(), k=5)

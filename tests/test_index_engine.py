@@ -17,9 +17,9 @@ from catalog.models import Product
 from catalog.services import import_catalog
 from search.embedding.image import OFFLINE_DEFAULT, image_embedder
 from search.embedding.text import text_embedder, text_model
+from search.filters import Filters
 from search.kinds import BY_NAME, By
 from search.lifecycle import ensure_index
-from search.query.filters import Filters
 from search.query.similar import similar_products
 from search.store.connection import get_client
 from search.store.redisearch import index_info, index_versions, live_index_name
@@ -33,7 +33,7 @@ from search.store.schema import (
     vector_from_bytes,
 )
 from search.store.versions import live_index
-from tests.support import DEMO, demo_rows, wait_until_settled
+from tests.support import DEMO, demo_rows, text_pending, wait_until_settled
 
 K = 12
 QUERIES = 40
@@ -70,7 +70,7 @@ def demo_text_vectors() -> tuple[list[int], np.ndarray]:
         rows = list(csv.DictReader(handle))
     texts = [". ".join(v for v in (r["productDisplayName"], r["gender"], r["articleType"], r["baseColour"],
                                    r["usage"]) if v and v != "NA") for r in rows]
-    return [int(r["id"]) for r in rows], text_embedder().embed(texts)
+    return [r["id"] for r in rows], text_embedder().embed(texts)
 
 
 @pytest.mark.slow
@@ -158,9 +158,9 @@ def test_a_changed_index_or_model_is_built_beside_the_live_one_and_search_never_
         image_embedder.cache_clear()
         assert "building" in ensure_index()
         # Asked again meanwhile (another import, a restart), it neither starts over nor re-queues.
-        queued = Product.objects.filter(status=Product.Status.PENDING).count()
+        queued = text_pending().count()
         assert ensure_index().endswith(("being built beside " + second, "is live and up to date"))
-        assert Product.objects.filter(status=Product.Status.PENDING).count() <= queued
+        assert text_pending().count() <= queued
         third = _wait_for_swap(client, second)
         wait_until_settled(report.product_ids)
     finally:

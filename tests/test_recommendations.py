@@ -26,9 +26,10 @@ def picks(client: Client, **params: object) -> dict:
     return answer.json()
 
 
-def of_type(article_type: str) -> list[int]:
-    return list(Product.objects.filter(article_type=article_type, image__gt="").order_by("id")
-                .values_list("id", flat=True))
+def of_type(article_type: str) -> list[str]:
+    """The demo's products of a type, in the order of their (numeric) ids."""
+    return sorted(Product.objects.filter(article_type=article_type, image__gt="").values_list("id", flat=True),
+                  key=int)
 
 
 @pytest.mark.django_db
@@ -97,7 +98,7 @@ def test_not_for_me_leans_away_and_is_never_shown_again(indexed) -> None:
     assert not set(after) & set(unwanted)
     unwanted_types = set(Product.objects.filter(id__in=unwanted).values_list("article_type", flat=True))
 
-    def rank_of_unwanted_kind(ranking: list[int]) -> float:
+    def rank_of_unwanted_kind(ranking: list[str]) -> float:
         """The mean rank of the products of the dismissed types, not dismissed themselves."""
         kinds = dict(Product.objects.filter(id__in=ranking).values_list("id", "article_type"))
         ranks = [rank for rank, pid in enumerate(ranking) if kinds[pid] in unwanted_types and pid not in unwanted]

@@ -38,7 +38,8 @@ def _finder_paths() -> list[tuple[str, str]]:
             if isinstance(pattern, URLResolver):
                 walk(pattern.url_patterns, route)
             elif isinstance(pattern, URLPattern) and not PUBLIC.match(route.lstrip("^")):
-                found.append(("/" + re.sub(r"<int:\w+>", "1", route).lstrip("^").rstrip("$"), pattern.name or ""))
+                path = re.sub(r"<(?:int|product):\w+>", "1", route).lstrip("^").rstrip("$")
+                found.append(("/" + path, pattern.name or ""))
 
     walk(get_resolver().url_patterns, "")
     return found

@@ -55,7 +55,7 @@ def test_mixed_load_serves_every_request_and_memory_stays_flat(tmp_path: Path) -
         # runfinder's processes share the cores, so their models' threads do not spin (FINDER_MODEL_SPIN).
         for role in ("web", "worker"):
             assert {process.environ().get("FINDER_MODEL_SPIN") for process in site.processes()[role]} == {"0"}
-        pick = _mixed([int(row["id"]) for row in rows], queries)
+        pick = _mixed([row["id"] for row in rows], queries)
         run_load(site.base_url, pick, CLIENTS, min(10.0, seconds / 2), *SHOPPER)  # warm every process up
         samples = [site.memory_mb()]
         stop = threading.Event()

@@ -18,7 +18,7 @@ from search.query.suggest import suggestions
 from search.store.connection import get_client
 from search.store.schema import suggestion_key
 from search.store.versions import live_index
-from tests.support import NO_IMAGE_ID
+from tests.support import NO_IMAGE_ID, indexed_products
 
 
 @pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_suggestions_of_an_index_built_before_them_are_filled_from_the_database(
     key = suggestion_key(live_index().doc_prefix, "products")
     get_client().delete(key)
     assert not [s for s in suggestions("a") if s.kind == "product"]
-    assert fill_suggestions() == Product.objects.filter(status=Product.Status.INDEXED).count()
+    assert fill_suggestions() == indexed_products().count()
     assert fill_suggestions() == 0  # once
     assert int(get_client().execute_command("FT.SUGLEN", key)) > 0
 
@@ -83,7 +83,7 @@ def test_instant_search_gets_the_page_content_alone_and_the_page_works_without_s
 
 @pytest.mark.django_db
 def test_the_product_page_shows_rows_of_similar_products(indexed) -> None:
-    product = Product.objects.exclude(image="").filter(status=Product.Status.INDEXED).first()
+    product = indexed_products().exclude(image="").first()
     page = Client().get(f"/products/{product.id}/")
     assert page.status_code == 200
     rows = {row["kind"].name: row for row in page.context["rows"]}
@@ -131,7 +131,7 @@ def test_the_api_describes_every_endpoint_parameter_and_error(indexed) -> None:
     storefront = next(p for p in get_resolver().url_patterns if getattr(p, "app_name", "") == "storefront")
     api_routes = {"/" + str(p.pattern) for p in storefront.url_patterns
                   if str(p.pattern).startswith("api/v1/") and p.name not in ("api-schema", "api-docs")}
-    documented = {re.sub(r"\{\w+\}", "<int:product_id>", path) for path in schema["paths"]}
+    documented = {re.sub(r"\{\w+\}", "<product:product_id>", path) for path in schema["paths"]}
     assert api_routes == documented
     search = schema["paths"]["/api/v1/search"]["get"]
     parameters = {p["name"] for p in search["parameters"]}

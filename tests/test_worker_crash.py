@@ -19,8 +19,10 @@ from search.store.redisearch import index_info
 from search.store.versions import live_index
 from tests.support import (
     demo_rows,
+    indexed_products,
     start_worker_process,
     subprocess_env,
+    text_pending,
     wait_until_settled,
     wait_until_something_is_indexed,
 )
@@ -50,7 +52,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(search_settings, catalog_dir, t
         # The first batch is done: the worker is now inside the next one, embedding images.
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
-        pending = Product.objects.filter(status=Product.Status.PENDING).count()
+        pending = text_pending().count()
         assert pending > 0, "the worker finished before it could be killed"
     finally:
         if first.poll() is None:
@@ -60,7 +62,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(search_settings, catalog_dir, t
         wait_until_settled(ids, timeout=180)
     finally:
         stop(second, 60, group=True)
-    assert Product.objects.filter(status=Product.Status.INDEXED).count() == 48
+    assert indexed_products().count() == 48
     client = get_client()
     keys = list(client.scan_iter(match=f"{live_index().doc_prefix}*"))
     assert len(keys) == len(set(keys)) == 48

@@ -25,7 +25,14 @@ from search.indexing import waiting_tasks
 from search.lifecycle import ensure_index
 from search.store.connection import get_client
 from search.store.schema import configured_layout
-from tests.support import demo_rows, start_worker_process, subprocess_env, wait_until_settled
+from tests.support import (
+    demo_rows,
+    images_waiting,
+    start_worker_process,
+    subprocess_env,
+    text_pending,
+    wait_until_settled,
+)
 
 #: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
 pytestmark = pytest.mark.slow
@@ -107,10 +114,10 @@ def test_with_the_image_worker_gone_text_keeps_up_and_photos_are_shown_delayed(s
                        cwd=settings.BASE_DIR, env=env, check=True, capture_output=True)
         ids = list(Product.objects.values_list("id", flat=True))
         deadline = time.monotonic() + 120
-        while Product.objects.filter(status=Product.Status.PENDING).exists():
+        while text_pending().exists():
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        assert Product.objects.filter(image_pending=True).count() == 6
+        assert images_waiting().count() == 6
         assert waiting_tasks()["image"] > 0
         # A text document lost (Redis restarted before it wrote it): the sweep restores it
         # although the image queue is full.

@@ -13,15 +13,16 @@ import redis
 from redis.commands.search.query import Query
 from redisvl.query import VectorQuery
 
-from catalog.attributes import ATTRIBUTES
+from catalog.attributes import TAGS
 from finder.errors import BadRequest
+from search.filters import WORD, Filters, name_words, unprintable
 from search.kinds import BY_NAME
-from search.query.filters import WORD, Filters, name_words, unprintable
 from search.query.ordering import Sort
 from search.query.spelling import corrections
 from search.query.synonyms import Thesaurus, synonym_groups, thesaurus
 from search.query.understanding import STOPWORDS, Understanding, stem, tokens, understand, vocabulary
 from search.store import get_store
+from search.store.compiler import expression
 from search.store.connection import get_reader, search_errors
 from search.store.versions import LiveIndex, live_index, product_of
 
@@ -108,7 +109,7 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
         reading = understand(searched, vocabulary(client, live.name), groups) if understanding else Understanding()
         understood = {a: v for a, v in reading.values.items() if a not in filters.tags and a not in decided}
 
-        def ranking(values: dict[str, str]) -> tuple[Filters, list[tuple[int, dict[str, Any]]]]:
+        def ranking(values: dict[str, str]) -> tuple[Filters, list[tuple[str, dict[str, Any]]]]:
             """The ranking with ``values`` as filters: their words are no keywords, nor their synonyms."""
             narrowed = dataclasses.replace(filters, tags={**filters.tags, **{a: (v,) for a, v in values.items()}})
             taken = set(" ".join(reading.words[a] for a in values).split())
@@ -139,7 +140,7 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
 def _relaxations(understood: dict[str, str]) -> list[set[str]]:
     """When nothing passes every understood value: the values to drop, fewest first, the
     narrowest attributes (in the attribute table's order) before the broadest."""
-    order = [attribute.parameter for attribute in reversed(ATTRIBUTES) if attribute.parameter in understood]
+    order = [attribute.parameter for attribute in reversed(TAGS) if attribute.parameter in understood]
     return [set(order[:count]) for count in range(1, len(order) + 1)]
 
 
@@ -163,18 +164,18 @@ def query_vector(query: str) -> np.ndarray:
 
 
 def _fused(client: redis.Redis, live: LiveIndex, query: str, meaning: np.ndarray, synonyms: list[str],
-           filters: Filters, depth: int, mode: Mode, filtered_words: set[str]) -> list[tuple[int, dict[str, Any]]]:
+           filters: Filters, depth: int, mode: Mode, filtered_words: set[str]) -> list[tuple[str, dict[str, Any]]]:
     """Both rankings, fused: the ``meaning`` vector (the query read with its synonyms), and the
     query's words with the ``synonyms`` of those not already filters. ``filtered_words`` are
     query words turned into filters: every candidate matches them, so they only add noise to
     keyword scores."""
-    expression = filters.expression()
+    compiled = expression(filters)
     spec = live.specs[TEXT.field]
-    rankings: dict[int, dict[str, Any]] = {}
+    rankings: dict[str, dict[str, Any]] = {}
     vector_hits = []
     if mode is not Mode.KEYWORD:
         knn = VectorQuery(vector=live.vector_bytes(meaning), vector_field_name=TEXT.field,
-                          return_fields=[], filter_expression=expression, num_results=depth)
+                          return_fields=[], filter_expression=compiled, num_results=depth)
         vector_hits = client.ft(live.name).search(knn, knn.params).docs
     for rank, hit in enumerate(vector_hits, start=1):
         similarity = spec.score(float(hit.vector_distance))
@@ -188,7 +189,7 @@ def _fused(client: redis.Redis, live: LiveIndex, query: str, meaning: np.ndarray
              and word not in STOPWORDS and stem(word) not in filtered_words]
     words += [phrase if " " not in phrase else f"({phrase})" for phrase in synonyms]
     if words and mode is not Mode.VECTOR:
-        text = f"@text:({'|'.join(words)})" + (f" {expression}" if expression is not None else "")
+        text = f"@search_text:({'|'.join(words)})" + (f" {compiled}" if compiled is not None else "")
         keyword = Query(text).scorer("BM25").no_content().paging(0, depth).dialect(2)
         for rank, hit in enumerate(client.ft(live.name).search(keyword).docs, start=1):
             product_id = product_of(hit.id)

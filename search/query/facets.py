@@ -1,58 +1,89 @@
-"""Facet counts from the index."""
+"""Facet counts from the index: each tag attribute's values, each range's span, and the price bands."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 
-from catalog.attributes import ATTRIBUTES
-from search.query.filters import Filters
+from catalog.attributes import RANGES, TAGS
+from search.filters import Filters
+from search.store.compiler import query_text
 from search.store.connection import get_reader, search_errors
 from search.store.redisearch import _pairs
 from search.store.versions import live_index
 
 FACET_VALUES = 100
+#: Where the price bands the sidebar counts begin and end, in the shop's currency; a band with
+#: no products is not shown.
+PRICE_EDGES = (0, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000)
+PRICE = "price"
 
 
 @dataclass(frozen=True)
 class Facets:
-    """Counts of searchable products for each value of each filter, and the year range."""
+    """Counts of searchable products for each value of each tag attribute, each range's span
+    ``(lowest, highest)`` (None: no product has a value), and the products in each price band
+    ``(low, high or None, count)``."""
 
     counts: dict[str, list[tuple[str, int]]]
-    years: tuple[int, int] | None
+    spans: dict[str, tuple[float, float] | None]
+    prices: list[tuple[int, int | None, int]]
 
 
 def facet_counts(filters: Filters) -> Facets:
-    """Facet counts from the index (FT.AGGREGATE), in one round trip.
+    """Facet counts from the index (FT.AGGREGATE and counting searches), in one round trip.
 
     Multi-select: each attribute's counts apply every filter but that attribute's own, so a
-    shopper sees what choosing another value as well would add.
+    shopper sees what choosing another value as well would add; a range's span and the price
+    bands ignore that range's own bounds.
     """
     client = get_reader()
     with search_errors():
         live = live_index()
         pipe = client.pipeline(transaction=False)
-        for attribute in ATTRIBUTES:
+        for attribute in TAGS:
             parameter, field = attribute.parameter, attribute.field
             others = dataclasses.replace(filters, tags={p: v for p, v in filters.tags.items() if p != parameter})
-            pipe.execute_command("FT.AGGREGATE", live.name, _query_text(others), "GROUPBY", "1", f"@{field}",
+            pipe.execute_command("FT.AGGREGATE", live.name, query_text(others), "GROUPBY", "1", f"@{field}",
                                  "REDUCE", "COUNT", "0", "AS", "count", "SORTBY", "2", "@count", "DESC",
                                  "MAX", str(FACET_VALUES), "DIALECT", "2")
-        unbounded = dataclasses.replace(filters, year_min=None, year_max=None)
-        pipe.execute_command("FT.AGGREGATE", live.name, _query_text(unbounded), "GROUPBY", "0",
-                             "REDUCE", "MIN", "1", "@year", "AS", "lo", "REDUCE", "MAX", "1", "@year", "AS", "hi",
-                             "DIALECT", "2")
-        *groups, years = pipe.execute()
+        for attribute in RANGES:
+            pipe.execute_command("FT.AGGREGATE", live.name, query_text(_unbounded(filters, attribute.parameter)),
+                                 "GROUPBY", "0", "REDUCE", "MIN", "1", f"@{attribute.field}", "AS", "lo",
+                                 "REDUCE", "MAX", "1", f"@{attribute.field}", "AS", "hi", "DIALECT", "2")
+        priced = query_text(_unbounded(filters, PRICE))
+        field = next(attribute.field for attribute in RANGES if attribute.parameter == PRICE)
+        for low, high in _bands():
+            band = f"@{field}:[{low} {f'({high}' if high is not None else '+inf'}]"
+            pipe.execute_command("FT.SEARCH", live.name, band if priced == "*" else f"{band} {priced}",
+                                 "LIMIT", "0", "0", "DIALECT", "2")
+        found = pipe.execute()
+    groups, spans, bands = found[:len(TAGS)], found[len(TAGS):len(TAGS) + len(RANGES)], found[len(TAGS) + len(RANGES):]
     counts = {}
-    for attribute, group in zip(ATTRIBUTES, groups, strict=True):
+    for attribute, group in zip(TAGS, groups, strict=True):
         rows = [_pairs(row) for row in group[1:]]
         counts[attribute.parameter] = [(row[attribute.field], int(row["count"])) for row in rows
                                        if row.get(attribute.field)]
-    span = _pairs(years[1]) if len(years) > 1 else {}
-    bounds = (span.get("lo"), span.get("hi"))
-    return Facets(counts, (int(float(bounds[0])), int(float(bounds[1]))) if None not in bounds else None)
+    return Facets(counts, {attribute.parameter: _span(span) for attribute, span in zip(RANGES, spans, strict=True)},
+                  [(low, high, int(total[0])) for (low, high), total in zip(_bands(), bands, strict=True)
+                   if int(total[0])])
 
 
-def _query_text(filters: Filters) -> str:
-    expression = filters.expression()
-    return str(expression) if expression is not None else "*"
+def _bands() -> list[tuple[int, int | None]]:
+    return [*itertools.pairwise(PRICE_EDGES), (PRICE_EDGES[-1], None)]
+
+
+def _unbounded(filters: Filters, parameter: str) -> Filters:
+    return dataclasses.replace(filters, ranges={p: b for p, b in filters.ranges.items() if p != parameter})
+
+
+def _span(found: list) -> tuple[float, float] | None:
+    row = _pairs(found[1]) if len(found) > 1 else {}
+    low, high = row.get("lo"), row.get("hi")
+    if low in (None, "", "nan") or high in (None, "", "nan"):
+        return None
+    try:
+        return float(low), float(high)
+    except ValueError:
+        return None

@@ -1,4 +1,4 @@
-"""How a list of products is ordered: by relevance (the default), newest first, or by name."""
+"""How a list of products is ordered: by relevance (the default), newest first, by name, or by price."""
 
 from __future__ import annotations
 
@@ -8,39 +8,55 @@ from typing import Any
 from django.db.models import F, OrderBy
 from django.db.models.functions import Lower
 
+from catalog.models import SELLING_PRICE
+
+LABELS = {"relevance": "Best match", "newest": "Newest", "name": "Name", "price_asc": "Price: low to high",
+          "price_desc": "Price: high to low"}
+
 
 class Sort(enum.StrEnum):
     """``?sort=`` on the search and product-list pages and API.
 
-    Newest is the latest season's collection first (the catalog's ``year``), then the latest
-    added (the higher id). In a search, a sort other than relevance reorders the most relevant
-    matches (:data:`search.query.box.SORTED_DEPTH`), not the whole catalog: "jeans" by name
-    starts with the jeans whose names come first, not with "Aaa" socks.
+    Newest is the latest season's collection first (the catalog's ``year``). The prices are
+    those a shopper pays (the sale price when there is one); products without one come last.
+    Ties go by id. In a search, a sort other than relevance reorders the most relevant matches
+    (:data:`search.query.box.SORTED_DEPTH`), not the whole catalog: "jeans" by name starts with
+    the jeans whose names come first, not with "Aaa" socks.
     """
 
     RELEVANCE = "relevance"
     NEWEST = "newest"
     NAME = "name"
+    PRICE_ASC = "price_asc"
+    PRICE_DESC = "price_desc"
 
     @property
     def label(self) -> str:
-        return {"relevance": "Best match", "newest": "Newest", "name": "Name"}[self.value]
+        return LABELS[self.value]
 
     def key(self, product: dict[str, Any]) -> tuple[Any, ...]:
         """The sort key of a product document (relevance keeps the order it is given)."""
         if self is Sort.NEWEST:
-            return (-(product.get("year") or 0), -int(product["id"]))
+            return (-(product.get("year") or 0), str(product["id"]))
         if self is Sort.NAME:
-            return (str(product.get("name", "")).casefold(), int(product["id"]))
+            return (str(product.get("name", "")).casefold(), str(product["id"]))
+        if self in (Sort.PRICE_ASC, Sort.PRICE_DESC):
+            paid = product.get("sale_price") if product.get("sale_price") is not None else product.get("price")
+            sign = 1 if self is Sort.PRICE_ASC else -1
+            return (paid is None, sign * float(paid or 0), str(product["id"]))
         return ()
 
     @property
     def order_by(self) -> tuple[OrderBy, ...]:
-        """The same order for a database query of products (a product without a year last)."""
+        """The same order for a database query of products (a product without a year or a price last)."""
         if self is Sort.NEWEST:
-            return (F("year").desc(nulls_last=True), F("id").desc())
+            return (F("year").desc(nulls_last=True), F("id").asc())
         if self is Sort.NAME:
             return (Lower("name").asc(), F("id").asc())
+        if self is Sort.PRICE_ASC:
+            return (SELLING_PRICE.asc(nulls_last=True), F("id").asc())
+        if self is Sort.PRICE_DESC:
+            return (SELLING_PRICE.desc(nulls_last=True), F("id").asc())
         return (F("id").asc(),)
 
 

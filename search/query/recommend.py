@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import redis
 
+from search.filters import Filters
 from search.kinds import KINDS
-from search.query.filters import Filters
 from search.query.similar import blended, nearest
 from search.store.connection import get_reader, search_errors
 from search.store.versions import LiveIndex, live_index
@@ -25,7 +25,7 @@ from search.store.versions import LiveIndex, live_index
 DISMISSED_SHARE = 0.5
 
 
-def recommended(liked: Mapping[int, float], dismissed: Collection[int], seen: Collection[int], filters: Filters,
+def recommended(liked: Mapping[str, float], dismissed: Collection[str], seen: Collection[str], filters: Filters,
                 k: int = 12) -> list[dict[str, Any]] | None:
     """The ``k`` products nearest the shopper's taste within ``filters``, never one of ``seen``.
 
@@ -43,8 +43,8 @@ def recommended(liked: Mapping[int, float], dismissed: Collection[int], seen: Co
             return _recommended(client, live_index(refresh=True), liked, dismissed, seen, filters, k)
 
 
-def _recommended(client: redis.Redis, live: LiveIndex, liked: Mapping[int, float], dismissed: Collection[int],
-                 seen: Collection[int], filters: Filters, k: int) -> list[dict[str, Any]] | None:
+def _recommended(client: redis.Redis, live: LiveIndex, liked: Mapping[str, float], dismissed: Collection[str],
+                 seen: Collection[str], filters: Filters, k: int) -> list[dict[str, Any]] | None:
     kinds = KINDS[:2]
     fields = [kind.field for kind in kinds]
     pipe = client.pipeline(transaction=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Collection
 from typing import Any
 
@@ -11,14 +12,14 @@ import redis
 from django.conf import settings
 from PIL import Image
 from redisvl.query import VectorQuery
-from redisvl.query.filter import Tag
 
 from finder.errors import Conflict
+from search.filters import Filters
 from search.kinds import BY_NAME, KINDS, By, VectorKind, compared
 from search.query.answers import remembered
-from search.query.filters import Filters
 from search.store import get_store
-from search.store.connection import SearchUnavailable, get_reader, search_errors
+from search.store.compiler import expression
+from search.store.connection import SearchUnavailable, get_reader, search_errors, text
 from search.store.versions import LiveIndex, live_index, product_of
 
 
@@ -26,7 +27,7 @@ class NotSearchable(Conflict):
     """The product has no vector of that kind (not indexed yet, or no usable image)."""
 
 
-def similar_products(product_id: int, by: By, filters: Filters, k: int = 12, page: int = 1,
+def similar_products(product_id: str, by: By, filters: Filters, k: int = 12, page: int = 1,
                      weight: float = 0.5) -> list[dict[str, Any]]:
     """Page ``page`` of the products most similar to ``product_id`` (``k`` a page), never
     itself, best first, that pass ``filters`` (tag, text, numeric and geo pre-filters, and a
@@ -46,7 +47,7 @@ def similar_products(product_id: int, by: By, filters: Filters, k: int = 12, pag
                           lambda: _similar_products(product_id, by, filters, k, page, weight))
 
 
-def _similar_products(product_id: int, by: By, filters: Filters, k: int, page: int,
+def _similar_products(product_id: str, by: By, filters: Filters, k: int, page: int,
                       weight: float) -> list[dict[str, Any]]:
     client = get_reader()
     with search_errors():
@@ -61,17 +62,53 @@ def _similar_products(product_id: int, by: By, filters: Filters, k: int, page: i
                                 else "This product has no usable image to compare.") from None
 
 
-def _similar(client: redis.Redis, live: LiveIndex, product_id: int, by: By, filters: Filters, k: int, page: int,
+def _similar(client: redis.Redis, live: LiveIndex, product_id: str, by: By, filters: Filters, k: int, page: int,
              weight: float) -> list[dict[str, Any]]:
     kinds = compared(by)
-    vectors = client.hmget(live.doc_key(product_id), [kind.field for kind in kinds])
+    *vectors, group = client.hmget(live.doc_key(product_id), [*(kind.field for kind in kinds), GROUP])
     if None in vectors:
         raise _Stale
+    # Variants of one product (a group) count once, and the product's own are not "similar":
+    # asked for more, to fill the page after them.
+    depth = k * page * (GROUP_SLACK if _has_groups(client, live.name) else 1)
     if len(kinds) == 2:
-        ranked = blended(client, live, vectors, filters, k * page, weight=weight, itself=product_id)
+        ranked = blended(client, live, vectors, filters, depth, weight=weight, itself=product_id)
     else:
-        ranked = nearest(client, live, vectors[0], kinds[0], filters, k * page, itself=product_id)
-    return ranked[(page - 1) * k:]
+        ranked = nearest(client, live, vectors[0], kinds[0], filters, depth, itself=product_id)
+    return one_per_group(ranked, text(group) if group else "")[(page - 1) * k:k * page]
+
+
+GROUP = "group"
+#: How many more similar products are asked for where products come in groups.
+GROUP_SLACK = 2
+GROUPS_SECONDS = 60.0
+_groups_lock = threading.Lock()
+_groups: dict[str, tuple[float, bool]] = {}
+
+
+def _has_groups(client: redis.Redis, index: str) -> bool:
+    """Whether any product of ``index`` is in a group, looked up once a minute."""
+    with _groups_lock:
+        cached = _groups.get(index)
+    if cached and time.monotonic() - cached[0] < GROUPS_SECONDS:
+        return cached[1]
+    found = bool(client.execute_command("FT.TAGVALS", index, GROUP))
+    with _groups_lock:
+        _groups[index] = (time.monotonic(), found)
+    return found
+
+
+def one_per_group(results: list[dict[str, Any]], own: str = "") -> list[dict[str, Any]]:
+    """``results`` with the first of each group only, and none of the group ``own``."""
+    seen = {own} if own else set()
+    kept = []
+    for result in results:
+        group = result.get(GROUP) or ""
+        if group and group in seen:
+            continue
+        seen.add(group)
+        kept.append(result)
+    return kept
 
 
 class _Stale(LookupError):
@@ -104,18 +141,13 @@ def _photo_slots() -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(settings.FINDER_PHOTO_CONCURRENCY)
 
 
-def _knn_query(vector: bytes, field: str, filters: Filters, depth: int, exclude: Collection[int]) -> VectorQuery:
-    expression = filters.expression()
-    if exclude:
-        # One negated tag clause however many: the product itself, or all a shopper has seen.
-        unwanted = Tag("id") != [str(product_id) for product_id in exclude]
-        expression = unwanted if expression is None else unwanted & expression
-    return VectorQuery(vector=vector, vector_field_name=field, return_fields=[], filter_expression=expression,
-                       num_results=depth)
+def _knn_query(vector: bytes, field: str, filters: Filters, depth: int, exclude: Collection[str]) -> VectorQuery:
+    return VectorQuery(vector=vector, vector_field_name=field, return_fields=[],
+                       filter_expression=expression(filters, exclude), num_results=depth)
 
 
 def nearest(client: redis.Redis, live: LiveIndex, vector: bytes, kind: VectorKind, filters: Filters, depth: int,
-            exclude: Collection[int] = (), itself: int | None = None) -> list[dict[str, Any]]:
+            exclude: Collection[str] = (), itself: str | None = None) -> list[dict[str, Any]]:
     """The ``depth`` products nearest ``vector`` by ``kind``, within ``filters``, none of ``exclude``
     nor ``itself``, the product ``vector`` is of.
 
@@ -140,7 +172,7 @@ def nearest(client: redis.Redis, live: LiveIndex, vector: bytes, kind: VectorKin
 
 
 def _hits(client: redis.Redis, live: LiveIndex, vector: bytes, field: str, filters: Filters, depth: int,
-          exclude: Collection[int], itself: int | None) -> list[Any]:
+          exclude: Collection[str], itself: str | None) -> list[Any]:
     """The KNN hits nearest ``vector`` by ``field``, ``depth`` of them besides ``itself`` (asked for
     one more and dropped here, see :func:`nearest`)."""
     query = _knn_query(vector, field, filters, depth + (itself is not None), exclude)
@@ -148,7 +180,7 @@ def _hits(client: redis.Redis, live: LiveIndex, vector: bytes, field: str, filte
 
 
 def blended(client: redis.Redis, live: LiveIndex, vectors: list[bytes], filters: Filters, depth: int,
-            exclude: Collection[int] = (), weight: float = 0.5, itself: int | None = None) -> list[dict[str, Any]]:
+            exclude: Collection[str] = (), weight: float = 0.5, itself: str | None = None) -> list[dict[str, Any]]:
     """Text and image similarity to ``vectors`` blended: ``(1 - weight) * text + weight * image``.
 
     Candidates are the union of both KNN rankings; both similarities are then computed exactly
@@ -157,7 +189,7 @@ def blended(client: redis.Redis, live: LiveIndex, vectors: list[bytes], filters:
     (as :func:`nearest` leaves them out).
     """
     queries = [live.vector(vector) for vector in vectors]
-    candidates: dict[int, None] = {}
+    candidates: dict[str, None] = {}
     for kind, vector in zip(KINDS[:2], vectors, strict=True):
         hits = _hits(client, live, vector, kind.field, filters, depth, exclude, itself)
         candidates.update((product_of(hit.id), None) for hit in hits)

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from catalog.attributes import SUGGESTED
-from search.query.filters import normal_form
+from search.filters import normal_form
 from search.store.connection import SearchUnavailable, get_client, get_reader, search_errors, text
 from search.store.schema import suggestion_key
 from search.store.versions import live_index
@@ -38,7 +38,7 @@ class Suggestion:
 
     text: str
     kind: str
-    product_id: int | None = None
+    product_id: str | None = None
 
 
 def suggestions(prefix: str, limit: int = LIMIT) -> list[Suggestion]:
@@ -63,7 +63,7 @@ def suggestions(prefix: str, limit: int = LIMIT) -> list[Suggestion]:
             if kind == "query":
                 queries.append(Suggestion(said, kind))
             elif kind == "product":
-                products.append(Suggestion(said, kind, int(payload)))
+                products.append(Suggestion(said, kind, payload))
             else:
                 scored_values.append((score, Suggestion(said, kind)))
     values = [suggestion for _, suggestion in sorted(scored_values, key=lambda pair: -pair[0])]

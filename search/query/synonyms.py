@@ -16,8 +16,8 @@ from typing import Any
 
 from django.core.cache import cache
 
+from search.filters import name_words
 from search.models import SynonymGroup
-from search.query.filters import name_words
 from search.query.understanding import Groups, tokens
 
 CACHE_KEY = "search:synonym-groups"

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import redis
 
-from catalog.attributes import ATTRIBUTES
-from search.query.filters import WORD
+from catalog.attributes import TAGS
+from search.filters import WORD
 
 VOCABULARY_SECONDS = 60.0
 GENDER_SYNONYMS = {
@@ -41,7 +41,7 @@ MIN_VALUE_LENGTH = 3
 #: Synonym groups, each a tuple of terms (:func:`search.query.synonyms.synonym_groups`).
 Groups = tuple[tuple[str, ...], ...]
 #: The attributes understood (the attribute table's ``understood``); gender has its synonyms.
-UNDERSTOOD = tuple(attribute for attribute in ATTRIBUTES if attribute.understood)
+UNDERSTOOD = tuple(attribute for attribute in TAGS if attribute.understood)
 
 
 def stem(word: str) -> str:

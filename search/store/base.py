@@ -48,9 +48,10 @@ class IndexStore(abc.ABC):
 
     @abc.abstractmethod
     def epoch(self) -> str:
-        """A token that changes with every write to the index (documents, vectors, removals, a
-        new live version) and never comes back: an answer computed at one epoch holds until it
-        changes. Empty when there is none (nothing written yet, or everything dropped)."""
+        """A token that changes after writes to the index (documents, vectors, removals: at most
+        once every ``FINDER_EPOCH_SECONDS`` while they keep coming; a new live version at once)
+        and never comes back: an answer computed at one epoch holds until it changes. Empty when
+        there is none (nothing written yet, or everything dropped)."""
 
     @abc.abstractmethod
     def create(self, layout: IndexLayout) -> bool:
@@ -78,19 +79,24 @@ class IndexStore(abc.ABC):
         ``cleared``; other vectors stay."""
 
     @abc.abstractmethod
-    def write_vectors(self, layout: IndexLayout, field: str, vectors: dict[int, np.ndarray | None]) -> None:
+    def write_fields(self, layout: IndexLayout, products: Sequence[Product]) -> None:
+        """Rewrite the products' documents but their vectors (a price, stock or link changed);
+        a product with no document is left for its embedding to write."""
+
+    @abc.abstractmethod
+    def write_vectors(self, layout: IndexLayout, field: str, vectors: dict[str, np.ndarray | None]) -> None:
         """Set (or, for None, remove) the vector in ``field`` of each product's document."""
 
     @abc.abstractmethod
-    def remove(self, product_ids: Iterable[int]) -> None:
+    def remove(self, product_ids: Iterable[str]) -> None:
         """Remove the products' documents from every version, and their display documents."""
 
     @abc.abstractmethod
-    def present(self, layout: IndexLayout, product_ids: Sequence[int], fields: Sequence[str]) -> list[list[bool]]:
+    def present(self, layout: IndexLayout, product_ids: Sequence[str], fields: Sequence[str]) -> list[list[bool]]:
         """For each product: whether its document is there, then whether each of ``fields`` is."""
 
     @abc.abstractmethod
-    def documents(self, product_ids: list[int]) -> list[dict[str, Any] | None]:
+    def documents(self, product_ids: list[str]) -> list[dict[str, Any] | None]:
         """The products' display documents, in order, in one round trip; None for each missing."""
 
     # Suggestions (autocomplete), beside the documents of a generation; written with them.

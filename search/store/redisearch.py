@@ -13,20 +13,31 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import redis
+from django.conf import settings
 from redis import Redis
 from redisvl.index import SearchIndex
 
-from catalog.attributes import FIELDS, SUGGESTED
+from catalog.attributes import SUGGESTED, Kind
 from catalog.models import Product
 from finder.redis_keys import delete_matching
 from search.store.base import IndexStore, NoSuchVersion
 from search.store.connection import get_client, get_reader, search_errors, text
 from search.store.documents import document, fetch
-from search.store.schema import IndexLayout, VectorIndexSpec, alias, epoch_key, meta_key, new_epoch, suggestion_key
+from search.store.schema import (
+    INDEXED,
+    IndexLayout,
+    VectorIndexSpec,
+    alias,
+    epoch_key,
+    meta_key,
+    new_epoch,
+    suggestion_key,
+)
 
 
 def _pairs(items: list[Any]) -> dict[str, Any]:
@@ -103,11 +114,71 @@ def drop_version(client: Redis, name: str, documents: bool) -> None:
         delete_matching(client, suggestion_key(doc_prefix, "*"))
 
 
+#: Moves the epoch for a write, at most once a hold (KEYS: the epoch, the hold, the next epoch;
+#: ARGV: a new token, the hold in milliseconds). Within a hold, the write leaves the next epoch,
+#: which readers take once the hold is over (:meth:`RedisIndexStore.epoch`).
+_BUMP = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('SET', KEYS[3], ARGV[1], 'NX')
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[3])
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+return 1
+"""
+
+
+def _epoch_keys() -> tuple[str, str, str]:
+    return epoch_key(), f"{epoch_key()}:hold", f"{epoch_key()}:next"
+
+
+def bump_epoch(pipe: redis.client.Pipeline) -> None:
+    """Retire the kept answers for a write of documents, at most once every ``FINDER_EPOCH_SECONDS``:
+    the first write after a quiet spell retires them at once, the writes that follow it within
+    that time once it is over. Writes arriving all day retire them once or twice a period, not
+    at every write; an answer is never more than that period behind the index."""
+    pipe.eval(_BUMP, 3, *_epoch_keys(), new_epoch(), int(settings.FINDER_EPOCH_SECONDS * 1000))
+
+
+def _set_epoch(client: redis.Redis) -> None:
+    """Retire the kept answers now (a new live version, a dropped one)."""
+    epoch, _, upcoming = _epoch_keys()
+    client.set(epoch, new_epoch())
+    client.delete(upcoming)
+
+
+def indexed_fields(product: Product) -> dict[str, str | int | float]:
+    """A product's indexed attributes as a document's fields; an empty one is left out."""
+    fields: dict[str, str | int | float] = {"id": product.id}
+    for attribute in INDEXED:
+        value = getattr(product, attribute.field)
+        if value is None or value == "":
+            continue
+        if attribute.kind is Kind.GEO:
+            value = "{},{}".format(*value)
+        fields[attribute.field] = float(value) if isinstance(value, Decimal) else value
+    return fields
+
+
+def _write_fields(pipe: redis.client.Pipeline, layout: IndexLayout, product: Product,
+                  vectors: dict[str, bytes], cleared: Sequence[str]) -> None:
+    """Write one product's document fields (and ``vectors``), removing the empty ones and
+    ``cleared``, and its display document."""
+    fields = {**indexed_fields(product), **vectors}
+    emptied = [attribute.field for attribute in INDEXED if attribute.field not in fields] + list(cleared)
+    key = layout.doc_key(product.id)
+    pipe.hset(key, mapping=fields)
+    if emptied:
+        pipe.hdel(key, *emptied)
+    document(product).save(pipeline=pipe)
+
+
 def _add_suggestions(pipe: redis.client.Pipeline, doc_prefix: str, product: Product) -> None:
     """The product's name, and its suggested attributes' values (each scored by how many products
     have it, so the common ones come first), into the suggestion dictionaries."""
     pipe.execute_command("FT.SUGADD", suggestion_key(doc_prefix, "products"), product.name, 1,
-                         "PAYLOAD", str(product.id))
+                         "PAYLOAD", product.id)
     for attribute in SUGGESTED:
         value = getattr(product, attribute.field)
         if value and value != "NA":
@@ -135,7 +206,9 @@ class RedisIndexStore(IndexStore):
 
     def epoch(self) -> str:
         with search_errors():
-            return text(get_reader().get(epoch_key()) or "")
+            epoch, hold, upcoming = get_reader().mget(_epoch_keys())
+        epoch = text(epoch or "")
+        return f"{epoch}.{text(upcoming)}" if epoch and upcoming and not hold else epoch
 
     def create(self, layout: IndexLayout) -> bool:
         with search_errors():
@@ -152,12 +225,12 @@ class RedisIndexStore(IndexStore):
                 client.ft(name).aliasadd(alias())
             else:
                 client.ft(name).aliasupdate(alias())
-            client.set(epoch_key(), new_epoch())
+            _set_epoch(client)
 
     def drop(self, name: str, documents: bool) -> None:
         with search_errors():
             drop_version(get_client(), name, documents)
-            get_client().set(epoch_key(), new_epoch())
+            _set_epoch(get_client())
 
     def drop_all(self, documents: bool) -> list[str]:
         client = get_client()
@@ -169,9 +242,9 @@ class RedisIndexStore(IndexStore):
                 drop_version(client, name, documents)
             if documents:
                 delete_matching(client, meta_key("*"))
-                client.delete(epoch_key())  # nothing there: nothing is kept until the next write
+                client.delete(*_epoch_keys())  # nothing there: nothing is kept until the next write
             else:
-                client.set(epoch_key(), new_epoch())
+                _set_epoch(client)
         return names
 
     def write_documents(self, layout: IndexLayout, products: Sequence[Product], field: str,
@@ -181,27 +254,27 @@ class RedisIndexStore(IndexStore):
         with search_errors():
             pipe = get_client().pipeline(transaction=True)
             for product, vector in zip(products, vectors, strict=True):
-                fields: dict[str, str | bytes | int] = {"id": str(product.id), "name": product.name,
-                                                        "text": product.search_text(),
-                                                        field: layout.vector_bytes(vector)}
-                fields.update({name: getattr(product, name) for name in FIELDS if getattr(product, name)})
-                if product.year is not None:
-                    fields["year"] = product.year
-                if product.latitude is not None:
-                    fields["location"] = f"{product.longitude},{product.latitude}"
-                emptied = [name for name in (*FIELDS, "year", "location") if name not in fields]
-                if not product.image:
-                    emptied += cleared
-                key = layout.doc_key(product.id)
-                pipe.hset(key, mapping=fields)
-                if emptied:
-                    pipe.hdel(key, *emptied)
-                document(product).save(pipeline=pipe)
-            pipe.set(epoch_key(), new_epoch())
+                _write_fields(pipe, layout, product, {field: layout.vector_bytes(vector)},
+                              [] if product.image else cleared)
+            bump_epoch(pipe)
             pipe.execute()
             self.write_suggestions(layout.doc_prefix, products)
 
-    def write_vectors(self, layout: IndexLayout, field: str, vectors: dict[int, np.ndarray | None]) -> None:
+    def write_fields(self, layout: IndexLayout, products: Sequence[Product]) -> None:
+        with search_errors():
+            client = get_client()
+            pipe = client.pipeline(transaction=True)
+            keys = [layout.doc_key(product.id) for product in products]
+            present = client.exists(*keys) if len(keys) == 1 else None
+            for product, key in zip(products, keys, strict=True):
+                if present == 0 or (present is None and not client.exists(key)):
+                    continue  # gone meanwhile: written again when it is next embedded
+                _write_fields(pipe, layout, product, {}, [])
+            bump_epoch(pipe)
+            pipe.execute()
+            self.write_suggestions(layout.doc_prefix, products)
+
+    def write_vectors(self, layout: IndexLayout, field: str, vectors: dict[str, np.ndarray | None]) -> None:
         with search_errors():
             pipe = get_client().pipeline(transaction=True)
             for product_id, vector in vectors.items():
@@ -209,10 +282,10 @@ class RedisIndexStore(IndexStore):
                     pipe.hdel(layout.doc_key(product_id), field)
                 else:
                     pipe.hset(layout.doc_key(product_id), field, layout.vector_bytes(vector))
-            pipe.set(epoch_key(), new_epoch())
+            bump_epoch(pipe)
             pipe.execute()
 
-    def remove(self, product_ids: Iterable[int]) -> None:
+    def remove(self, product_ids: Iterable[str]) -> None:
         ids = list(product_ids)
         client = get_client()
         with search_errors():
@@ -224,18 +297,20 @@ class RedisIndexStore(IndexStore):
                 pipe.execute_command("FT.SUGDEL", suggestion_key(prefix, "products"), name)
             pipe.execute()
             keys = [f"{prefix}{pid}" for prefix in prefixes for pid in ids] + [meta_key(pid) for pid in ids]
+            pipe = client.pipeline(transaction=False)
             for start in range(0, len(keys), 1000):
-                client.delete(*keys[start:start + 1000])
-            client.set(epoch_key(), new_epoch())
+                pipe.delete(*keys[start:start + 1000])
+            bump_epoch(pipe)
+            pipe.execute()
 
-    def present(self, layout: IndexLayout, product_ids: Sequence[int], fields: Sequence[str]) -> list[list[bool]]:
+    def present(self, layout: IndexLayout, product_ids: Sequence[str], fields: Sequence[str]) -> list[list[bool]]:
         with search_errors():
             pipe = get_client().pipeline(transaction=False)
             for pid in product_ids:
                 pipe.hmget(layout.doc_key(pid), ["id", *fields])
             return [[value is not None for value in found] for found in pipe.execute()]
 
-    def documents(self, product_ids: list[int]) -> list[dict[str, Any] | None]:
+    def documents(self, product_ids: list[str]) -> list[dict[str, Any] | None]:
         with search_errors():
             return fetch(get_reader(), product_ids)
 

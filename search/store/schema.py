@@ -29,11 +29,11 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from redisvl.schema import IndexSchema
 
-from catalog.attributes import FIELDS
+from catalog.attributes import ATTRIBUTES, TAG_SEPARATOR, Attribute, Kind
 from search.kinds import KINDS
 
-#: The character that separates tag values inside one field; catalog values never hold it.
-TAG_SEPARATOR = "|"
+#: The attributes the index holds, as fields of the same names.
+INDEXED = tuple(attribute for attribute in ATTRIBUTES if attribute.indexed and attribute.kind is not Kind.URL)
 
 ALGORITHM_PARAMS = {
     "FLAT": {"INITIAL_CAP": int, "BLOCK_SIZE": int},
@@ -138,7 +138,7 @@ class IndexLayout:
     def doc_prefix(self) -> str:
         return f"{settings.FINDER_INDEX_PREFIX}:{self.generation}:"
 
-    def doc_key(self, product_id: int) -> str:
+    def doc_key(self, product_id: str) -> str:
         return f"{self.doc_prefix}{product_id}"
 
     def vector_bytes(self, vector: np.ndarray) -> bytes:
@@ -159,20 +159,25 @@ class IndexLayout:
                       "stopwords": []},
             "fields": [
                 {"name": "id", "type": "tag"},
-                *({"name": field, "type": "tag", "attrs": {"separator": TAG_SEPARATOR}} for field in FIELDS),
-                {"name": "name", "type": "text", "attrs": {"no_stem": True}},
-                {"name": "text", "type": "text"},
-                {"name": "year", "type": "numeric"},
-                {"name": "location", "type": "geo"},
+                *(index_field(attribute) for attribute in INDEXED),
                 *({"name": vector.name, "type": "vector", "attrs": vector.spec.attrs(vector.dim, self.vector_type)}
                   for vector in self.vectors),
             ],
         }
 
 
+def index_field(attribute: Attribute) -> dict[str, Any]:
+    """An attribute's field in the index, as redisvl describes it."""
+    if attribute.kind is Kind.TAG:
+        return {"name": attribute.field, "type": "tag", "attrs": {"separator": TAG_SEPARATOR}}
+    if attribute.kind is Kind.TEXT:
+        return {"name": attribute.field, "type": "text", "attrs": {"no_stem": not attribute.stemmed}}
+    return {"name": attribute.field, "type": "numeric" if attribute.kind is Kind.NUMBER else "geo"}
+
+
 #: Documents hold these fields besides the vectors. The format is named after them, so that a
 #: new field (a new attribute) makes a new version of the documents, embedded afresh.
-DOCUMENT_FIELDS = ("id", *FIELDS, "name", "text", "year", "location")
+DOCUMENT_FIELDS = ("id", *(attribute.field for attribute in INDEXED))
 DOCUMENT_FORMAT = "d" + hashlib.sha1(",".join(DOCUMENT_FIELDS).encode()).hexdigest()[:6]
 
 
@@ -205,7 +210,7 @@ def new_epoch() -> str:
     return uuid.uuid4().hex
 
 
-def meta_key(product_id: int) -> str:
+def meta_key(product_id: str) -> str:
     return f"{settings.FINDER_INDEX_PREFIX}:meta:{product_id}"
 
 

@@ -32,7 +32,7 @@ class LiveIndex:
     vector_type: str
     complete: bool
 
-    def doc_key(self, product_id: int) -> str:
+    def doc_key(self, product_id: str) -> str:
         return f"{self.doc_prefix}{product_id}"
 
     def vector_bytes(self, vector: np.ndarray) -> bytes:
@@ -70,6 +70,6 @@ def index_progress() -> float:
     return 1.0 if live_index(refresh=True).complete else get_store().info()["percent_indexed"]
 
 
-def product_of(key: str) -> int:
+def product_of(key: str) -> str:
     """The product id of a document's key."""
-    return int(key.rsplit(":", 1)[1])
+    return key.rsplit(":", 1)[1]

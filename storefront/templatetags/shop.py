@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 import jinja2
 from django import template
+from django.conf import settings
 from django.template import engines
 from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+
+from search.filters import Filters
+from storefront.filtering import describe
 
 register = template.Library()
 
@@ -33,8 +38,8 @@ def path_for(context: jinja2.runtime.Context, product: Any, name: str) -> str:
     """``{% url name product.id %}`` for the cards' Jinja2 templates, the resolver asked once per
     URL name (and script prefix) rather than for each of the five links of each card of a page,
     the script prefix read once per render (:func:`_jinja`)."""
-    return _pattern(name, context["script_prefix"]).format(int(product["id"] if isinstance(product, dict)
-                                                                else product.id))
+    return _pattern(name, context["script_prefix"]).format(product["id"] if isinstance(product, dict)
+                                                            else product.id)
 
 
 @register.simple_tag(takes_context=True)
@@ -68,6 +73,31 @@ def _jinja(name: str, context: template.Context, **values: Any) -> str:
         if token else "",
         "vector_kinds": context.get("vector_kinds", ()), "filter_query": filters.as_query() if filters else "",
         "script_prefix": get_script_prefix(), **values}))
+
+
+@register.simple_tag(takes_context=True)
+def with_range(context: template.Context, parameter: str, low: float, high: float | None) -> str:
+    """This page's query with the range ``parameter`` set to ``low`` up to (not including) ``high``
+    (a price band's link), from its first page."""
+    query = context["request"].GET.copy()
+    for name in (f"{parameter}_min", f"{parameter}_max", "page"):
+        query.pop(name, None)
+    query[f"{parameter}_min"] = str(low)
+    if high is not None:
+        query[f"{parameter}_max"] = f"{high - 0.01:.2f}"
+    return f"?{query.urlencode()}"
+
+
+@register.filter
+def described(filters: Filters) -> list[str]:
+    """The filters in words (:func:`storefront.filtering.describe`)."""
+    return describe(filters)
+
+
+@register.filter
+def money(amount: float | Decimal | None) -> str:
+    """A price as the shop shows it: two decimals and its currency ("12.99 USD")."""
+    return "" if amount is None else f"{Decimal(str(amount)):,.2f} {settings.FINDER_CURRENCY}"
 
 
 @register.filter

@@ -13,19 +13,21 @@ from finder.errors import Unavailable
 
 
 class Command(BaseCommand):
-    help = ("Import a catalog (a folder or .zip holding styles.csv and images/<id>.jpg): upsert its "
-            "products by id and queue their embedding.")
+    help = ("Import a catalog (a folder or .zip holding styles.csv and images/<id>.jpg, or a Google Merchant "
+            "Center feed, tab-separated or XML): upsert its products by id and have them indexed.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", type=Path)
+        parser.add_argument("--sync", action="store_true",
+                            help="the file is the whole catalog: delete the products it does not name")
         parser.add_argument("--wait", action="store_true",
                             help="show progress until every imported product is searchable or failed")
         parser.add_argument("--timeout", type=float, default=3600.0,
                             help="with --wait, give up after this many seconds (default 3600)")
 
-    def handle(self, *args: object, path: Path, wait: bool, timeout: float, **options: object) -> None:
+    def handle(self, *args: object, path: Path, wait: bool, timeout: float, sync: bool, **options: object) -> None:
         try:
-            report = import_catalog(path)
+            report = import_catalog(path, sync=sync)
         except (CatalogError, Unavailable, OSError) as exc:
             raise CommandError(str(exc)) from exc
         if wait:
@@ -51,8 +53,8 @@ class Command(BaseCommand):
     def _summary(self, report: ImportReport) -> None:
         counts = selectors.status_counts(report.product_ids)
         write = self.stdout.write
-        write(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}; "
-              f"queued for embedding {report.queued}")
+        write(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}"
+              + (f", removed {report.removed}" if report.removed else ""))
         write(f"searchable {counts['indexed']}, pending {counts['pending']}, failed {counts['failed']}")
         write(f"rejected rows: {len(report.rejected)}")
         for item in report.rejected:
@@ -60,6 +62,11 @@ class Command(BaseCommand):
         write(f"products without a usable image (searchable by text only): {len(report.image_problems)}")
         for item in report.image_problems:
             write(f"  line {item.line} (id {item.product_id}): {item.reason}")
+        fetched = selectors.image_problems(report.product_ids)
+        if fetched:
+            write(f"image links that could not be used: {len(fetched)}")
+            for product_id, problem in fetched:
+                write(f"  id {product_id}: {problem}")
         write(f"images converted: {len(report.images_converted)}")
         for item in report.images_converted:
             write(f"  line {item.line} (id {item.product_id}): {item.reason}")

@@ -1,0 +1,191 @@
+"""Google Merchant Center product feeds, the format most shops already publish.
+
+Two forms, told apart by their content, not their name: tab-separated text (a header row of the
+specification's attribute names, ``g:`` prefix or not) and XML (RSS 2.0: an ``<item>`` a product,
+``title``, ``link`` and ``description`` as RSS's own elements or in the ``g:`` namespace, the
+rest in ``g:``). XML is parsed by defusedxml: no entity expansion, no external entities.
+
+Each product becomes a :class:`catalog.rows.Row` of the finder's attributes
+(docs/catalog.md lists the mapping):
+
+- ``gender`` and ``age_group`` make the finder's gender: Men, Women, Boys, Girls or Unisex;
+- ``product_type``'s path ("Apparel > Tops > T-shirts") makes the category (its first step), the
+  product type (its last) and the sub category (the one before the last, when there are three);
+- ``price`` and ``sale_price`` ("12.99 USD", "1,299.00 INR") must be in the shop's currency,
+  ``FINDER_CURRENCY``: a price in another is refused for that product, with the reason;
+- ``availability`` is read as the specification and real feeds spell it ("in stock", "in_stock").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from defusedxml import ElementTree
+from defusedxml.common import DefusedXmlException
+from django.conf import settings
+
+from catalog.rows import MAX_LINE_CHARS, CatalogError, Rejected, Row, bounded_lines, clean_row
+
+FEED_EXTENSIONS = (".tsv", ".txt", ".xml")
+GOOGLE = "http://base.google.com/ns/1.0"
+#: Merchant Center attribute -> the finder's attribute, where one fills the other directly.
+DIRECT = {
+    "title": "name",
+    "description": "description",
+    "link": "link",
+    "image_link": "image_link",
+    "availability": "availability",
+    "brand": "brand",
+    "color": "base_colour",
+    "google_product_category": "google_product_category",
+    "item_group_id": "group",
+}
+#: What a feed must give each product.
+REQUIRED = ("id", "title")
+#: (gender, age group) -> the finder's gender; any age but a child's is an adult's.
+CHILDREN = ("newborn", "infant", "toddler", "kids")
+GENDERS = {("male", False): "Men", ("female", False): "Women", ("male", True): "Boys", ("female", True): "Girls",
+           ("unisex", False): "Unisex", ("unisex", True): "Unisex"}
+PRICE = re.compile(r"(?P<number>[0-9][0-9.,\s]*)\s*(?P<currency>[A-Za-z]{3})?")
+#: How much of a file is read to tell a feed from something else.
+SNIFF_BYTES = 4096
+
+
+def is_feed(path: Path) -> bool:
+    """Whether ``path`` reads as a Merchant Center feed (XML, or tab-separated with an ``id`` column)."""
+    with path.open("rb") as handle:
+        start = handle.read(SNIFF_BYTES).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(b"<"):
+        return True
+    header = start.split(b"\n", 1)[0].decode("utf-8", "replace")
+    return "\t" in header and "id" in _names(header.rstrip("\r").split("\t"))
+
+
+def _names(header: list[str]) -> list[str]:
+    """A header's attribute names as the specification spells them: ``g:price`` is ``price``."""
+    return [name.strip().lower().removeprefix("g:") for name in header]
+
+
+def read_feed(binary: IO[bytes]) -> Iterator[Row | Rejected]:
+    """Every product of a feed, in order: a row, or a rejection with its line (tab-separated) or
+    item number (XML) and the reason."""
+    start = binary.read(SNIFF_BYTES)
+    binary.seek(0)
+    if start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        yield from _xml_items(binary)
+    else:
+        with io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="") as text:
+            yield from _tsv_rows(text)
+
+
+def _tsv_rows(text: io.TextIOBase) -> Iterator[Row | Rejected]:
+    too_long: list[bool] = []
+    reader = csv.reader(bounded_lines(text, too_long), delimiter="\t")
+    try:
+        header = _names(next(reader))
+    except StopIteration:
+        raise CatalogError("the feed is empty") from None
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise CatalogError(f"the feed lacks the required column(s): {', '.join(missing)}")
+    line = reader.line_num + 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Rejected(line, f"unreadable line: {exc}")
+            line = reader.line_num + 1
+            continue
+        start, line = line, reader.line_num + 1
+        if too_long:
+            yield Rejected(start, f"the line is longer than {MAX_LINE_CHARS:,} characters")
+            too_long.clear()
+            continue
+        if not any(field.strip() for field in record):
+            continue
+        if len(record) != len(header):
+            yield Rejected(start, f"expected {len(header)} tab-separated fields, found {len(record)}")
+            continue
+        yield product(start, dict(zip(header, record, strict=True)))
+
+
+def _xml_items(binary: IO[bytes]) -> Iterator[Row | Rejected]:
+    """Each ``<item>`` (RSS) or ``<entry>`` (Atom), numbered from 1, read as it streams."""
+    number = 0
+    try:
+        for _, element in ElementTree.iterparse(binary, events=("end",), forbid_dtd=True):
+            if _local(element.tag) not in ("item", "entry"):
+                continue
+            number += 1
+            item: dict[str, str] = {}
+            for child in element:
+                name = _local(child.tag)
+                # RSS's own title, link and description, or the g: ones; the g: one wins.
+                if child.tag.startswith(f"{{{GOOGLE}}}") or name not in item:
+                    item[name] = "".join(child.itertext())
+            element.clear()
+            yield product(number, item)
+    except (ElementTree.ParseError, DefusedXmlException) as exc:
+        raise CatalogError(f"the XML feed cannot be read after item {number}: {exc}") from None
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1].lower()
+
+
+def product(line: int, item: dict[str, str]) -> Row | Rejected:
+    """One feed product (attribute -> text) as the finder's attributes."""
+    raw_id = item.get("id", "")
+    values: dict[str, object] = {field: item[name] for name, field in DIRECT.items() if name in item}
+    names = {field: name for name, field in DIRECT.items()}
+    for name in ("price", "sale_price"):
+        if name in item:
+            try:
+                values[name] = price(item[name])
+            except ValueError as exc:
+                return Rejected(line, f"{name} {exc}", raw_id.strip()[:64])
+    if "gender" in item or "age_group" in item:
+        values["gender"] = gender(item.get("gender", ""), item.get("age_group", ""))
+    if "product_type" in item:
+        values.update(product_type(item["product_type"]))
+    return clean_row(line, raw_id, values, names)
+
+
+def price(text: str) -> str | None:
+    """A feed's price ("12.99 USD", "1,299.00 INR", "15 EUR") as a number in the shop's currency;
+    None for a blank. Raises ValueError for another currency or no number."""
+    text = text.strip()
+    if not text:
+        return None
+    match = PRICE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text[:40]!r} is not a price such as “12.99 {settings.FINDER_CURRENCY}”")
+    currency = (match["currency"] or settings.FINDER_CURRENCY).upper()
+    if currency != settings.FINDER_CURRENCY:
+        raise ValueError(f"{text[:40]!r} is in {currency}; this shop sells in {settings.FINDER_CURRENCY} "
+                         "(FINDER_CURRENCY)")
+    number = re.sub(r"\s", "", match["number"])
+    if re.fullmatch(r"[0-9]+,[0-9]{1,2}", number):  # a decimal comma: "12,99"
+        return number.replace(",", ".")
+    return number.replace(",", "")
+
+
+def gender(said: str, age_group: str) -> str:
+    """The finder's gender for a feed's ``gender`` and ``age_group`` ("" when it says none)."""
+    return GENDERS.get((said.strip().lower(), age_group.strip().lower() in CHILDREN), "")
+
+
+def product_type(path: str) -> dict[str, str]:
+    """Category, sub category and product type from a ``product_type`` path."""
+    steps = [step.strip() for step in path.split(">") if step.strip()]
+    if not steps:
+        return {}
+    return {"master_category": steps[0], "article_type": steps[-1] if len(steps) > 1 else "",
+            "sub_category": steps[-2] if len(steps) > 2 else ""}
