@@ -59,7 +59,8 @@ def export(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="searches-{period.first}-to-{period.last}.csv"'
     writer = csv.writer(response)
-    columns = ["query", "searches", "zero_result", "relaxed", "clicked", "ctr", "mrr", "latency_ms"]
+    columns = ["query", "searches", "zero_result", "relaxed", "clicked", "ctr", "visited", "visit_rate", "mrr",
+               "latency_ms"]
     writer.writerow(columns)
     for row in selectors.top_queries(period, limit=None):
         writer.writerow([neutralised(row[column]) for column in columns])

@@ -48,6 +48,22 @@ class Click(models.Model):
         return f"#{self.position} of {self.search_id}"
 
 
+class Visit(models.Model):
+    """A shopper followed a product's "View in shop" link to the shop's own page: from a search's
+    result (``search``), or from a product page reached any other way (no search)."""
+
+    event = models.CharField(max_length=40, unique=True, help_text="its stream entry: rolled up once")
+    search = models.ForeignKey(Search, null=True, blank=True, on_delete=models.CASCADE, related_name="visits")
+    product_id = models.CharField(max_length=64)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["at"]
+
+    def __str__(self) -> str:
+        return f"visit to {self.product_id}"
+
+
 class Cursor(models.Model):
     """How far the roll-up has read the stream, moved in the same transaction as the rows it
     wrote: an entry is rolled up exactly once, even when a roll-up dies half-way."""

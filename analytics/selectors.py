@@ -11,11 +11,26 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Avg, Case, Count, F, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
-from analytics.models import Click, Cursor, Search
+from analytics.models import Click, Cursor, Search, Visit
 
 #: A search that found nothing: no match within its filters, or none of its words in the
 #: catalog (the nearest products by meaning were shown, but nothing it asked for).
@@ -39,6 +54,12 @@ class Period:
         today = timezone.localdate()
         return cls(today - datetime.timedelta(days=days - 1), today)
 
+    def bounds(self) -> tuple[datetime.datetime, datetime.datetime]:
+        """Its first moment, and the first moment after it."""
+        start = timezone.make_aware(datetime.datetime.combine(self.first, datetime.time.min))
+        return start, timezone.make_aware(datetime.datetime.combine(self.last + datetime.timedelta(days=1),
+                                                                    datetime.time.min))
+
     @property
     def days(self) -> list[datetime.date]:
         return [self.first + datetime.timedelta(days=n) for n in range((self.last - self.first).days + 1)]
@@ -48,10 +69,10 @@ def searches(period: Period) -> QuerySet[Search]:
     """The period's searches, each with ``first_click`` (the position of the first result
     opened, or None) and ``rr`` (its reciprocal rank, 0 without one)."""
     first_click = Click.objects.filter(search=OuterRef("pk")).order_by("position").values("position")[:1]
-    start = timezone.make_aware(datetime.datetime.combine(period.first, datetime.time.min))
-    end = timezone.make_aware(datetime.datetime.combine(period.last + datetime.timedelta(days=1), datetime.time.min))
+    start, end = period.bounds()
     return Search.objects.filter(at__gte=start, at__lt=end).annotate(
         first_click=Subquery(first_click),
+        sent_on=Exists(Visit.objects.filter(search=OuterRef("pk"))),
         rr=Case(When(first_click__isnull=False, then=Value(1.0) / Cast(F("first_click"), FloatField())),
                 default=Value(0.0), output_field=FloatField()))
 
@@ -61,22 +82,28 @@ _MEASURES = {
     "zero_result": Count("id", filter=FOUND_NOTHING),
     "relaxed": Count("id", filter=Q(relaxed=True)),
     "clicked": Count("id", filter=Q(first_click__isnull=False)),
+    "visited": Count("id", filter=Q(sent_on=True)),
     "reciprocal_ranks": Sum("rr"),
     "latency_ms": Avg("latency_ms"),
 }
 
 
 def _rates(row: dict[str, Any]) -> dict[str, Any]:
-    """``ctr`` and ``mrr`` from a row's counts."""
+    """``ctr``, ``visit_rate`` (searches that sent the shopper on to the shop) and ``mrr`` from a
+    row's counts."""
     n = row["searches"] or 0
     return {**row, "ctr": round(row["clicked"] / n, 4) if n else 0.0,
+            "visit_rate": round(row["visited"] / n, 4) if n else 0.0,
             "mrr": round((row["reciprocal_ranks"] or 0.0) / n, 4) if n else 0.0,
             "latency_ms": round(row["latency_ms"] or 0.0, 2)}
 
 
 def totals(period: Period) -> dict[str, Any]:
+    """The period's measures, and ``shop_visits``: every "View in shop" followed, from a search or not."""
     found = searches(period)
-    return _rates({**found.aggregate(**_MEASURES), "visitors": found.values("visitor").distinct().count()})
+    start, end = period.bounds()
+    return _rates({**found.aggregate(**_MEASURES), "visitors": found.values("visitor").distinct().count(),
+                   "shop_visits": Visit.objects.filter(at__gte=start, at__lt=end).count()})
 
 
 def set_aside() -> int:

@@ -32,7 +32,7 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from analytics.models import Click, Cursor, Search
+from analytics.models import Click, Cursor, Search, Visit
 from finder.throttling import client_network
 from search.filters import Filters, normal_form
 from search.query.box import SearchPage
@@ -74,12 +74,18 @@ def record_search(request: HttpRequest, query: str, filters: Filters, found: Sea
     return search_id if recorded else ""
 
 
-def record_click(search_id: str, product_id: int | str, position: str) -> None:
+def record_click(search_id: str, product_id: str, position: str) -> None:
     """Record that a result of search ``search_id`` was opened, at ``position``; a link that
     was tampered with (no such id's shape, no position) is ignored."""
     if not SEARCH_ID.fullmatch(search_id) or not POSITION.fullmatch(position) or int(position) == 0:
         return
     _add({"type": "click", "id": search_id, "product": product_id, "position": int(position)})
+
+
+def record_visit(search_id: str, product_id: str) -> None:
+    """Record that a shopper followed a product's link to the shop, from search ``search_id``
+    (or "" when the product page was reached another way; a tampered id counts as none)."""
+    _add({"type": "visit", "id": search_id if SEARCH_ID.fullmatch(search_id) else "", "product": product_id})
 
 
 def _add(fields: dict[str, Any]) -> bool:
@@ -164,12 +170,12 @@ def _write(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
     latest: dict[str, tuple[str, str, datetime.datetime]] = {}  # visitor: (search id, normalised, at)
     clicked: set[str] = set()
     superseded: list[str] = []
-    clicks = []
+    clicks, visits = [], []
     for event, raw in entries:
         fields = {key.decode(): value.decode() for key, value in raw.items()}
         at = datetime.datetime.fromtimestamp(float(fields["at"]), tz=datetime.UTC)
-        if fields["type"] == "click":
-            clicks.append((event.decode(), fields, at))
+        if fields["type"] in ("click", "visit"):
+            (clicks if fields["type"] == "click" else visits).append((event.decode(), fields, at))
             clicked.add(fields["id"])
             continue
         search = Search(
@@ -186,11 +192,14 @@ def _write(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         latest[search.visitor] = (search.search_id, search.normalised, search.at)
     Search.objects.filter(search_id__in=superseded).filter(clicks__isnull=True).delete()
     Search.objects.bulk_create(pending.values(), ignore_conflicts=True)
-    ids = dict(Search.objects.filter(search_id__in={f["id"] for _, f, _ in clicks}).values_list("search_id", "id"))
-    # A click whose search is gone (past retention) is dropped with it.
+    ids = dict(Search.objects.filter(search_id__in={f["id"] for _, f, _ in (*clicks, *visits)})
+               .values_list("search_id", "id"))
+    # A click whose search is gone (past retention) is dropped with it; a visit counts without it.
     Click.objects.bulk_create([Click(event=event, search_id=ids[f["id"]], product_id=f["product"],
                                      position=int(f["position"]), at=at)
                                for event, f, at in clicks if f["id"] in ids], ignore_conflicts=True)
+    Visit.objects.bulk_create([Visit(event=event, search_id=ids.get(f["id"]), product_id=f["product"][:64], at=at)
+                               for event, f, at in visits], ignore_conflicts=True)
 
 
 #: Searches by one visitor this close together, one carrying on the other's words, are one

@@ -72,7 +72,8 @@ def _get(url: str, deadline: float) -> tuple[int, str, bytes]:
             body += chunk
             if len(body) > MAX_IMAGE_BYTES:
                 raise FetchFailed(f"the image is larger than {MAX_IMAGE_BYTES // 1_000_000} MB")
-            connection.sock.settimeout(_left(deadline))
+            if connection.sock is not None:  # None once the whole body is in
+                connection.sock.settimeout(_left(deadline))
         return 200, "", bytes(body)
     except (OSError, http.client.HTTPException) as exc:
         if time.monotonic() >= deadline:

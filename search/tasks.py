@@ -7,20 +7,20 @@ import logging
 from celery import Task, shared_task
 
 from finder.celery import BoundedTask
-from search import evaluation, lifecycle, mapping
+from search import evaluation, indexing, lifecycle, mapping
 from search.kinds import BY_NAME
 from search.store.connection import SearchUnavailable
 
 logger = logging.getLogger(__name__)
 
 
-def _give_up(kind: str, product_ids: list[int], reason: str) -> None:
+def _give_up(kind: str, product_ids: list[str], reason: str) -> None:
     BY_NAME[kind].fail(product_ids, reason)
 
 
 @shared_task(base=BoundedTask, autoretry_for=(SearchUnavailable,), retry_backoff=True, retry_backoff_max=60,
              retry_kwargs={"max_retries": 10}, give_up=staticmethod(_give_up))
-def embed(kind: str, product_ids: list[int]) -> None:
+def embed(kind: str, product_ids: list[str]) -> None:
     """Embed one batch of products' vectors of ``kind`` into the index. Redis trouble is
     transient: retried with exponential backoff, up to a minute apart; anything else marks the
     batch, with the reason (a product whose image fails stays searchable by text)."""
@@ -32,6 +32,13 @@ def embed(kind: str, product_ids: list[int]) -> None:
     except Exception as exc:
         logger.exception("%s embedding failed for %d products", kind, len(product_ids))
         vector_kind.fail(product_ids, f"{kind} embedding failed: {exc}")
+
+
+@shared_task(base=BoundedTask, autoretry_for=(SearchUnavailable,), retry_backoff=True, retry_backoff_max=60,
+             retry_kwargs={"max_retries": 10})
+def refresh_documents(product_ids: list[str]) -> None:
+    """Rewrite products' documents whose vectors still hold (a price, stock or link changed)."""
+    indexing.refresh_documents(product_ids)
 
 
 @shared_task(ignore_result=True)

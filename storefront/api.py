@@ -423,7 +423,7 @@ class AnalyticsView(APIView):
         params.is_valid(raise_exception=True)
         period = analytics_selectors.Period.last_days(params.validated_data["days"])
         totals = analytics_selectors.totals(period)
-        keys = ("searches", "zero_result", "relaxed", "clicked", "ctr", "mrr")
+        keys = ("searches", "zero_result", "relaxed", "clicked", "ctr", "visited", "visit_rate", "mrr")
         return Response({
             "first_day": period.first, "last_day": period.last, **{key: totals[key] for key in keys},
             "top_queries": [{"query": row["query"], **{key: row[key] for key in keys}}

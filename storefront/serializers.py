@@ -150,6 +150,8 @@ class QueryCounts(serializers.Serializer):
     relaxed = serializers.IntegerField(help_text="searches whose understood filters were relaxed")
     clicked = serializers.IntegerField(help_text="searches with a result opened")
     ctr = serializers.FloatField(help_text="click-through rate: clicked / searches")
+    visited = serializers.IntegerField(help_text="searches after which a product's link to the shop was followed")
+    visit_rate = serializers.FloatField(help_text="visited / searches")
     mrr = serializers.FloatField(help_text="mean reciprocal rank of the first result opened (0 for none)")
 
 

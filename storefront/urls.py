@@ -30,6 +30,7 @@ urlpatterns = [
     path("", views.product_list, name="list"),
     path("products/<product:product_id>/", views.product_detail, name="detail"),
     path("products/<product:product_id>/similar/", views.similar, name="similar"),
+    path("products/<product:product_id>/visit/", views.visit, name="visit"),
     path("search/", views.search, name="search"),
     path("favourites/", views.favourites, name="favourites"),
     path("favourites/<product:product_id>/", views.favourite, name="favourite"),

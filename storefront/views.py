@@ -18,10 +18,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from analytics.services import record_click
+from analytics.services import record_click, record_visit
 from catalog.attributes import BY_PARAMETER
 from catalog.models import Product
 from finder.errors import FinderError
@@ -94,9 +95,21 @@ def product_detail(request: HttpRequest, product_id: str) -> HttpResponse:
         except FinderError as exc:
             row["problem"] = str(exc)
         rows.append(row)
+    sid = request.GET.get("sid", "")
     return render(request, "storefront/product_detail.html", {
-        "product": product, "rows": rows,
+        "product": product, "rows": rows, "visit_query": f"?{urlencode({'sid': sid})}" if sid else "",
         "search_state": search_selectors.product_state(product.id) if request.user.is_staff else None})
+
+
+@csrf_exempt  # a link's ping carries no token; it only counts, and only a product the catalog has
+@require_POST
+@limit("pages", key="ip")
+def visit(request: HttpRequest, product_id: str) -> HttpResponse:
+    """A shopper followed "View in shop" (the link's ``ping``, or the page's beacon where a browser
+    sends none): counted for the shop's analytics, from the search ``sid`` the page was opened from."""
+    if Product.objects.filter(pk=product_id).exists():
+        record_visit(request.GET.get("sid", ""), product_id)
+    return HttpResponse(status=204)
 
 
 @shopper_page

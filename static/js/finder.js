@@ -205,4 +205,11 @@
     });
   }
   wirePhoto();
+
+  // "View in shop": counted by the link's ping; a browser that sends no pings sends a beacon.
+  if (!("ping" in HTMLAnchorElement.prototype) && navigator.sendBeacon) {
+    document.querySelectorAll("a[data-visit]").forEach((link) => link.addEventListener("click", () => {
+      navigator.sendBeacon(link.dataset.visit);
+    }));
+  }
 })();
