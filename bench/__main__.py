@@ -7,13 +7,15 @@ Every comparison is measured in the same run, on this machine, and reported as a
   100,000 synthetic vectors of 384, 1280 and 2048 dimensions;
 - map: the catalog map's layout of 2,946 and 44,000 synthetic vectors;
 - import: the public metadata file's 44,446 rows, without photos, imported by a real finder:
-  seconds until every product is searchable by text;
+  seconds until every product is searchable by text; as its styles.csv, and as a Merchant Center feed;
 - site: a real finder (``runfinder``) from launch to the demo catalog fully searchable, Redis
   memory per product, Redis round trips per request, ``/similar`` and ``/search`` under 16
   concurrent clients, and, a keystroke at a time, autocomplete and the instant-search fragment;
   with wrk (where installed), ``/similar`` page and API against a do-nothing floor view, server CPU
   per request, uniform and Zipf-skewed product popularity;
-  then started again with search analytics off, ``/search`` once more.
+  then started again with search analytics off, ``/search`` once more;
+- writes: the similar page under 16 clients while 10 product writes a second arrive through the
+  API, and the bulk write API's products a second (text only).
 
 Writes ``results.json`` and ``results.md`` (the table the README shows) into ``--out``.
 ``--quick`` runs everything on tiny inputs: what the test suite does to keep this code working.
@@ -43,7 +45,7 @@ import torch  # noqa: E402
 from django.conf import settings  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from bench import embedding, knn, site, wrk  # noqa: E402
+from bench import embedding, knn, site, writes, wrk  # noqa: E402
 from bench.report import markdown  # noqa: E402
 from finder.redis_server import EmbeddedRedis  # noqa: E402
 from search.embedding.image import image_embedder  # noqa: E402
@@ -116,7 +118,7 @@ def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, 
             serving_s = running.wait_until_serving()
             indexed_s = running.wait_until_indexed(expected)
             client = running.redis()
-            ids = [int(row["id"]) for row in csv.DictReader((catalog / "styles.csv").open(newline=""))]
+            ids = [row["id"] for row in csv.DictReader((catalog / "styles.csv").open(newline=""))]
             queries = [q["q"] for q in json.loads((DEMO.parent / "shopper-queries.json").read_text())]
             similar = site.similar_paths(ids)
             search = site.search_paths(queries)
@@ -184,19 +186,43 @@ def map_section(sizes: list[int]) -> list[dict[str, Any]]:
 
 def import_section(rows: int) -> dict[str, Any]:
     """The first ``rows`` rows of the public metadata file, without photos, imported by a real
-    finder at launch: seconds until every product is searchable by text, and until it serves."""
+    finder at launch: seconds until every product is searchable by text, and until it serves; as
+    the public set's styles.csv, and as a Merchant Center feed (``feed``)."""
     folder = Path(tempfile.mkdtemp(prefix="bench-import-", dir=settings.VAR_DIR))
     try:
         catalog = folder / "catalog"
         (catalog / "images").mkdir(parents=True)
         with (DEMO.parent / "styles-full.csv").open(newline="") as source:
             (catalog / "styles.csv").write_text("".join(line for _, line in zip(range(rows + 1), source, strict=False)))
-        with site.RunningSite(folder / "site", catalog) as running:
-            serving_s = running.wait_until_serving(timeout=3600)
-            searchable_s = running.wait_until_indexed(1, timeout=3600)
-            counts = running.status()
-        return {"rows": rows, "products": counts["products"], "failed": counts.get("failed", 0),
-                "serving_s": round(serving_s, 1), "searchable_by_text_s": round(searchable_s, 1)}
+        feed = folder / "feed.tsv"
+        writes.styles_as_feed(DEMO.parent / "styles-full.csv", feed, rows)
+        result: dict[str, Any] = {}
+        for name, path in (("csv", catalog), ("feed", feed)):
+            with site.RunningSite(folder / name, path) as running:
+                serving_s = running.wait_until_serving(timeout=3600)
+                searchable_s = running.wait_until_indexed(1, timeout=3600)
+                counts = running.status()
+            figures = {"products": counts["products"], "failed": counts.get("failed", 0),
+                       "serving_s": round(serving_s, 1), "searchable_by_text_s": round(searchable_s, 1)}
+            result.update({"rows": rows, **figures} if name == "csv" else {"feed": figures})
+        return result
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def writes_section(catalog: Path, http_seconds: float, clients: int, bulk_products: int) -> dict[str, Any]:
+    """A finder on the demo catalog: the similar page under load, alone and while 10 writes a second
+    arrive through the API; then a bulk write of ``bulk_products`` products (text only)."""
+    expected = sum(1 for _ in (catalog / "images").glob("*.jpg"))
+    folder = Path(tempfile.mkdtemp(prefix="bench-writes-", dir=settings.VAR_DIR))
+    try:
+        with site.RunningSite(folder, catalog, env=_database()) as running:
+            running.wait_until_serving()
+            running.wait_until_indexed(expected)
+            ids = [row["id"] for row in csv.DictReader((catalog / "styles.csv").open(newline=""))]
+            pages = writes.pages_under_writes(running, ids, clients, http_seconds)
+            return {"pages": pages, "bulk": writes.bulk(running, DEMO.parent / "styles-full.csv", bulk_products,
+                                                        skip=0)}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -204,7 +230,7 @@ def import_section(rows: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny inputs: checks that the code runs")
-    parser.add_argument("--sections", default="embedding,knn,map,import,site", help="comma-separated")
+    parser.add_argument("--sections", default="embedding,knn,map,import,site,writes", help="comma-separated")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent)
     args = parser.parse_args()
     sections = set(args.sections.split(","))
@@ -235,6 +261,10 @@ def run(sections: set[str], quick: bool, catalog: Path) -> dict[str, Any]:
     if "site" in sections:
         print("the finder, end to end…", flush=True)
         results["site"] = site_section(catalog, http_seconds=3 if quick else 30, clients=2 if quick else 16)
+    if "writes" in sections:
+        print("the catalog's writes…", flush=True)
+        results["writes"] = writes_section(catalog, http_seconds=3 if quick else 30, clients=2 if quick else 16,
+                                           bulk_products=50 if quick else 5000)
     return results
 
 

@@ -43,7 +43,7 @@ DEMO = Path(settings.BASE_DIR) / "data" / "demo-catalog"
 FIGURES = ("requests_per_s", "cpu_ms_per_request", "p99_ms", "errors")
 
 
-def measurements(running: site.RunningSite, ids: list[int], connections: int, seconds: float,
+def measurements(running: site.RunningSite, ids: list[str], connections: int, seconds: float,
                  roles: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """One round on ``running``, every kept answer retired first: ``make bench``'s wrk section."""
     running.move_epoch()
@@ -96,7 +96,7 @@ def main() -> None:
         subprocess.run(["git", "worktree", "add", "--detach", str(checkout), args.baseline], check=True,
                        cwd=settings.BASE_DIR, capture_output=True)
         configs = [(args.baseline[:10], checkout, {}, everything), ("this", Path(settings.BASE_DIR), {}, everything)]
-    ids = [int(row.split(",")[0]) for row in (DEMO / "styles.csv").read_text().splitlines()[1:]]
+    ids = [row.split(",")[0] for row in (DEMO / "styles.csv").read_text().splitlines()[1:]]
     expected = sum(1 for _ in (DEMO / "images").glob("*.jpg"))
     try:
         with ExitStack() as stack:

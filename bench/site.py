@@ -26,6 +26,8 @@ from finder.processes import stop
 from finder.redis_server import free_port, running_url
 
 SHOPPER = ("bench-shopper", "a long bench password 1")
+#: The account whose token writes products, as a shop's feed robot would.
+WRITER = "bench-writer"
 
 
 class RunningSite:
@@ -67,6 +69,12 @@ class RunningSite:
                      f"User.objects.filter(username={SHOPPER[0]!r}).exists() or "
                      f"User.objects.create_user({SHOPPER[0]!r}, password={SHOPPER[1]!r})")
         self.token = self._manage("api_token", SHOPPER[0]).split()[-1]
+        # The shop's feed robot: a token that may write products (the write API).
+        self._manage("shell", "-c", "from django.contrib.auth.models import Permission, User; "
+                     f"user, _ = User.objects.get_or_create(username={WRITER!r}); "
+                     "user.user_permissions.add(*Permission.objects.filter(codename__in=['change_product', "
+                     "'delete_product']))")
+        self.writer_token = self._manage("api_token", WRITER).split()[-1]
         self.log = (self.folder / "runfinder.log").open("wb")
         self.started = time.monotonic()
         self.process = subprocess.Popen(
@@ -145,7 +153,7 @@ class RunningSite:
                 for role, procs in self.processes().items()}
 
 
-def similar_paths(ids: list[int]) -> load.PathPicker:
+def similar_paths(ids: list[str]) -> load.PathPicker:
     """A shopper clicking By text or By image on any product, sometimes within a gender."""
     def pick(rng: random.Random) -> str:
         by = rng.choice(("text", "image"))
@@ -189,7 +197,7 @@ def keystroke_paths(queries: list[str]) -> load.PathPicker:
 FRAGMENT = {"X-Fragment": "1"}
 
 
-def api_similar_paths(ids: list[int], k: int) -> load.PathPicker:
+def api_similar_paths(ids: list[str], k: int) -> load.PathPicker:
     """The API's similar products, ``k`` of them, by text or by image."""
     def pick(rng: random.Random) -> str:
         return f"/api/v1/products/{rng.choice(ids)}/similar?by={rng.choice(('text', 'image'))}&k={k}"

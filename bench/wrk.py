@@ -75,7 +75,7 @@ def session_cookie(base_url: str, username: str, password: str) -> str:
     return f"sessionid={session}"
 
 
-def zipf_ids(ids: list[int], count: int, seed: int = 7, exponent: float = 1.0) -> list[int]:
+def zipf_ids(ids: list[str], count: int, seed: int = 7, exponent: float = 1.0) -> list[str]:
     """``count`` product ids drawn with Zipf-skewed popularity (the k-th most popular product
     drawn in proportion to 1/k^exponent; which product is k-th is shuffled)."""
     rng = np.random.default_rng(seed)
@@ -85,7 +85,7 @@ def zipf_ids(ids: list[int], count: int, seed: int = 7, exponent: float = 1.0) -
     return [ranked[i] for i in rng.choice(len(ranked), size=count, p=weights / weights.sum())]
 
 
-def uniform_ids(ids: list[int], count: int, seed: int = 7) -> list[int]:
+def uniform_ids(ids: list[str], count: int, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
     return [rng.choice(ids) for _ in range(count)]
 
@@ -127,7 +127,7 @@ def _cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
     return seconds
 
 
-def similar_section(running: RunningSite, ids: list[int], connections: int, seconds: float,
+def similar_section(running: RunningSite, ids: list[str], connections: int, seconds: float,
                     roles: tuple[str, ...] = ("web", "worker", "redis")) -> dict[str, Any]:
     """``/similar`` (page and API) under wrk against the floor view (a page that does nothing,
     through the same server, middleware and authentication), product popularity uniform and

@@ -63,6 +63,8 @@ class ProductAdmin(admin.ModelAdmin):
         elif form.changed_data:
             changed = set(form.changed_data)
             transaction.on_commit(lambda: services.announce_changed([obj.pk], changed))
+        if obj.image_fetch_pending:
+            transaction.on_commit(lambda: services.queue_fetches([obj.pk]))
 
     def delete_model(self, request: HttpRequest, obj: Product) -> None:
         services.delete_products(Product.objects.filter(pk=obj.pk))

@@ -13,7 +13,8 @@ Each product becomes a :class:`catalog.rows.Row` of the finder's attributes
   product type (its last) and the sub category (the one before the last, when there are three);
 - ``price`` and ``sale_price`` ("12.99 USD", "1,299.00 INR") must be in the shop's currency,
   ``FINDER_CURRENCY``: a price in another is refused for that product, with the reason;
-- ``availability`` is read as the specification and real feeds spell it ("in stock", "in_stock").
+- ``availability`` is read as the specification and real feeds spell it ("in stock", "in_stock",
+  "Out-of-stock", the old "available for order").
 """
 
 from __future__ import annotations
@@ -48,10 +49,18 @@ DIRECT = {
 #: What a feed must give each product.
 REQUIRED = ("id", "title")
 #: (gender, age group) -> the finder's gender; any age but a child's is an adult's.
-CHILDREN = ("newborn", "infant", "toddler", "kids")
+CHILDREN = ("newborn", "infant", "toddler", "kids", "kid", "child", "children")
 GENDERS = {("male", False): "Men", ("female", False): "Women", ("male", True): "Boys", ("female", True): "Girls",
            ("unisex", False): "Unisex", ("unisex", True): "Unisex"}
-PRICE = re.compile(r"(?P<number>[0-9][0-9.,\s]*)\s*(?P<currency>[A-Za-z]{3})?")
+#: How real feeds spell the specification's genders.
+GENDER_SPELLINGS = {"men": "male", "man": "male", "mens": "male", "women": "female", "woman": "female",
+                    "womens": "female", "ladies": "female"}
+#: Availability values the specification once had, and spellings real feeds use.
+AVAILABILITY_SPELLINGS = {"available for order": "in_stock", "limited availability": "in_stock",
+                          "instock": "in_stock", "outofstock": "out_of_stock", "pre-order": "preorder",
+                          "back-order": "backorder"}
+#: "12.99 USD", "USD 12.99", "1,299.00 INR", "15 EUR".
+PRICE = re.compile(r"(?:(?P<before>[A-Za-z]{3})\s*)?(?P<number>[0-9][0-9.,\s]*?)\s*(?P<after>[A-Za-z]{3})?")
 #: How much of a file is read to tell a feed from something else.
 SNIFF_BYTES = 4096
 
@@ -67,8 +76,9 @@ def is_feed(path: Path) -> bool:
 
 
 def _names(header: list[str]) -> list[str]:
-    """A header's attribute names as the specification spells them: ``g:price`` is ``price``."""
-    return [name.strip().lower().removeprefix("g:") for name in header]
+    """A header's attribute names as the specification spells them: ``g:price``, ``Price`` and
+    ``image link`` are ``price`` and ``image_link``."""
+    return ["_".join(name.strip().lower().removeprefix("g:").split()) for name in header]
 
 
 def read_feed(binary: IO[bytes]) -> Iterator[Row | Rejected]:
@@ -145,6 +155,9 @@ def product(line: int, item: dict[str, str]) -> Row | Rejected:
     raw_id = item.get("id", "")
     values: dict[str, object] = {field: item[name] for name, field in DIRECT.items() if name in item}
     names = {field: name for name, field in DIRECT.items()}
+    if "availability" in values:
+        said = " ".join(str(values["availability"]).lower().split())
+        values["availability"] = AVAILABILITY_SPELLINGS.get(said, said.replace("-", "_"))
     for name in ("price", "sale_price"):
         if name in item:
             try:
@@ -165,9 +178,9 @@ def price(text: str) -> str | None:
     if not text:
         return None
     match = PRICE.fullmatch(text)
-    if match is None:
+    if match is None or (match["before"] and match["after"]):
         raise ValueError(f"{text[:40]!r} is not a price such as “12.99 {settings.FINDER_CURRENCY}”")
-    currency = (match["currency"] or settings.FINDER_CURRENCY).upper()
+    currency = (match["before"] or match["after"] or settings.FINDER_CURRENCY).upper()
     if currency != settings.FINDER_CURRENCY:
         raise ValueError(f"{text[:40]!r} is in {currency}; this shop sells in {settings.FINDER_CURRENCY} "
                          "(FINDER_CURRENCY)")
@@ -179,7 +192,8 @@ def price(text: str) -> str | None:
 
 def gender(said: str, age_group: str) -> str:
     """The finder's gender for a feed's ``gender`` and ``age_group`` ("" when it says none)."""
-    return GENDERS.get((said.strip().lower(), age_group.strip().lower() in CHILDREN), "")
+    said = said.strip().lower()
+    return GENDERS.get((GENDER_SPELLINGS.get(said, said), age_group.strip().lower() in CHILDREN), "")
 
 
 def product_type(path: str) -> dict[str, str]:

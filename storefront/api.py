@@ -18,6 +18,7 @@ from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers, status
@@ -28,7 +29,7 @@ from rest_framework.views import APIView
 
 from analytics import selectors as analytics_selectors
 from catalog import services
-from catalog.attributes import BY_PARAMETER, Invalid, clean_product_id
+from catalog.attributes import BY_PARAMETER, Invalid, Kind, clean_product_id
 from catalog.models import Product
 from finder.errors import TooLarge
 from finder.throttling import ScopedThrottle
@@ -59,6 +60,24 @@ from storefront.serializers import (
     StatusAnswer,
     SuggestAnswer,
 )
+
+
+class AttributeFieldSchema(OpenApiSerializerFieldExtension):
+    """The schema's account of an attribute the write API takes: its JSON type, from its kind."""
+
+    target_class = "storefront.serializers.AttributeField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        attribute = self.target.attribute
+        if attribute.kind is Kind.NUMBER:
+            return {"type": "number" if attribute.decimals or attribute.minimum < 0 else "integer", "nullable": True,
+                    "minimum": attribute.minimum, "maximum": attribute.maximum, "description": attribute.label}
+        schema: dict[str, Any] = {"type": "string", "maxLength": attribute.max_length, "description": attribute.label}
+        if attribute.kind is Kind.URL:
+            schema["format"] = "uri"
+        if attribute.choices:  # said in words: an enum here would collide with the read serializer's
+            schema["description"] += f": one of {', '.join(attribute.choices)}"
+        return schema
 
 
 class TokenScheme(KnoxTokenScheme):

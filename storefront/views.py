@@ -102,6 +102,7 @@ def product_detail(request: HttpRequest, product_id: str) -> HttpResponse:
 
 
 @csrf_exempt  # a link's ping carries no token; it only counts, and only a product the catalog has
+@shopper_page
 @require_POST
 @limit("pages", key="ip")
 def visit(request: HttpRequest, product_id: str) -> HttpResponse:

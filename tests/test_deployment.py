@@ -128,3 +128,18 @@ def test_the_sentinel_option_gives_every_app_service_the_group(compose) -> None:
         assert sorted(address.split(":")[0] for address in environment["REDIS_SENTINELS"].split(",")) == sentinels
     assert re.findall(r"\$\{REDIS_PASSWORD([^}]*)\}", text) and all(
         use.startswith(":?") for use in re.findall(r"\$\{REDIS_PASSWORD([^}]*)\}", text))
+
+
+def test_the_worker_takes_every_queue_the_app_sends_to(compose) -> None:
+    """A new vector kind's queue (docs/recipes.md) or the imports' one left out of the worker's
+    list would leave its work waiting for ever."""
+    from django.conf import settings
+
+    from search.kinds import KINDS
+
+    command = compose["services"]["worker"]["command"]
+    queues = set(command[command.index("-Q") + 1].split(","))
+    default = settings.CELERY_TASK_DEFAULT_QUEUE
+    expected = {kind.queue().replace(default, "celery", 1) for kind in KINDS} | {
+        settings.FINDER_IMPORT_QUEUE.replace(default, "celery", 1)}
+    assert queues == expected

@@ -85,10 +85,10 @@ class Shoppers:
         return [outcome for outcome in self.outcomes if not outcome[1]]
 
 
-def _ids_in_index(client: redis.Redis) -> list[int]:
+def _ids_in_index(client: redis.Redis) -> list[str]:
     """Every product id the live index holds a document for (duplicates kept, to be counted)."""
     reply = client.execute_command("FT.SEARCH", ALIAS, "*", "RETURN", "1", "id", "LIMIT", "0", "10000")
-    return [int(fields[1]) for fields in reply[2::2]]
+    return [fields[1].decode() if isinstance(fields[1], bytes) else fields[1] for fields in reply[2::2]]
 
 
 def _wait(condition, timeout: float, what: str) -> float:

@@ -64,7 +64,7 @@ def test_scores_are_cosine_similarity_for_every_metric() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_text_vectors() -> tuple[list[int], np.ndarray]:
+def demo_text_vectors() -> tuple[list[str], np.ndarray]:
     """Real MiniLM embeddings of every demo product's text."""
     with (DEMO / "styles.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -111,7 +111,7 @@ def test_each_index_type_and_metric_matches_brute_force(combination, vector_type
                             num_results=K)
         docs = client.ft(layout.index_name).search(query, query.params).docs
         scores = np.array([spec.score(float(doc.vector_distance)) for doc in docs])
-        found = np.array([exact[ids.index(int(doc.id.rsplit(":", 1)[1]))] for doc in docs])
+        found = np.array([exact[ids.index(doc.id.rsplit(":", 1)[1])] for doc in docs])
         # The converted score is the cosine similarity numpy computes for the same pair.
         assert np.allclose(scores, found, atol=tolerance)
         if algorithm == "FLAT":

@@ -32,7 +32,7 @@ from search.models import IndexEntry
 from search.store.connection import get_client
 from tests.support import DEMO, demo_rows, wait_until_settled
 
-HEADER = ("id\ttitle\tdescription\tlink\timage_link\tprice\tsale_price\tavailability\tbrand\tgender\tage_group\t"
+HEADER = ("id\tTitle\tdescription\tlink\tg:image_link\tprice\tsale_price\tavailability\tbrand\tgender\tage_group\t"
           "color\tproduct_type\tgoogle_product_category\titem_group_id")
 
 
@@ -79,7 +79,7 @@ def tsv_feed(server: str) -> str:
         ["SKU-4", "Imported Scarf", "", "https://shop.example/p/sku-4", "", "12.99 USD", "", "in stock", "Far",
          "unisex", "adult", "Grey", "Accessories > Scarves", "", ""],
         ["SKU-5", "Leather Belt", "", "https://shop.example/p/sku-5", f"{server}/gone.jpg", "650 INR", "",
-         "preorder", "Strap", "male", "adult", "Brown", "Accessories > Belts", "", ""],
+         "Pre-order", "Strap", "male", "adult", "Brown", "Accessories > Belts", "", ""],
         ["SKU-6", "Cotton Socks", "", "https://shop.example/p/sku-6", "", "99 INR", "", "maybe", "Foot", "unisex",
          "adult", "White", "Accessories > Socks", "", ""],
     ]
@@ -104,12 +104,13 @@ def xml_feed(server: str) -> str:
 
 def test_a_feeds_spellings_are_read_as_the_finders_attributes(shop) -> None:
     assert price("1,299.00 INR") == "1299.00" and price("999 INR") == "999" and price("12,99 INR") == "12.99"
+    assert price("INR 45.50") == "45.50" and price("  7 inr ") == "7"
     assert price("") is None
     with pytest.raises(ValueError, match="in USD; this shop sells in INR"):
         price("12.99 USD")
     assert [gender(*pair) for pair in (("male", "adult"), ("female", ""), ("male", "kids"), ("female", "toddler"),
-                                         ("unisex", "adult"), ("", "adult"))] == ["Men", "Women", "Boys", "Girls",
-                                                                                  "Unisex", ""]
+                                         ("unisex", "adult"), ("", "adult"), ("Women", "Adult"))] == [
+        "Men", "Women", "Boys", "Girls", "Unisex", "", "Women"]
     assert product_type("Apparel > Topwear > Tshirts") == {"master_category": "Apparel", "sub_category": "Topwear",
                                                            "article_type": "Tshirts"}
     assert product_type("Accessories > Belts") == {"master_category": "Accessories", "sub_category": "",
@@ -131,6 +132,7 @@ def test_a_tab_separated_feed_reads_each_product_or_says_why_not(shop, tmp_path)
     assert first["availability"] == "in_stock" and first["gender"] == "Women" and first["group"] == "DRESS-1"
     assert first["article_type"] == "Maxi Dresses" and first["master_category"] == "Apparel"
     assert rows["SKU-3"].values["availability"] == "out_of_stock" and rows["SKU-3"].values["gender"] == "Boys"
+    assert rows["SKU-5"].values["availability"] == "preorder"
 
 
 def test_an_xml_feed_takes_rss_and_g_elements_and_refuses_entities(shop, tmp_path) -> None:
@@ -323,3 +325,27 @@ def test_bulk_writes_every_good_line_and_answers_each_bad_one(shop, writer) -> N
     too_many = "\n".join(json.dumps({"id": f"M-{n}", "name": "Many"}) for n in range(10_001))
     assert writer.post("/api/v1/products/bulk", too_many, content_type="application/x-ndjson").status_code == 413
     assert not Product.objects.filter(pk="M-1").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_upload_a_feed_in_the_admin_and_sync_it(shop, celery_worker, staff, photos, tmp_path) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from catalog.models import ImportRun
+    from tests.test_upload import _wait_done
+
+    shop.FINDER_UPLOAD_DIR = tmp_path / "uploads"
+    ensure_index()
+    Product.objects.create(id="GONE-1", name="Discontinued Scarf")
+    feed = xml_feed(photos).encode()
+    response = staff.post("/admin/catalog/importrun/add/", {
+        "feed": SimpleUploadedFile("products.xml", feed, "application/xml"), "sync": "on"})
+    assert response.status_code == 302
+    run = ImportRun.objects.get()
+    progress = _wait_done(staff, run)
+    assert (progress["state"], progress["created"], progress["rejected_rows"]) == ("done", 2, 1), progress
+    run.refresh_from_db()
+    assert run.removed == 1 and not Product.objects.filter(pk="GONE-1").exists()
+    assert run.rejected[0]["id"] == "X3" and "link" in run.rejected[0]["reason"]
+    page = Client().get("/").content.decode()
+    assert 'aria-label="Price bands"' in page and "500 to 1000" in page  # the tie, at 799

@@ -138,7 +138,7 @@ def bump_epoch(pipe: redis.client.Pipeline) -> None:
     the first write after a quiet spell retires them at once, the writes that follow it within
     that time once it is over. Writes arriving all day retire them once or twice a period, not
     at every write; an answer is never more than that period behind the index."""
-    pipe.eval(_BUMP, 3, *_epoch_keys(), new_epoch(), int(settings.FINDER_EPOCH_SECONDS * 1000))
+    pipe.eval(_BUMP, 3, *_epoch_keys(), new_epoch(), max(1, int(settings.FINDER_EPOCH_SECONDS * 1000)))
 
 
 def _set_epoch(client: redis.Redis) -> None:
