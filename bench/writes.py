@@ -91,24 +91,27 @@ def pages_under_writes(running: site.RunningSite, ids: list[str], clients: int, 
     alone = load.run_load(running.base_url, pick, clients, seconds, *site.SHOPPER).summary()
     stop = threading.Event()
     written: list[float] = []
+    writers = 4  # a write waits behind the pages too: several keep the rate
 
-    def write() -> None:
-        rng = random.Random(3)
+    def write(seed: int) -> None:
+        rng = random.Random(seed)
         while not stop.is_set():
             began = time.monotonic()
             body = json.dumps({"price": rng.randint(100, 5000), "availability": rng.choice(("in_stock", "backorder"))})
             _api(running, "PATCH", f"/api/v1/products/{rng.choice(ids)}", body.encode(), "application/json")
             written.append(time.monotonic() - began)
-            stop.wait(max(0.0, 1 / writes_per_s - (time.monotonic() - began)))
+            stop.wait(max(0.0, writers / writes_per_s - (time.monotonic() - began)))
 
-    writer = threading.Thread(target=write, daemon=True)
+    threads = [threading.Thread(target=write, args=(seed,), daemon=True) for seed in range(writers)]
     started = time.monotonic()
-    writer.start()
+    for thread in threads:
+        thread.start()
     try:
         during = load.run_load(running.base_url, pick, clients, seconds, *site.SHOPPER).summary()
     finally:
         stop.set()
-        writer.join()
+        for thread in threads:
+            thread.join()
     elapsed = time.monotonic() - started
     return {"alone": alone, "with_writes": during, "writes": len(written),
             "writes_per_s": round(len(written) / elapsed, 1),

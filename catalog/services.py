@@ -28,7 +28,7 @@ from catalog.images import ImageRejected, normalise
 from catalog.importer import CatalogError, CatalogSource
 from catalog.models import FETCH_PENDING, ImportRun, Product
 from catalog.rows import Rejected, Row
-from catalog.signals import importing, products_changed, products_deleting
+from catalog.signals import importing, products_changed, products_deleted, products_deleting
 from finder.celery import app
 from finder.errors import Unavailable
 
@@ -143,7 +143,6 @@ def write_products(items: dict[str, dict[str, object]], replace: bool = False,
             product = Product(id=product_id)
             for name, value in values.items():
                 setattr(product, name, value)
-            _follow_image_link(product, {"image_link"} if product.image_link else set())
             to_create.append(product)
             written.created.append(product_id)
             changes.setdefault(None, []).append(product_id)
@@ -330,6 +329,7 @@ def delete_products(products: QuerySet[Product]) -> int:
     with transaction.atomic():
         Product.objects.filter(id__in=ids).delete()
         transaction.on_commit(lambda: delete_photos(image for _, image in found))
+        transaction.on_commit(lambda: products_deleted.send(sender=Product, product_ids=ids))
     return len(ids)
 
 

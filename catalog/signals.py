@@ -16,6 +16,9 @@ importing = Signal()
 products_changed = Signal()
 #: Before products are deleted. A listener that cannot forget them raises, and they stay.
 products_deleting = Signal()
+#: After the transaction that deleted products has committed: whatever was derived from them
+#: meanwhile (a worker that had read them before) goes too.
+products_deleted = Signal()
 #: Asked how far products (``product_ids``, or None for all) are searchable: a listener answers
 #: ``{"products", "indexed", "pending", "failed"}`` (an import's report shows it).
 progress_asked = Signal()

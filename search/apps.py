@@ -19,6 +19,7 @@ class SearchConfig(AppConfig):
         signals.products_changed.connect(receivers.changed, dispatch_uid="search-products-changed")
         signals.progress_asked.connect(receivers.progress, dispatch_uid="search-progress")
         signals.products_deleting.connect(receivers.forget_deleted, dispatch_uid="search-forget-deleted")
+        signals.products_deleted.connect(receivers.forget_deleted, dispatch_uid="search-forget-deleted-again")
         for changed in (post_save, post_delete):
             changed.connect(forget_groups, sender=SynonymGroup, dispatch_uid=f"search-synonyms-{changed}")
         request_started.connect(answers.request_started, dispatch_uid="search-one-epoch-a-request")

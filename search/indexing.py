@@ -16,6 +16,7 @@ import numpy as np
 from amqp.exceptions import ChannelError
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -27,6 +28,7 @@ from finder.celery import app
 from search.kinds import BY_NAME, KINDS, PRIMARY, VectorKind
 from search.models import WAITING, IndexEntry
 from search.store import get_store
+from search.store.connection import SearchUnavailable
 from search.store.schema import configured_layout
 
 logger = logging.getLogger(__name__)
@@ -63,30 +65,43 @@ def products_changed(product_ids: list[str], fields: Collection[str] | None) -> 
 def queue_embedding(product_ids: Iterable[str], kinds: Iterable[VectorKind] = KINDS) -> None:
     """Queue the products' embedding of each of ``kinds`` (for the products it applies to), in batches.
 
-    Their entries say pending first, queued once their task is sent: with the broker unreachable
-    (after Celery's own retries), they stay pending and :func:`search.lifecycle.sweep_index`
-    queues them once it is back. A kind that no longer applies to a product (its photo is
-    gone) loses its entry.
+    Their entries say queued (since when: queued again, a product keeps its time), in a statement
+    or two a thousand products; should the broker be unreachable (after Celery's own retries), the
+    entries of the batches not sent say pending, and :func:`search.lifecycle.sweep_index` queues them
+    once it is back. A kind that no longer applies to a product (its photo is gone) lets it go.
     """
     ids = list(product_ids)
     size = settings.FINDER_EMBED_BATCH
     for kind in kinds:
         chosen = set(Product.objects.filter(kind.applies, id__in=ids).values_list("id", flat=True))
-        IndexEntry.objects.filter(kind=kind.name, product_id__in=[pid for pid in ids if pid not in chosen]).delete()
+        _let_go(kind, [pid for pid in ids if pid not in chosen])
         batch = [pid for pid in ids if pid in chosen]
-        # How long a product has waited: queued again, it keeps its time.
-        _set_entries(kind, batch, State.PENDING, reason="")
+        with transaction.atomic():
+            _set_entries(kind, batch, State.QUEUED, reason="")
+            for start in range(0, len(batch), 1000):
+                IndexEntry.objects.filter(kind=kind.name, product_id__in=batch[start:start + 1000],
+                                          queued_at=None).update(queued_at=timezone.now())
+        sent = 0
         try:
-            for start in range(0, len(batch), size):
-                part = batch[start:start + size]
-                app.send_task(EMBED_TASK, (kind.name, part), queue=kind.queue())
-                IndexEntry.objects.filter(kind=kind.name, product_id__in=part, queued_at=None).update(
-                    queued_at=timezone.now())
-                IndexEntry.objects.filter(kind=kind.name, product_id__in=part).update(state=State.QUEUED)
+            for sent in range(0, len(batch), size):
+                app.send_task(EMBED_TASK, (kind.name, batch[sent:sent + size]), queue=kind.queue())
         except OperationalError as exc:
             logger.warning("the broker cannot be reached (%s): %d products stay pending until the sweep "
-                           "queues them", exc, len(batch))
+                           "queues them", exc, len(batch) - sent)
+            _set_entries(kind, batch[sent:], State.PENDING)
             return
+
+
+def _let_go(kind: VectorKind, product_ids: list[str]) -> None:
+    """Products ``kind`` no longer applies to (their photo is gone) lose its vector and their entry."""
+    had = list(IndexEntry.objects.filter(kind=kind.name, product_id__in=product_ids).values_list("product_id",
+                                                                                                  flat=True))
+    if had:
+        try:
+            get_store().write_vectors(configured_layout(), kind.field, dict.fromkeys(had))
+        except SearchUnavailable as exc:  # the text's next embedding rewrites the document without it
+            logger.warning("%d products keep a %s vector for now: %s", len(had), kind.name, exc)
+        IndexEntry.objects.filter(kind=kind.name, product_id__in=had).delete()
 
 
 def waiting_tasks() -> dict[str, int]:
@@ -120,6 +135,7 @@ def index_texts(product_ids: list[str]) -> None:
     get_store().write_documents(layout, products, PRIMARY.field, vectors,
                                 cleared=[kind.field for kind in KINDS if not kind.primary])
     _done(PRIMARY, (p.id for p in products))
+    _forget_gone(products)
 
 
 def refresh_documents(product_ids: list[str]) -> None:
@@ -129,6 +145,16 @@ def refresh_documents(product_ids: list[str]) -> None:
     products = list(Product.objects.filter(id__in=indexed.values("product_id")))
     if products:
         get_store().write_fields(configured_layout(), products)
+        _forget_gone(products)
+
+
+def _forget_gone(products: list[Product]) -> None:
+    """Remove the documents just written of products deleted meanwhile: their deletion removed
+    them before this write put them back."""
+    gone = {p.id for p in products} - set(Product.objects.filter(id__in=[p.id for p in products])
+                                           .values_list("id", flat=True))
+    if gone:
+        remove_from_index(gone)
 
 
 def index_images(product_ids: list[str]) -> None:
@@ -144,6 +170,7 @@ def index_images(product_ids: list[str]) -> None:
     vectors, problems = _image_vectors(products)
     get_store().write_vectors(layout, image.field, {product.id: vectors.get(product.id) for product in products})
     _done(image, vectors)
+    _forget_gone(products)
     for product_id, reason in problems.items():
         image_failed([product_id], reason)
 

@@ -21,7 +21,8 @@ def changed(product_ids: list[str], fields: Collection[str] | None = None, **kwa
 
 
 def forget_deleted(product_ids: list[str], **kwargs: Any) -> None:
-    """Products are about to be deleted: their documents go first (Redis down raises, and they stay)."""
+    """Products are about to be deleted: their documents go first (Redis down raises, and they stay);
+    and once they are, again (a worker may have written one meanwhile)."""
     indexing.remove_from_index(product_ids)
 
 

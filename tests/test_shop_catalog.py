@@ -349,3 +349,22 @@ def test_staff_upload_a_feed_in_the_admin_and_sync_it(shop, celery_worker, staff
     assert run.rejected[0]["id"] == "X3" and "link" in run.rejected[0]["reason"]
     page = Client().get("/").content.decode()
     assert 'aria-label="Price bands"' in page and "500 to 1000" in page  # the tie, at 799
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_photo_from_a_link_comes_and_goes_with_its_link(shop, celery_worker, photos, writer) -> None:
+    ensure_index()
+    link = f"{photos}/sku-1.jpg"
+    assert _json(writer, "put", "/api/v1/products/P-1", {"name": "Linen Dress", "image_link": link}).status_code == 201
+    eventually(lambda: IndexEntry.objects.filter(product_id="P-1", kind="image", state="indexed").exists(),
+               "the photo was not fetched and embedded", timeout=30)
+    client = Client()
+    assert client.get("/api/v1/products/P-1/similar", {"by": "image"}).status_code == 200
+    photo = Product.objects.get(pk="P-1").image.name
+    # The same link again fetches nothing; a link that goes takes its photo and image vector with it.
+    assert _json(writer, "patch", "/api/v1/products/P-1", {"image_link": link, "price": 10}).status_code == 200
+    assert Product.objects.get(pk="P-1").image.name == photo
+    assert _json(writer, "patch", "/api/v1/products/P-1", {"image_link": ""}).json()["image_url"] is None
+    eventually(lambda: client.get("/api/v1/products/P-1/similar", {"by": "image"}).status_code == 409,
+               "the image vector outlived its photo")
+    assert not IndexEntry.objects.filter(product_id="P-1", kind="image").exists()
