@@ -210,13 +210,14 @@ def import_section(rows: int) -> dict[str, Any]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def writes_section(catalog: Path, http_seconds: float, clients: int, bulk_products: int) -> dict[str, Any]:
-    """A finder on the demo catalog: the similar page under load, alone and while 10 writes a second
-    arrive through the API; then a bulk write of ``bulk_products`` products (text only)."""
+def writes_section(catalog: Path, http_seconds: float, clients: int, bulk_products: int,
+                   env: dict[str, str] | None = None) -> dict[str, Any]:
+    """A finder on the demo catalog (with ``env``): the similar page under load, alone and while 10
+    writes a second arrive through the API; then a bulk write of ``bulk_products`` products (text only)."""
     expected = sum(1 for _ in (catalog / "images").glob("*.jpg"))
     folder = Path(tempfile.mkdtemp(prefix="bench-writes-", dir=settings.VAR_DIR))
     try:
-        with site.RunningSite(folder, catalog, env=_database()) as running:
+        with site.RunningSite(folder, catalog, env={**_database(), **(env or {})}) as running:
             running.wait_until_serving()
             running.wait_until_indexed(expected)
             ids = [row["id"] for row in csv.DictReader((catalog / "styles.csv").open(newline=""))]
