@@ -19,7 +19,6 @@ Each product becomes a :class:`catalog.rows.Row` of the finder's attributes
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 from django.conf import settings
 
-from catalog.rows import MAX_LINE_CHARS, CatalogError, Rejected, Row, bounded_lines, clean_row
+from catalog.rows import CatalogError, Rejected, Row, clean_row, read_records
 
 FEED_EXTENSIONS = (".tsv", ".txt", ".xml")
 GOOGLE = "http://base.google.com/ns/1.0"
@@ -94,36 +93,19 @@ def read_feed(binary: IO[bytes]) -> Iterator[Row | Rejected]:
 
 
 def _tsv_rows(text: io.TextIOBase) -> Iterator[Row | Rejected]:
-    too_long: list[bool] = []
-    reader = csv.reader(bounded_lines(text, too_long), delimiter="\t")
-    try:
-        header = _names(next(reader))
-    except StopIteration:
-        raise CatalogError("the feed is empty") from None
+    """Each product of a tab-separated feed, numbered by its line (:func:`catalog.rows.read_records`)."""
+    header, records = read_records(text, "\t", "the feed is empty")
+    header = _names(header)
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise CatalogError(f"the feed lacks the required column(s): {', '.join(missing)}")
-    line = reader.line_num + 1
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield Rejected(line, f"unreadable line: {exc}")
-            line = reader.line_num + 1
-            continue
-        start, line = line, reader.line_num + 1
-        if too_long:
-            yield Rejected(start, f"the line is longer than {MAX_LINE_CHARS:,} characters")
-            too_long.clear()
-            continue
-        if not any(field.strip() for field in record):
-            continue
-        if len(record) != len(header):
-            yield Rejected(start, f"expected {len(header)} tab-separated fields, found {len(record)}")
-            continue
-        yield product(start, dict(zip(header, record, strict=True)))
+    for item in records:
+        if isinstance(item, Rejected):
+            yield item
+        elif len(item[1]) != len(header):
+            yield Rejected(item[0], f"expected {len(header)} tab-separated fields, found {len(item[1])}")
+        else:
+            yield product(item[0], dict(zip(header, item[1], strict=True)))
 
 
 def _xml_items(binary: IO[bytes]) -> Iterator[Row | Rejected]:

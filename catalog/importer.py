@@ -10,7 +10,6 @@ into clean rows and precise rejections; it writes nothing (see :mod:`catalog.ser
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from catalog.attributes import ATTRIBUTES
 from catalog.brands import brand_from_name
 from catalog.feeds import FEED_EXTENSIONS, is_feed, read_feed
 from catalog.images import MAX_IMAGE_BYTES, check_file_size
-from catalog.rows import MAX_LINE_CHARS, CatalogError, Rejected, Row, bounded_lines, clean_row, shown_id
+from catalog.rows import CatalogError, Rejected, Row, clean_row, read_records, shown_id
 
 #: styles.csv column -> the attribute it fills, for every column the public layout has.
 COLUMNS = {attribute.column: attribute for attribute in ATTRIBUTES if attribute.column}
@@ -35,46 +34,27 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 
 
 def parse_styles(stream: io.TextIOBase) -> Iterator[Row | Rejected]:
-    """Yield each data row of a styles.csv as a :class:`Row` or a :class:`Rejected`.
-
-    Line numbers are those a person sees in an editor (the header is line 1), and count the
-    physical start of each record even when a quoted field spans lines.
-    """
-    too_long: list[bool] = []  # an entry for each physical line cut off since the last record
-    reader = csv.reader(bounded_lines(stream, too_long))
-    try:
-        header = [name.strip() for name in next(reader)]
-    except StopIteration:
-        raise CatalogError("styles.csv is empty") from None
+    """Yield each data row of a styles.csv as a :class:`Row` or a :class:`Rejected`, numbered by
+    its line (:func:`catalog.rows.read_records`)."""
+    header, records = read_records(stream, ",", "styles.csv is empty")
+    header = [name.strip() for name in header]
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise CatalogError(f"styles.csv lacks the required column(s): {', '.join(missing)}")
     positions = {name: header.index(name) for name in (*COLUMNS, "id") if name in header}
     names = {attribute.field: column for column, attribute in COLUMNS.items()}
-    line = reader.line_num + 1
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield Rejected(line, f"unreadable CSV: {exc}")
-            line = reader.line_num + 1
+    for item in records:
+        if isinstance(item, Rejected):
+            yield item
             continue
-        start, line = line, reader.line_num + 1
-        if too_long:
-            yield Rejected(start, f"the line is longer than {MAX_LINE_CHARS:,} characters")
-            too_long.clear()
-            continue
-        if not any(field.strip() for field in record):
-            continue
+        line, record = item
         raw_id = record[positions["id"]] if len(record) > positions["id"] else ""
         if len(record) != len(header):
-            yield Rejected(start, f"expected {len(header)} fields, found {len(record)} "
-                                  "(an unquoted comma in a value?)", shown_id(raw_id))
+            yield Rejected(line, f"expected {len(header)} fields, found {len(record)} "
+                                 "(an unquoted comma in a value?)", shown_id(raw_id))
             continue
         values = {COLUMNS[column].field: record[position] for column, position in positions.items() if column != "id"}
-        yield _styles_row(clean_row(start, raw_id, values, names, REQUIRED_FIELDS))
+        yield _styles_row(clean_row(line, raw_id, values, names, REQUIRED_FIELDS))
 
 
 def _styles_row(row: Row | Rejected) -> Row | Rejected:

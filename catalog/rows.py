@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -64,6 +65,46 @@ def clean_row(line: int, raw_id: str, values: dict[str, object], names: dict[str
     if missing:
         return Rejected(line, f"{names.get(missing[0], missing[0])} is missing", product_id)
     return Row(line, product_id, cleaned)
+
+
+#: A data record of a delimited file: the line it starts on, and its fields.
+Record = tuple[int, list[str]]
+
+
+def read_records(text: io.TextIOBase, delimiter: str, empty: str) -> tuple[list[str], Iterator[Record | Rejected]]:
+    """A delimited file's header (raises :class:`CatalogError` with ``empty`` for an empty file),
+    and each later record, or a rejection for one that cannot be read or runs longer than
+    :data:`MAX_LINE_CHARS`; blank records are skipped.
+
+    Line numbers are those a person sees in an editor (the header is line 1), and count the
+    physical start of each record even when a quoted field spans lines.
+    """
+    too_long: list[bool] = []  # an entry for each physical line cut off since the last record
+    reader = csv.reader(bounded_lines(text, too_long), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CatalogError(empty) from None
+
+    def records() -> Iterator[Record | Rejected]:
+        line = reader.line_num + 1
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield Rejected(line, f"unreadable line: {exc}")
+                line = reader.line_num + 1
+                continue
+            start, line = line, reader.line_num + 1
+            if too_long:
+                yield Rejected(start, f"the line is longer than {MAX_LINE_CHARS:,} characters")
+                too_long.clear()
+            elif any(field.strip() for field in record):
+                yield start, record
+
+    return header, records()
 
 
 def bounded_lines(stream: io.TextIOBase, too_long: list[bool]) -> Iterator[str]:
