@@ -194,6 +194,11 @@ def test_a_feed_is_imported_with_its_photos_prices_stock_links_and_words(shop, c
     assert len(priced) == 6 and priced == sorted(priced, reverse=True) and set(paid[len(priced):]) <= {None}
     stock = client.get("/api/v1/products", {"availability": ["out_of_stock", "backorder"]}).json()["results"]
     assert {p["id"] for p in stock} == {"SKU-3", "X1"}
+    searched = client.get("/api/v1/search", {"q": "linen summer", "sort": "price_desc", "k": 20}).json()["results"]
+    paid = [p["sale_price"] or p["price"] for p in searched if p["price"] is not None]
+    assert len(paid) >= 2 and paid == sorted(paid, reverse=True)
+    in_stock = client.get("/api/v1/search", {"q": "dress", "availability": "in_stock"}).json()["results"]
+    assert in_stock and {p["availability"] for p in in_stock} == {"in_stock"}
     similar = client.get("/api/v1/products/SKU-3/similar", {"by": "text", "price_max": "1000"}).json()["results"]
     assert similar and all((p["sale_price"] or p["price"]) <= 1000 for p in similar)
     # Variants of one product: one of them in a similar row, never the product's own.
