@@ -22,7 +22,6 @@ from search.query.spelling import corrections
 from search.query.synonyms import Thesaurus, synonym_groups, thesaurus
 from search.query.understanding import STOPWORDS, Understanding, stem, tokens, understand, vocabulary
 from search.store import get_store
-from search.store.compiler import expression
 from search.store.connection import get_reader, search_errors
 from search.store.versions import LiveIndex, live_index, product_of
 
@@ -169,7 +168,7 @@ def _fused(client: redis.Redis, live: LiveIndex, query: str, meaning: np.ndarray
     query's words with the ``synonyms`` of those not already filters. ``filtered_words`` are
     query words turned into filters: every candidate matches them, so they only add noise to
     keyword scores."""
-    compiled = expression(filters)
+    compiled = get_store().compile_filters(filters)
     spec = live.specs[TEXT.field]
     rankings: dict[str, dict[str, Any]] = {}
     vector_hits = []

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from catalog.attributes import RANGES, TAGS
 from search.filters import Filters
-from search.store.compiler import query_text
+from search.store import get_store
 from search.store.connection import get_reader, search_errors
 from search.store.redisearch import _pairs
 from search.store.versions import live_index
@@ -68,6 +68,12 @@ def facet_counts(filters: Filters) -> Facets:
     return Facets(counts, {attribute.parameter: _span(span) for attribute, span in zip(RANGES, spans, strict=True)},
                   [(low, high, int(total[0])) for (low, high), total in zip(_bands(), bands, strict=True)
                    if int(total[0])])
+
+
+def query_text(filters: Filters) -> str:
+    """``filters`` as a whole query (``*`` for none), for aggregations."""
+    compiled = get_store().compile_filters(filters)
+    return str(compiled) if compiled is not None else "*"
 
 
 def _bands() -> list[tuple[int, int | None]]:

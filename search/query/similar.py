@@ -18,7 +18,6 @@ from search.filters import Filters
 from search.kinds import BY_NAME, KINDS, By, VectorKind, compared
 from search.query.answers import remembered
 from search.store import get_store
-from search.store.compiler import expression
 from search.store.connection import SearchUnavailable, get_reader, search_errors, text
 from search.store.versions import LiveIndex, live_index, product_of
 
@@ -143,7 +142,7 @@ def _photo_slots() -> threading.BoundedSemaphore:
 
 def _knn_query(vector: bytes, field: str, filters: Filters, depth: int, exclude: Collection[str]) -> VectorQuery:
     return VectorQuery(vector=vector, vector_field_name=field, return_fields=[],
-                       filter_expression=expression(filters, exclude), num_results=depth)
+                       filter_expression=get_store().compile_filters(filters, exclude), num_results=depth)
 
 
 def nearest(client: redis.Redis, live: LiveIndex, vector: bytes, kind: VectorKind, filters: Filters, depth: int,

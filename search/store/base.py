@@ -5,20 +5,22 @@ implements, in the spirit of Django's session engines.
 the documents: writing them, removing them, telling which are there, reading them back.
 ``FINDER_INDEX_STORE`` names the implementation (:mod:`.redisearch` by default) and
 :func:`search.store.get_store` returns it. Indexing and the index's lifecycle go through it
-alone. The queries (:mod:`search.query`) speak RediSearch's own language (KNN with pre-filters,
+alone. Filters reach the index through the store's query compiler (:meth:`IndexStore.compile_filters`);
+the queries themselves (:mod:`search.query`) speak RediSearch's own language (KNN with pre-filters,
 BM25, aggregations): a second backend brings its own query module too.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     from catalog.models import Product
+    from search.filters import Filters
     from search.store.schema import IndexLayout
 
 
@@ -98,6 +100,13 @@ class IndexStore(abc.ABC):
     @abc.abstractmethod
     def documents(self, product_ids: list[str]) -> list[dict[str, Any] | None]:
         """The products' display documents, in order, in one round trip; None for each missing."""
+
+    # Reads.
+
+    @abc.abstractmethod
+    def compile_filters(self, filters: Filters, exclude: Collection[str] = ()) -> Any:
+        """``filters``, and none of the products ``exclude`` names, in the backend's query language
+        (its query compiler); None when nothing is filtered."""
 
     # Suggestions (autocomplete), beside the documents of a generation; written with them.
 

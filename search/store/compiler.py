@@ -1,4 +1,5 @@
-"""Filters in RediSearch's query language: the index store's query compiler.
+"""Filters in RediSearch's query language: the Redis index store's query compiler
+(:meth:`search.store.redisearch.RedisIndexStore.compile_filters`).
 
 Every value a shopper sent goes through a redisvl filter object, which escapes it, or is
 reduced to plain word characters first (:class:`search.filters.Filters` holds name
@@ -50,9 +51,3 @@ def expression(filters: Filters, exclude: Collection[str] = ()) -> FilterExpress
     for part in parts:
         combined = part if combined is None else combined & part
     return combined
-
-
-def query_text(filters: Filters) -> str:
-    """``filters`` as a whole query (``*`` for none), for aggregations."""
-    compiled = expression(filters)
-    return str(compiled) if compiled is not None else "*"

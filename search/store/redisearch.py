@@ -12,7 +12,7 @@ the products' names and the suggested attributes' values, written with the docum
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -21,11 +21,14 @@ import redis
 from django.conf import settings
 from redis import Redis
 from redisvl.index import SearchIndex
+from redisvl.query.filter import FilterExpression
 
 from catalog.attributes import SUGGESTED, Kind
 from catalog.models import Product
 from finder.redis_keys import delete_matching
+from search.filters import Filters
 from search.store.base import IndexStore, NoSuchVersion
+from search.store.compiler import expression
 from search.store.connection import get_client, get_reader, search_errors, text
 from search.store.documents import document, fetch
 from search.store.schema import (
@@ -313,6 +316,9 @@ class RedisIndexStore(IndexStore):
     def documents(self, product_ids: list[str]) -> list[dict[str, Any] | None]:
         with search_errors():
             return fetch(get_reader(), product_ids)
+
+    def compile_filters(self, filters: Filters, exclude: Collection[str] = ()) -> FilterExpression | None:
+        return expression(filters, exclude)
 
     def has_suggestions(self, doc_prefix: str) -> bool:
         with search_errors():
