@@ -88,6 +88,18 @@ def wait_until_settled(product_ids: list[str], timeout: float = 300.0) -> None:
         time.sleep(0.2)
 
 
+def wait_for_epoch(timeout: float = 10.0) -> None:
+    """Until the index's epoch holds no write back (``FINDER_EPOCH_SECONDS`` after the last): an
+    answer kept from then on stays until the next write."""
+    from search.store.connection import get_client
+    from search.store.schema import epoch_key
+
+    deadline = time.monotonic() + timeout
+    while get_client().exists(f"{epoch_key()}:hold"):
+        assert time.monotonic() < deadline, "the epoch's hold never ended"
+        time.sleep(0.05)
+
+
 def subprocess_env(tmp_path: Path, queue: str) -> dict[str, str]:
     """This test's Redis, database, files and a queue of its own, for processes it starts
     (a worker, a management command): the in-process test worker never sees their tasks."""
