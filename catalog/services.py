@@ -131,6 +131,7 @@ def write_products(items: dict[str, dict[str, object]], replace: bool = False,
     transaction; a photo whose transaction failed is an orphan for :func:`remove_stale_files`).
     """
     existing = Product.objects.in_bulk(list(items)) if existing is None else existing
+    now = timezone.now()
     written = Written()
     to_create: list[Product] = []
     to_update: dict[str, Product] = {}
@@ -155,6 +156,7 @@ def write_products(items: dict[str, dict[str, object]], replace: bool = False,
         if "image" in changed and old_image:
             replaced.append(old_image)
         if changed:
+            product.updated_at = now  # bulk_update leaves auto_now alone
             to_update[product_id] = product
             written.updated.append(product_id)
             changes.setdefault(frozenset(changed), []).append(product_id)
