@@ -8,6 +8,7 @@ vector is written; its other vectors join its document as they come.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 from collections.abc import Collection, Iterable
 from datetime import timedelta
@@ -65,12 +66,27 @@ def products_changed(product_ids: list[str], fields: Collection[str] | None) -> 
 def queue_embedding(product_ids: Iterable[str], kinds: Iterable[VectorKind] = KINDS) -> None:
     """Queue the products' embedding of each of ``kinds`` (for the products it applies to), in batches.
 
-    Their entries say queued (since when: queued again, a product keeps its time), in a statement
-    or two a thousand products; should the broker be unreachable (after Celery's own retries), the
-    entries of the batches not sent say pending, and :func:`search.lifecycle.sweep_index` queues them
-    once it is back. A kind that no longer applies to a product (its photo is gone) lets it go.
+    Their entries say queued (since when: queued again, a product keeps its time), a few statements
+    a thousand products; should the broker be unreachable (after Celery's own retries), the
+    entries not sent say pending, and :func:`search.lifecycle.sweep_index` queues them once it is
+    back. A kind that no longer applies to a product (its photo is gone) lets it go.
     """
-    ids = list(product_ids)
+    ids, kinds = list(product_ids), list(kinds)
+    chunks = [ids[start:start + QUEUE_CHUNK] for start in range(0, len(ids), QUEUE_CHUNK)]
+    for number, chunk in enumerate(chunks):
+        if not _queue_chunk(chunk, kinds):
+            for rest, kind in itertools.product(chunks[number + 1:], kinds):  # the broker is down: for the sweep
+                _set_entries(kind, Product.objects.filter(kind.applies, id__in=rest).values_list("id", flat=True),
+                             State.PENDING)
+            return
+
+
+#: Products queued at a time: a thousand keep each statement's list of ids within SQLite's limit.
+QUEUE_CHUNK = 1000
+
+
+def _queue_chunk(ids: list[str], kinds: list[VectorKind]) -> bool:
+    """:func:`queue_embedding` for at most :data:`QUEUE_CHUNK` products; False if the broker is down."""
     size = settings.FINDER_EMBED_BATCH
     for kind in kinds:
         chosen = set(Product.objects.filter(kind.applies, id__in=ids).values_list("id", flat=True))
@@ -78,9 +94,8 @@ def queue_embedding(product_ids: Iterable[str], kinds: Iterable[VectorKind] = KI
         batch = [pid for pid in ids if pid in chosen]
         with transaction.atomic():
             _set_entries(kind, batch, State.QUEUED, reason="")
-            for start in range(0, len(batch), 1000):
-                IndexEntry.objects.filter(kind=kind.name, product_id__in=batch[start:start + 1000],
-                                          queued_at=None).update(queued_at=timezone.now())
+            IndexEntry.objects.filter(kind=kind.name, product_id__in=batch, queued_at=None).update(
+                queued_at=timezone.now())
         sent = 0
         try:
             for sent in range(0, len(batch), size):
@@ -89,7 +104,8 @@ def queue_embedding(product_ids: Iterable[str], kinds: Iterable[VectorKind] = KI
             logger.warning("the broker cannot be reached (%s): %d products stay pending until the sweep "
                            "queues them", exc, len(batch) - sent)
             _set_entries(kind, batch[sent:], State.PENDING)
-            return
+            return False
+    return True
 
 
 def _let_go(kind: VectorKind, product_ids: list[str]) -> None:
