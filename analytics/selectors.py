@@ -72,7 +72,7 @@ def searches(period: Period) -> QuerySet[Search]:
     start, end = period.bounds()
     return Search.objects.filter(at__gte=start, at__lt=end).annotate(
         first_click=Subquery(first_click),
-        sent_on=Exists(Visit.objects.filter(search=OuterRef("pk"))),
+        sent_on=Exists(Visit.objects.filter(search=OuterRef("pk"))),  # not "visited": that is a count's name
         rr=Case(When(first_click__isnull=False, then=Value(1.0) / Cast(F("first_click"), FloatField())),
                 default=Value(0.0), output_field=FloatField()))
 

@@ -32,14 +32,15 @@ def status_counts(product_ids: Collection[str] | None = None) -> dict[str, int]:
     vector done), pending (some work still to do, an image link to fetch included), failed (not
     searchable, for a reason)."""
     products = Product.objects.all() if product_ids is None else Product.objects.filter(id__in=list(product_ids))
+    # The annotations' names differ from the counts': PostgreSQL cannot tell them apart.
     counts = products.annotate(
-        searchable=_entries(kind=PRIMARY.name, state=State.INDEXED),
-        failed=_entries(kind=PRIMARY.name, state=State.FAILED),
-        waiting=_entries(state__in=WAITING),
+        text_done=_entries(kind=PRIMARY.name, state=State.INDEXED),
+        text_failed=_entries(kind=PRIMARY.name, state=State.FAILED),
+        work_waits=_entries(state__in=WAITING),
     ).aggregate(
         products=Count("pk"),
-        indexed=Count("pk", filter=Q(searchable=True, waiting=False) & ~FETCH_PENDING),
-        failed=Count("pk", filter=Q(failed=True)),
+        indexed=Count("pk", filter=Q(text_done=True, work_waits=False) & ~FETCH_PENDING),
+        failed=Count("pk", filter=Q(text_failed=True)),
     )
     counts["pending"] = counts["products"] - counts["indexed"] - counts["failed"]
     return {key: counts[key] for key in ("products", "indexed", "pending", "failed")}
