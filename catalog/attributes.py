@@ -96,7 +96,7 @@ class Attribute:
     minimum: float = 0
     maximum: float = 10**10
     #: The only values it may take (stored as written here); a value is read in lower case,
-    #: spaces as underscores ("In stock" is ``in_stock``).
+    #: spaces and hyphens as underscores ("In stock" and "out-of-stock" are ``in_stock`` and ``out_of_stock``).
     choices: tuple[str, ...] = ()
     #: Text that may run over several lines (a description).
     multiline: bool = False
@@ -163,7 +163,7 @@ class Attribute:
         if self.kind is Kind.TAG and TAG_SEPARATOR in text:
             raise Invalid(f"holds '{TAG_SEPARATOR}', which separates tags")
         if self.choices:
-            spelled = "_".join(text.lower().split())
+            spelled = "_".join(text.lower().replace("-", " ").split())
             if spelled not in self.choices:
                 raise Invalid(f"must be one of {', '.join(self.choices)}")
             return spelled

@@ -139,7 +139,7 @@ def product(line: int, item: dict[str, str]) -> Row | Rejected:
     names = {field: name for name, field in DIRECT.items()}
     if "availability" in values:
         said = " ".join(str(values["availability"]).lower().split())
-        values["availability"] = AVAILABILITY_SPELLINGS.get(said, said.replace("-", "_"))
+        values["availability"] = AVAILABILITY_SPELLINGS.get(said, said)
     for name in ("price", "sale_price"):
         if name in item:
             try:
