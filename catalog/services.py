@@ -141,10 +141,7 @@ def write_products(items: dict[str, dict[str, object]], replace: bool = False,
         values = {**({a.field: a.empty() for a in STORED} if replace else {}), **given}
         product = existing.get(product_id)
         if product is None:
-            product = Product(id=product_id)
-            for name, value in values.items():
-                setattr(product, name, value)
-            to_create.append(product)
+            to_create.append(Product(id=product_id, **values))
             written.created.append(product_id)
             changes.setdefault(None, []).append(product_id)
             continue

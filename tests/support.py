@@ -51,10 +51,9 @@ def write_catalog(folder: Path, rows: list[dict[str, str]], extra_lines: list[st
 
 def indexed_products() -> QuerySet:
     """The products searchable by text (their text entry indexed)."""
-    from catalog.models import Product
-    from search.models import IndexEntry
+    from search.selectors import searchable_products
 
-    return Product.objects.filter(id__in=IndexEntry.objects.filter(kind="text", state="indexed").values("product_id"))
+    return searchable_products()
 
 
 def text_pending() -> QuerySet:

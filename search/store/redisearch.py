@@ -265,14 +265,11 @@ class RedisIndexStore(IndexStore):
 
     def write_fields(self, layout: IndexLayout, products: Sequence[Product]) -> None:
         with search_errors():
-            client = get_client()
-            pipe = client.pipeline(transaction=True)
-            keys = [layout.doc_key(product.id) for product in products]
-            present = client.exists(*keys) if len(keys) == 1 else None
-            for product, key in zip(products, keys, strict=True):
-                if present == 0 or (present is None and not client.exists(key)):
-                    continue  # gone meanwhile: written again when it is next embedded
-                _write_fields(pipe, layout, product, {}, [])
+            present = self.present(layout, [product.id for product in products], [])
+            pipe = get_client().pipeline(transaction=True)
+            for product, (there,) in zip(products, present, strict=True):
+                if there:  # one gone meanwhile is written again when it is next embedded
+                    _write_fields(pipe, layout, product, {}, [])
             bump_epoch(pipe)
             pipe.execute()
             self.write_suggestions(layout.doc_prefix, products)
