@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from analytics import selectors
 from analytics.charts import bar_chart
 from analytics.forms import PeriodForm
+from search.models import Rule
 
 #: A spreadsheet runs a cell that begins with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -39,10 +40,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "totals": selectors.totals(period), "chart": bar_chart(days),
         "top": selectors.top_queries(period), "zero": _with_synonym_links(selectors.zero_result_queries(period)),
         "relaxed": selectors.relaxed_queries(period), "low_ctr": _with_synonym_links(selectors.low_ctr_queries(period)),
-        "slowest": selectors.slowest(period), "set_aside": selectors.set_aside(),
+        "slowest": selectors.slowest(period), "set_aside": selectors.set_aside(), "rules": _rules(period),
         "export": f"{reverse('analytics-export')}?{urlencode({'start': period.first, 'end': period.last})}",
     }
     return TemplateResponse(request, "admin/analytics.html", context)
+
+
+def _rules(period: selectors.Period) -> list[dict[str, Any]]:
+    """The rules that applied, with their hits, each with its words and a link to it (a rule
+    deleted since shows its id)."""
+    rows = selectors.rule_hits(period)
+    rules = Rule.objects.in_bulk([row["rule_id"] for row in rows])
+    return [{**row, "rule": rules.get(row["rule_id"]),
+             "url": reverse("admin:search_rule_change", args=[row["rule_id"]]) if row["rule_id"] in rules else ""}
+            for row in rows]
 
 
 def _with_synonym_links(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

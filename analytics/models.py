@@ -32,6 +32,17 @@ class Search(models.Model):
         return f"{self.query!r} ({self.results} results)"
 
 
+class RuleHit(models.Model):
+    """One of the shop's rules applied to a search (:class:`search.models.Rule`). Kept by the
+    rule's id, so that a rule deleted since still counts in the weeks it ran."""
+
+    search = models.ForeignKey(Search, on_delete=models.CASCADE, related_name="rule_hits")
+    rule_id = models.PositiveIntegerField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"rule {self.rule_id} on {self.search_id}"
+
+
 class Click(models.Model):
     """A shopper opened a result of a search: at ``position`` (1 is the first)."""
 

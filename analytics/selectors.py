@@ -30,7 +30,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
-from analytics.models import Click, Cursor, Search, Visit
+from analytics.models import Click, Cursor, RuleHit, Search, Visit
 
 #: A search that found nothing: no match within its filters, or none of its words in the
 #: catalog (the nearest products by meaning were shown, but nothing it asked for).
@@ -146,3 +146,10 @@ def low_ctr_queries(period: Period, limit: int = TOP) -> list[dict[str, Any]]:
 
 def slowest(period: Period, limit: int = 10) -> QuerySet[Search]:
     return searches(period).order_by("-latency_ms")[:limit]
+
+
+def rule_hits(period: Period) -> list[dict[str, Any]]:
+    """Each rule that applied in the period, with the searches it applied to (``hits``), the
+    most first."""
+    return list(RuleHit.objects.filter(search__in=searches(period)).values("rule_id")
+                .annotate(hits=Count("id")).order_by("-hits", "rule_id"))

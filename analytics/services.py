@@ -32,7 +32,7 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from analytics.models import Click, Cursor, Search, Visit
+from analytics.models import Click, Cursor, RuleHit, Search, Visit
 from finder.throttling import client_network
 from search.filters import Filters, normal_form
 from search.query.box import SearchPage
@@ -69,7 +69,8 @@ def record_search(request: HttpRequest, query: str, filters: Filters, found: Sea
     recorded = _add({"type": "search", "id": search_id, "visitor": _visitor(request), "query": query[:200],
                      "corrected": found.corrected[:200], "filters": json.dumps(filters.pairs(), default=str),
                      "understood": json.dumps(found.understood), "relaxed": int(found.relaxed),
-                     "results": found.candidates, "matched": int(found.found_words),
+                     "results": found.count, "matched": int(found.found_words),
+                     "rules": ",".join(map(str, found.rules)),
                      "latency_ms": round(latency_ms, 3)})
     return search_id if recorded else ""
 
@@ -167,6 +168,7 @@ def _write(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
     and that had no click, was a step on the way, and is replaced by it. (The same query again
     is a search again: a shopper who reloads the page asked twice.)"""
     pending: dict[str, Search] = {}
+    rules: dict[str, list[int]] = {}
     latest: dict[str, tuple[str, str, datetime.datetime]] = {}  # visitor: (search id, normalised, at)
     clicked: set[str] = set()
     superseded: list[str] = []
@@ -189,11 +191,15 @@ def _write(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
             superseded.append(previous[0])
             pending.pop(previous[0], None)
         pending[search.search_id] = search
+        rules[search.search_id] = [int(rule) for rule in fields.get("rules", "").split(",") if rule]
         latest[search.visitor] = (search.search_id, search.normalised, search.at)
     Search.objects.filter(search_id__in=superseded).filter(clicks__isnull=True).delete()
     Search.objects.bulk_create(pending.values(), ignore_conflicts=True)
-    ids = dict(Search.objects.filter(search_id__in={f["id"] for _, f, _ in (*clicks, *visits)})
+    steered = {search_id for search_id in pending if rules[search_id]}
+    ids = dict(Search.objects.filter(search_id__in={f["id"] for _, f, _ in (*clicks, *visits)} | steered)
                .values_list("search_id", "id"))
+    RuleHit.objects.bulk_create([RuleHit(search_id=ids[search_id], rule_id=rule)
+                                 for search_id in steered if search_id in ids for rule in rules[search_id]])
     # A click whose search is gone (past retention) is dropped with it; a visit counts without it.
     Click.objects.bulk_create([Click(event=event, search_id=ids[f["id"]], product_id=f["product"],
                                      position=int(f["position"]), at=at)

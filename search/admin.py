@@ -2,10 +2,13 @@
 on demand, run by a worker; seeing it takes the permission ``search.view_search_index``,
 running the check ``search.check_recall``, taking a popular search out of autocomplete
 ``search.remove_suggestion``), the catalog map (the same permission), and the
-synonym groups, which apply to the next search when saved."""
+synonym groups and the shop's rules, which apply to the next search when saved."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -16,11 +19,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from catalog.attributes import TAGS
+from finder.errors import FinderError
 from search.evaluation import last_recall_check, start_recall_check
+from search.filters import Filters
 from search.indexing import queue_embedding
 from search.kinds import BY_NAME, KINDS
 from search.mapping import map_points
-from search.models import CatalogMap, IndexEntry, SynonymGroup
+from search.models import CatalogMap, IndexEntry, Rule, SynonymGroup
+from search.query.box import search_products
+from search.query.rules import preview
 from search.query.suggest import MAX_QUERY_LENGTH, remove_suggestion
 from search.selectors import embedding_backlog
 from search.store import get_store
@@ -98,6 +105,56 @@ class IndexEntryAdmin(admin.ModelAdmin):
 class SynonymGroupAdmin(admin.ModelAdmin):
     list_display = ("__str__", "updated_at")
     search_fields = ("terms",)
+
+
+class IdsField(forms.CharField):
+    """Product ids, one per line or separated by commas or spaces, as a list."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value: object) -> object:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: str | None) -> list[str]:  # type: ignore[override]
+        return list(dict.fromkeys((value or "").replace(",", " ").split()))
+
+
+class RuleForm(forms.ModelForm):
+    pin = IdsField(required=False, help_text="Product ids placed first, in this order: one a line.")
+    hide = IdsField(required=False, help_text="Product ids never shown for the query: one a line.")
+
+    class Meta:
+        model = Rule
+        fields = ["query", "match", "pin", "hide", "boost", "starts", "ends", "enabled"]
+
+
+@admin.register(Rule)
+class RuleAdmin(admin.ModelAdmin):
+    """The shop's rules. A saved rule's page shows the first results of its query without it and
+    with it, as if it were on now; saved, it applies to searches at once."""
+
+    form = RuleForm
+    list_display = ("query", "match", "enabled", "starts", "ends", "updated_at")
+    list_filter = ("match", "enabled")
+    search_fields = ("query",)
+    change_form_template = "admin/search/rule/change_form.html"
+    PREVIEW = 12
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        rule = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if rule is not None:
+            context["preview"] = self._preview(rule)
+        return super().change_view(request, object_id, form_url, context)
+
+    def _preview(self, rule: Rule) -> dict[str, Any]:
+        before, after = preview(rule)
+        try:
+            return {"before": search_products(rule.query, Filters(), k=self.PREVIEW, steering=before).results,
+                    "after": search_products(rule.query, Filters(), k=self.PREVIEW, steering=after).results}
+        except FinderError as exc:
+            return {"problem": str(exc)}
 
 
 def catalog_map_view(request: HttpRequest) -> HttpResponse:

@@ -7,9 +7,17 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from catalog.attributes import BY_PARAMETER, PRODUCT_ID
+from catalog.models import Product
+
 #: A synonym: words of letters, digits and hyphens, as a shopper types them.
 TERM = re.compile(r"[\w-]+(?: [\w-]+)*")
 MAX_TERM_LENGTH = 40
+#: A rule's words: letters or digits somewhere.
+WORD = re.compile(r"\w")
+#: Products a rule pins or hides, and boosts it makes, at most.
+MAX_RULE_IDS = 100
+MAX_WEIGHT = 100
 
 
 class SearchIndex(models.Model):
@@ -105,3 +113,76 @@ class IndexEntry(models.Model):
 
 #: Entries whose work waits: not yet queued, or queued and not done.
 WAITING = (IndexEntry.State.PENDING, IndexEntry.State.QUEUED)
+
+
+class Rule(models.Model):
+    """A shop's say over the results of some queries (merchandising): products pinned to the
+    first places, products hidden, attribute values boosted or buried.
+
+    A rule applies to a query that is its query (``exact``: the same words, whatever their case,
+    spacing or plural) or that holds all its words (``contains``), between ``starts`` and
+    ``ends`` while ``enabled``. Search reads the rules at each query (:mod:`search.query.rules`);
+    :mod:`search.rules` checks and writes them."""
+
+    class Match(models.TextChoices):
+        EXACT = "exact", "Exactly this query"
+        CONTAINS = "contains", "Any query with these words"
+
+    query = models.CharField(max_length=200, help_text="The shopper's words the rule is for.")
+    match = models.CharField(max_length=16, choices=Match, default=Match.EXACT)
+    pin = models.JSONField(default=list, blank=True,
+                           help_text="Product ids placed first, in this order.")
+    hide = models.JSONField(default=list, blank=True, help_text="Product ids never shown for the query.")
+    boost = models.JSONField(default=list, blank=True,
+                             help_text='[{"attribute": "brand", "value": "Nike", "weight": 5}]: the score of '
+                                       'a product with that value is multiplied by the weight (over 1 lifts, '
+                                       'under 1 buries).')
+    starts = models.DateTimeField(null=True, blank=True, help_text="Applies from then (empty: now).")
+    ends = models.DateTimeField(null=True, blank=True, help_text="Applies until then (empty: for good).")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_match_display()}: {self.query}"
+
+    def clean(self) -> None:
+        """Checks a rule however it is written (the admin, the API): a word to match, pins of
+        products the catalog has, boosts of a filterable attribute's value by a positive weight."""
+        errors: dict[str, str] = {}
+        self.query = " ".join(self.query.split())
+        if not WORD.search(self.query):
+            errors["query"] = "A rule needs a word to match."
+        for name in ("pin", "hide"):
+            ids = getattr(self, name)
+            if not isinstance(ids, list) or not all(isinstance(i, str) and PRODUCT_ID.fullmatch(i) for i in ids):
+                errors[name] = "A list of product ids, as strings."
+            elif len(ids) > MAX_RULE_IDS:
+                errors[name] = f"At most {MAX_RULE_IDS} products."
+            else:
+                setattr(self, name, list(dict.fromkeys(ids)))
+        if "pin" not in errors and self.pin:
+            unknown = set(self.pin) - set(Product.objects.filter(pk__in=self.pin).values_list("pk", flat=True))
+            if unknown:
+                errors["pin"] = "No such product: " + ", ".join(i for i in self.pin if i in unknown)
+        boosts = self.boost if isinstance(self.boost, list) else None
+        for boost in boosts or ():
+            if not isinstance(boost, dict) or boost.get("attribute") not in BY_PARAMETER \
+                    or set(boost) - {"attribute", "value", "weight"}:
+                errors["boost"] = ('Each boost is {"attribute", "value", "weight"}, the attribute one of: '
+                                   + ", ".join(BY_PARAMETER))
+                break
+            weight = boost.get("weight")
+            if not isinstance(boost.get("value"), str) or not boost["value"].strip() or len(boost["value"]) > 255:
+                errors["boost"] = f"The value to boost of {boost['attribute']} is missing or too long."
+            elif isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= MAX_WEIGHT:
+                errors["boost"] = f"A boost's weight is a number over 0 and at most {MAX_WEIGHT}."
+        if boosts is None or len(boosts) > MAX_RULE_IDS:
+            errors["boost"] = "A list of boosts."
+        if self.starts and self.ends and self.ends <= self.starts:
+            errors["ends"] = "A rule ends after it starts."
+        if errors:
+            raise ValidationError(errors)

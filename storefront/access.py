@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -60,3 +60,12 @@ class CatalogWriter(BasePermission):
         if request.method == "DELETE":
             return request.user.has_perm("catalog.delete_product")
         return request.user.has_perm("catalog.change_product")
+
+
+class RuleEditor(DjangoModelPermissions):
+    """The shop's rules: staff whose account has the rule permissions (``search.view_rule`` to
+    read them, ``add_``, ``change_`` and ``delete_rule`` to write); a request without a token is
+    asked for one (401)."""
+
+    perms_map = {**DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"],
+                 "HEAD": ["%(app_label)s.view_%(model_name)s"]}

@@ -36,13 +36,16 @@ from finder.throttling import ScopedThrottle
 from search import selectors as search_selectors
 from search.filters import Filters
 from search.kinds import By
+from search.models import Rule
 from search.query import listing
+from search.query.box import MAX_RESULTS
+from search.query.facets import facet_counts
 from search.query.ordering import Sort
 from search.query.similar import NotSearchable, similar_products, similar_to_image
 from search.query.suggest import MAX_QUERY_LENGTH, Suggestion, suggestions
 from shoppers.selectors import favourite_products, picks_for
 from shoppers.services import dismiss, set_favourite
-from storefront.access import CatalogReader, CatalogWriter, SearchAnalyst
+from storefront.access import CatalogReader, CatalogWriter, RuleEditor, SearchAnalyst
 from storefront.filtering import FilterParams, printable
 from storefront.photos import open_photo
 from storefront.searching import shopper_search
@@ -55,6 +58,7 @@ from storefront.serializers import (
     ProductSerializer,
     ProductWriteSerializer,
     RecommendationsAnswer,
+    RuleSerializer,
     SearchAnswer,
     SimilarAnswer,
     StatusAnswer,
@@ -309,10 +313,22 @@ def similar_params(query: str) -> tuple[Mapping[str, Any], Filters]:
     return MappingProxyType(params.validated_data), params.filters()
 
 
-class SearchParams(DepthParams):
+class SearchParams(FilterParams):
+    """A search pages through all its matches: its pages have no ceiling."""
+
     q = serializers.CharField(max_length=200, trim_whitespace=True, validators=[printable])
+    k = serializers.IntegerField(min_value=1, max_value=100, default=12)
+    page = serializers.IntegerField(min_value=1, default=1)
     sort = _sort_field()
     exact = serializers.BooleanField(default=False, help_text="search the words as typed: no spelling correction")
+    facets = serializers.BooleanField(default=False, help_text="count the matches' values of each filter too")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        data = super().validate(data)
+        if data["k"] * data["page"] > MAX_RESULTS:
+            raise serializers.ValidationError({"page": f"k x page may be at most {MAX_RESULTS:,}, the most results "
+                                                       "the index ranks"})
+        return data
 
 
 class SearchView(APIView):
@@ -330,9 +346,31 @@ class SearchView(APIView):
         filters = params.filters()
         found, search_id = shopper_search(request._request, data["q"], filters, k=data["k"], page=data["page"],
                                           sort=Sort(data["sort"]), exact=data["exact"])
-        return Response({"results": found.results, "page": found.page, "candidates": found.candidates,
-                         "understood": found.understood, "relaxed": found.relaxed, "corrected": found.corrected,
-                         "synonyms": list(found.synonyms), "search_id": search_id})
+        answer = {"results": found.results, "page": found.page, "count": found.count,
+                  "understood": found.understood, "relaxed": found.relaxed, "corrected": found.corrected,
+                  "synonyms": list(found.synonyms), "search_id": search_id}
+        if data["facets"]:
+            counted = facet_counts(filters, found.matches, multi_select=False, most=None)
+            answer["facets"] = {parameter: dict(values) for parameter, values in counted.counts.items()}
+        return Response(answer)
+
+
+class RulesView(generics.ListCreateAPIView):
+    """``GET /api/v1/rules`` lists the shop's rules, the newest first; ``POST`` adds one (201, with
+    its ``id``). Staff with the rule permissions only. A rule applies to searches within seconds."""
+
+    permission_classes = [RuleEditor]
+    serializer_class = RuleSerializer
+    queryset = Rule.objects.all()
+    pagination_class = None
+
+
+class RuleView(generics.RetrieveUpdateDestroyAPIView):
+    """``GET``, ``PUT`` (the whole rule) and ``DELETE`` one rule (``PATCH`` changes the fields given)."""
+
+    permission_classes = [RuleEditor]
+    serializer_class = RuleSerializer
+    queryset = Rule.objects.all()
 
 
 class SuggestParams(serializers.Serializer):

@@ -3,13 +3,16 @@ as the API takes it; both follow the attribute registry."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from catalog.attributes import STORED, Attribute, Invalid, Kind
 from catalog.models import Product
+from search.models import Rule
 from search.store.documents import FIELDS
 
 
@@ -93,8 +96,25 @@ class SimilarAnswer(serializers.Serializer):
     page = serializers.IntegerField()
 
 
-class SearchAnswer(SimilarAnswer):
-    candidates = serializers.IntegerField(help_text="matches ranked, over all pages")
+class FoundProductSerializer(ScoredProductSerializer):
+    """A search's result: what in it matched the query, too."""
+
+    highlight = serializers.DictField(child=serializers.CharField(),
+                                      help_text="name (and description, where it matched) with the matched words in "
+                                                "<mark>, the rest HTML-escaped")
+
+    class Meta(ScoredProductSerializer.Meta):
+        fields = [*ScoredProductSerializer.Meta.fields, "highlight"]
+
+
+class SearchAnswer(serializers.Serializer):
+    results = FoundProductSerializer(many=True)
+    page = serializers.IntegerField()
+    count = serializers.IntegerField(help_text="the products the search matched: paging ends at the last")
+    facets = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField()), required=False,
+        help_text="with facets=1: {filter parameter: {value: products}} over the matches; each parameter's counts "
+                  "add up to count, less the products without a value for it")
     understood = serializers.DictField(child=serializers.CharField(),
                                        help_text="attribute values the query named, applied as filters")
     relaxed = serializers.BooleanField(help_text="nothing matched every understood value: some were dropped")
@@ -163,3 +183,32 @@ class AnalyticsAnswer(QueryCounts):
     first_day = serializers.DateField(help_text="the period's first day")
     last_day = serializers.DateField(help_text="and its last, today")
     top_queries = TopQuery(many=True)
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    """A rule as the API reads and writes it; checked as the admin checks it (:meth:`Rule.clean`).
+    A field a ``PUT`` leaves out takes its default: the rule is what was sent."""
+
+    pin = serializers.ListField(child=serializers.CharField(), default=list, help_text="product ids, placed first")
+    hide = serializers.ListField(child=serializers.CharField(), default=list, help_text="product ids never shown")
+    boost = serializers.ListField(child=serializers.DictField(), default=list,
+                                  help_text='[{"attribute": "brand", "value": "Nike", "weight": 5}]')
+    starts = serializers.DateTimeField(allow_null=True, default=None)
+    ends = serializers.DateTimeField(allow_null=True, default=None)
+    enabled = serializers.BooleanField(default=True)
+
+    class Meta:
+        model = Rule
+        fields = ["id", "query", "match", "pin", "hide", "boost", "starts", "ends", "enabled", "created_at",
+                  "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        rule = copy.copy(self.instance) if self.instance is not None else Rule()
+        for name, value in attrs.items():
+            setattr(rule, name, value)
+        try:
+            rule.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        return {**attrs, **{name: getattr(rule, name) for name in ("query", "pin", "hide") if name in attrs}}

@@ -14,7 +14,9 @@ from catalog.attributes import BY_PARAMETER, RANGES
 from search import selectors as search_selectors
 from search.filters import Filters
 from search.query.answers import remembered
+from search.query.box import SearchPage
 from search.query.facets import facet_counts
+from search.query.matches import Matches
 from search.store.connection import SearchUnavailable
 from search.store.versions import live_index
 
@@ -35,38 +37,43 @@ def index_notice() -> str:
     return ""
 
 
-def sidebar(filters: Filters) -> dict[str, Any]:
+def sidebar(filters: Filters, found: SearchPage | None = None) -> dict[str, Any]:
     """Facets with their counts from the index (``facets``: the groups; ``ranges``: each numeric
     filter's span; ``prices``: the price bands with their counts; ``html``: drawn, when the
-    template asks), kept until the index changes; while it cannot be
+    template asks), of the whole catalog or of a search's matches (``found``: the values its
+    words were read as are shown chosen), kept until the index changes; while it cannot be
     asked, the values from the database, without counts (``facets`` is then None and ``options``
     holds the groups)."""
+    matches = found.matches if found else None
+    shown = found.applied if found else filters
     try:
-        facets = remembered(("sidebar", filters.as_query()), lambda: _facets(filters))
+        facets = remembered(("sidebar", filters.as_query(), matches, shown.as_query()),
+                            lambda: _facets(filters, matches, shown))
         notice = index_notice()
     except SearchUnavailable:
         options = catalog_selectors.attribute_values()
-        return {"facets": None, "options": _groups(filters, {p: [(v, None) for v in values]
-                                                             for p, values in options.items()}), "notice": "",
+        return {"facets": None, "options": _groups(shown, {p: [(v, None) for v in values]
+                                                           for p, values in options.items()}), "notice": "",
                 "prices": []}
-    return {**facets, "html": functools.partial(_drawn, filters, facets), "options": None, "notice": notice}
+    return {**facets, "html": functools.partial(_drawn, filters, matches, shown, facets), "options": None,
+            "notice": notice}
 
 
-def _facets(filters: Filters) -> dict[str, Any]:
-    counts = facet_counts(filters)
+def _facets(filters: Filters, matches: Matches | None, shown: Filters) -> dict[str, Any]:
+    counts = facet_counts(filters, matches)
     ranges = [{"parameter": attribute.parameter, "label": attribute.label, "span": counts.spans[attribute.parameter],
                "low": filters.bound(attribute.parameter, 0), "high": filters.bound(attribute.parameter, 1),
                "step": "0.01" if attribute.decimals else "1"}
               for attribute in RANGES if counts.spans[attribute.parameter]]
-    return {"facets": _groups(filters, counts.counts), "ranges": ranges,
+    return {"facets": _groups(shown, counts.counts), "ranges": ranges,
             "prices": [{"low": low, "high": high, "count": count} for low, high, count in counts.prices]}
 
 
-def _drawn(filters: Filters, facets: dict[str, Any]) -> str:
+def _drawn(filters: Filters, matches: Matches | None, shown: Filters, facets: dict[str, Any]) -> str:
     """The facets drawn, kept until the index changes: the same on every page with these filters,
     and most of a page's HTML."""
-    return remembered(("sidebar-html", filters.as_query()), lambda: render_to_string(
-        "storefront/_facet_counts.html", {"groups": facets["facets"], "ranges": facets["ranges"], "filters": filters}))
+    return remembered(("sidebar-html", filters.as_query(), matches, shown.as_query()), lambda: render_to_string(
+        "storefront/_facet_counts.html", {"groups": facets["facets"], "ranges": facets["ranges"], "filters": shown}))
 
 
 def _groups(filters: Filters, counts: dict[str, list[tuple[str, int | None]]]) -> list[dict[str, Any]]:

@@ -51,6 +51,8 @@ urlpatterns = [
     path("api/v1/me/dismissed/<product:product_id>", api.DismissedView.as_view(), name="api-dismissed"),
     path("api/v1/me/recommendations", api.RecommendationsView.as_view(), name="api-recommendations"),
     path("api/v1/analytics", api.AnalyticsView.as_view(), name="api-analytics"),
+    path("api/v1/rules", api.RulesView.as_view(), name="api-rules"),
+    path("api/v1/rules/<int:pk>", api.RuleView.as_view(), name="api-rule"),
     path("api/v1/suggest", api.SuggestView.as_view(), name="api-suggest"),
     path("api/v1/search/image", photo_upload(api.ImageSearchView.as_view()), name="api-search-image"),
 ]

@@ -31,6 +31,7 @@ from search import selectors as search_selectors
 from search.filters import Filters
 from search.kinds import KINDS, By
 from search.query import listing
+from search.query.box import MAX_RESULTS
 from search.query.ordering import Sort, parse_sort
 from search.query.similar import NotSearchable, similar_products, similar_to_image
 from search.store import get_store
@@ -151,7 +152,7 @@ def search(request: HttpRequest) -> HttpResponse:
     """The search box: free text, within the filters, a page at a time, forgiving misspellings
     unless ``exact=1`` (the "search instead for what I typed" link)."""
     query = request.GET.get("q", "").strip()[:200]
-    page_number, sort = _page_number(request), parse_sort(request.GET.get("sort"))
+    page_number, sort = _page_number(request, MAX_RESULTS), parse_sort(request.GET.get("sort"))
     exact = request.GET.get("exact") == "1"
     # Attributes the shopper decided in the sidebar (the form names those the query was read
     # as): ticked or not, the query is not read for them again.
@@ -173,8 +174,8 @@ def search(request: HttpRequest) -> HttpResponse:
         "query": query, "found": found, "filters": filters, "problem": problem.message, "sort": sort,
         "sorts": list(Sort), "exact": exact, "decided": decided, "search_id": search_id,
         "offset": (found.page - 1) * found.k if found else 0,
-        "pager": pager(found.page, found.has_next, keep) if found else None,
-        "sidebar": sidebar(found.applied if found else filters),
+        "pager": pager(found.page, found.has_next, keep, of=-(-found.count // found.k)) if found else None,
+        "sidebar": sidebar(filters, found),
     }, status=problem.status)
 
 
@@ -261,9 +262,9 @@ def _weight(request: HttpRequest) -> float:
         return 0.5
 
 
-def _page_number(request: HttpRequest) -> int:
-    """The page asked for, no deeper than ``FINDER_MAX_DEPTH`` results."""
+def _page_number(request: HttpRequest, deepest: int | None = None) -> int:
+    """The page asked for, no deeper than ``deepest`` results (``FINDER_MAX_DEPTH`` unless said)."""
     try:
-        return max(1, min(int(request.GET.get("page", "1")), settings.FINDER_MAX_DEPTH // SIMILAR_COUNT))
+        return max(1, min(int(request.GET.get("page", "1")), (deepest or settings.FINDER_MAX_DEPTH) // SIMILAR_COUNT))
     except ValueError:
         return 1

@@ -55,7 +55,7 @@ def test_the_route_list_covers_pages_and_api() -> None:
 #: analytics, and what an account keeps (a guest's favourites live in their session, on the
 #: pages); the account's pages send them to log in.
 PRIVATE = {"/api/v1/status", "/api/v1/analytics", "/api/v1/me/favourites", "/api/v1/me/favourites/1",
-           "/api/v1/me/dismissed/1", "/api/v1/me/recommendations"}
+           "/api/v1/me/dismissed/1", "/api/v1/me/recommendations", "/api/v1/rules", "/api/v1/rules/1"}
 ACCOUNT_PAGES = {"/for-you/", "/not-for-me/1/"}
 
 

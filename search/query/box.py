@@ -10,31 +10,40 @@ from typing import Any
 
 import numpy as np
 import redis
-from redis.commands.search.query import Query
-from redisvl.query import VectorQuery
 
-from catalog.attributes import TAGS
+from catalog.attributes import BY_PARAMETER, TAGS
 from finder.errors import BadRequest
 from search.filters import WORD, Filters, name_words, unprintable
 from search.kinds import BY_NAME
+from search.query.highlights import Marks
+from search.query.matches import Matches, sorted_ids
 from search.query.ordering import Sort
+from search.query.rules import Boost, Steering
+from search.query.rules import steering as rule_steering
 from search.query.spelling import corrections
 from search.query.synonyms import Thesaurus, synonym_groups, thesaurus
 from search.query.understanding import STOPWORDS, Understanding, stem, tokens, understand, vocabulary
 from search.store import get_store
-from search.store.connection import get_reader, search_errors
+from search.store.compiler import ExactTag
+from search.store.connection import get_reader, search_errors, text
+from search.store.redisearch import _pairs
 from search.store.versions import LiveIndex, live_index, product_of
 
 TEXT = BY_NAME["text"]
 
 
-#: Reciprocal rank fusion's constant (the usual 60) and how deep each ranking is read.
+#: Reciprocal rank fusion's constant (the usual 60), and the nearest products by meaning that
+#: a search matches (the keyword matches have no such ceiling: paging reaches the last).
 RRF_K = 60
 CANDIDATES = 100
-
-
-#: With a sort other than relevance, the most relevant matches that are reordered.
-SORTED_DEPTH = 48
+#: How deep a search ranks at most: RediSearch's own ceiling (its MAXSEARCHRESULTS, by default).
+MAX_RESULTS = 1_000_000
+#: With a boost, at least this many keyword matches are ranked, so that a boost lifts a product
+#: from this deep.
+BOOSTED_DEPTH = 500
+#: The last word of a query, this long or longer, is also read as the start of a word: the
+#: shopper may still be typing it ("sungl").
+PREFIX_FROM = 3
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,8 @@ class SearchPage:
     results: list[dict[str, Any]]
     page: int
     k: int
-    candidates: int
+    #: How many products the search matched: paging ends at the last of them.
+    count: int
     understood: dict[str, str]
     relaxed: bool
     applied: Filters
@@ -52,10 +62,14 @@ class SearchPage:
     corrected: str = ""
     #: Words the search read as well as the query's own (its synonyms).
     synonyms: tuple[str, ...] = ()
+    #: What the search matched, for counting its facets (:mod:`search.query.facets`).
+    matches: Matches = dataclasses.field(default_factory=Matches)
+    #: The shop's rules that applied (their ids).
+    rules: tuple[int, ...] = ()
 
     @property
     def has_next(self) -> bool:
-        return self.page * self.k < self.candidates
+        return self.page * self.k < self.count
 
     @property
     def found_words(self) -> bool:
@@ -76,64 +90,137 @@ class Mode(enum.StrEnum):
     KEYWORD = "keyword"
 
 
+@dataclass
+class _Ranked:
+    """One way of reading the query, searched: its matches and their fused ranking."""
+
+    filters: Filters
+    matches: Matches
+    ranking: list[tuple[str, dict[str, Any]]]
+
+
 def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mode: Mode = Mode.FUSED,
                     understanding: bool = True, sort: Sort = Sort.RELEVANCE, exact: bool = False,
-                    decided: frozenset[str] = frozenset()) -> SearchPage:
+                    decided: frozenset[str] = frozenset(), steering: Steering | None = None) -> SearchPage:
     """Free-text search: the query's MiniLM vector (KNN) fused with BM25 keyword matching on
     the product's text, by reciprocal rank fusion, within ``filters``.
 
     Forgiving: a word that neither the catalog nor the text model knows is corrected to the
     catalog's nearest word (``corrected``; not with ``exact``), and the terms of the synonym
     groups that the query says join it (``synonyms``), as keywords and in the text the model reads.
+    The last word is also read as the start of a word ("sungl" finds sunglasses).
     A gender, colour, product type or brand the query names (in the catalog's words or a
     synonym) becomes a filter too, unless the shopper set that filter, or ``decided`` it (unticked
     the value the query was read as: the query is then not read for that attribute); if nothing passes them
-    all, they are dropped again, the narrowest first (``relaxed``). ``sort`` other than
-    relevance reorders the :data:`SORTED_DEPTH` best. Each result says why it is there
-    (``explanation``).
+    all, they are dropped again, the narrowest first (``relaxed``).
+
+    The shop's rules for the query apply (:mod:`search.query.rules`; ``steering`` in their
+    place, for the admin's preview): pinned products first
+    (within the shopper's filters, whatever the words were read as), hidden ones never, boosts
+    on the scores. ``sort`` other than relevance orders all the matches (pins among them).
+    Each result says why it is there (``explanation``) and which of its words matched
+    (``highlight``).
     """
     if unprintable(query):
         raise BadQuery("The search holds a control character: type it again, in words.")
     client = get_reader()
     live = live_index()
-    depth = max(CANDIDATES, page * k)
+    steering = rule_steering(query) if steering is None else steering
+    depth = max(CANDIDATES, page * k + len(steering.pinned), BOOSTED_DEPTH if steering.boosts else 0)
     groups = synonym_groups() if understanding else ()
     words = thesaurus(groups)
+    said = name_words(query)
+    partial = said[-1] if said and len(said[-1]) >= PREFIX_FROM and said[-1].isalnum() else ""
     with search_errors():
         fixes = {} if exact or not understanding else corrections(
-            client, live.name, name_words(query), lambda word: _known(word, words))
+            client, live.name, said, lambda word: _known(word, words), partial)
         searched = _corrected(query, fixes)
         also = tuple(words.expand(searched))
-        meaning = query_vector(f"{searched} ({', '.join(also)})" if also else searched)
-        reading = understand(searched, vocabulary(client, live.name), groups) if understanding else Understanding()
+        whole = bool(partial) and _known(partial, words)
+        reading = understand(searched, vocabulary(client, live.name), groups, partial, whole) if understanding \
+            else Understanding()
+        read = _corrected(searched, reading.completed)
+        if partial and partial not in reading.completed and not whole:
+            read = " ".join(word for word in WORD.findall(read) if word.lower() != partial)  # a word half typed
+        meaning = query_vector(f"{read} ({', '.join(also)})" if also else read) if read.strip() else None
         understood = {a: v for a, v in reading.values.items() if a not in filters.tags and a not in decided}
 
-        def ranking(values: dict[str, str]) -> tuple[Filters, list[tuple[str, dict[str, Any]]]]:
-            """The ranking with ``values`` as filters: their words are no keywords, nor their synonyms."""
-            narrowed = dataclasses.replace(filters, tags={**filters.tags, **{a: (v,) for a, v in values.items()}})
+        def ranking(values: dict[str, str]) -> _Ranked:
+            """The matches with ``values`` as filters: their words are no keywords, nor their synonyms."""
             taken = set(" ".join(reading.words[a] for a in values).split())
             unfiltered = " ".join(word for word in tokens(searched) if word not in taken)
-            return narrowed, _fused(client, live, searched, meaning, words.expand(unfiltered), narrowed, depth, mode,
-                                    taken)
+            return _search(client, live, searched, meaning, words.expand(unfiltered), filters, values, depth, mode,
+                           taken, partial, steering.hidden)
 
-        narrowed, ranked = ranking(understood)
-        relaxed = bool(understood) and not ranked
+        ranked = ranking(understood)
+        relaxed = bool(understood) and not ranked.ranking
         for dropped in _relaxations(understood) if relaxed else ():
             understood = {a: v for a, v in understood.items() if a not in dropped}
-            narrowed, ranked = ranking(understood)
-            if ranked:
+            ranked = ranking(understood)
+            if ranked.ranking:
                 break
+        matches = dataclasses.replace(ranked.matches, pinned=_passing(client, live, steering.pinned, filters))
+        total, boosted = _survey(client, live, filters, matches, steering.boosts, depth)
         if sort is Sort.RELEVANCE:
-            chosen = ranked[(page - 1) * k:page * k]
-            pairs = list(zip(chosen, get_store().documents([pid for pid, _ in chosen]), strict=True))
+            order = _steered(ranked.ranking, matches.pinned, steering.boosts, boosted)
+            chosen = order[(page - 1) * k:page * k]
         else:
-            ranked = ranked[:SORTED_DEPTH]
-            pairs = sorted(zip(ranked, get_store().documents([pid for pid, _ in ranked]), strict=True),
-                           key=lambda pair: sort.key(pair[1]) if pair[1] else ())[(page - 1) * k:page * k]
-    results = [{**document, "score": round(why["score"], 6), "explanation": why}
-               for (_, why), document in pairs if document]
-    return SearchPage(results, page, k, len(ranked), understood, relaxed, narrowed,
-                      corrected=searched if fixes else "", synonyms=also)
+            why = dict(ranked.ranking)
+            chosen = [(pid, why.get(pid, {"score": 0.0}))
+                      for pid in sorted_ids(filters, matches, sort, (page - 1) * k, k)]
+        documents = get_store().documents([pid for pid, _ in chosen])
+    marks = Marks.of(query, searched, also, partial=partial)
+    results = [{**document, "score": round(why["score"], 6), "explanation": why, "highlight": marks.highlight(document)}
+               for (_, why), document in zip(chosen, documents, strict=True) if document]
+    return SearchPage(results, page, k, total, understood, relaxed, ranked.filters,
+                      corrected=searched if fixes else "", synonyms=also, matches=matches, rules=steering.rules)
+
+
+def _passing(client: redis.Redis, live: LiveIndex, pinned: tuple[str, ...], filters: Filters) -> tuple[str, ...]:
+    """The pinned products the index has within the shopper's filters, in the rules' order."""
+    if not pinned:
+        return ()
+    query = Matches(found=pinned).query(filters)
+    reply = client.execute_command("FT.SEARCH", live.name, query, "NOCONTENT", "LIMIT", 0, len(pinned), "DIALECT", 2)
+    found = {product_of(text(key)) for key in reply[1:]}
+    return tuple(pid for pid in pinned if pid in found)
+
+
+def _survey(client: redis.Redis, live: LiveIndex, filters: Filters, matches: Matches,
+            boosts: tuple[Boost, ...], depth: int) -> tuple[int, list[set[str]]]:
+    """How many products ``matches`` holds, and for each boost, which of its first ``depth``
+    have the boosted value: in one round trip."""
+    query = matches.query(filters)
+    if query is None:
+        return 0, [set() for _ in boosts]
+    pipe = client.pipeline(transaction=False)
+    pipe.execute_command("FT.SEARCH", live.name, query, "LIMIT", 0, 0, "DIALECT", 2)
+    for boost in boosts:
+        tag = ExactTag(BY_PARAMETER[boost.parameter].field) == boost.value
+        pipe.execute_command("FT.SEARCH", live.name, f"{query} {tag}", "NOCONTENT", "LIMIT", 0, depth, "DIALECT", 2)
+    found = pipe.execute()
+    return int(found[0][0]), [{product_of(text(key)) for key in reply[1:]} for reply in found[1:]]
+
+
+def _steered(ranking: list[tuple[str, dict[str, Any]]], pinned: tuple[str, ...], boosts: tuple[Boost, ...],
+             boosted: list[set[str]]) -> list[tuple[str, dict[str, Any]]]:
+    """The ranking as the rules want it: the pinned products first, in order, then the rest by
+    their scores, each multiplied by the weights of the boosts it has. Each moved result's
+    explanation says so (``rules``)."""
+    why = dict(ranking)
+    rest = []
+    for product_id, reasons in ranking:
+        if product_id in pinned:
+            continue
+        weights = [(boost, boost.weight) for boost, ids in zip(boosts, boosted, strict=True) if product_id in ids]
+        if weights:
+            reasons = {**reasons, "score": reasons["score"] * float(np.prod([w for _, w in weights])),
+                       "rules": [boost.said for boost, _ in weights]}
+        rest.append((product_id, reasons))
+    rest.sort(key=lambda item: item[1]["score"], reverse=True)
+    pins = [(pid, {**why.get(pid, {"score": 0.0}), "pinned": place, "rules": ["pinned by a rule"]})
+            for place, pid in enumerate(pinned, start=1)]
+    return pins + rest
 
 
 def _relaxations(understood: dict[str, str]) -> list[set[str]]:
@@ -162,38 +249,56 @@ def query_vector(query: str) -> np.ndarray:
     return TEXT.embedder().embed([query])[0]
 
 
-def _fused(client: redis.Redis, live: LiveIndex, query: str, meaning: np.ndarray, synonyms: list[str],
-           filters: Filters, depth: int, mode: Mode, filtered_words: set[str]) -> list[tuple[str, dict[str, Any]]]:
-    """Both rankings, fused: the ``meaning`` vector (the query read with its synonyms), and the
-    query's words with the ``synonyms`` of those not already filters. ``filtered_words`` are
-    query words turned into filters: every candidate matches them, so they only add noise to
-    keyword scores."""
-    compiled = get_store().compile_filters(filters)
-    spec = live.specs[TEXT.field]
-    rankings: dict[str, dict[str, Any]] = {}
-    vector_hits = []
-    if mode is not Mode.KEYWORD:
-        knn = VectorQuery(vector=live.vector_bytes(meaning), vector_field_name=TEXT.field,
-                          return_fields=[], filter_expression=compiled, num_results=depth)
-        vector_hits = client.ft(live.name).search(knn, knn.params).docs
-    for rank, hit in enumerate(vector_hits, start=1):
-        similarity = spec.score(float(hit.vector_distance))
-        if filters.min_score is not None and similarity < filters.min_score:
-            continue
-        rankings[product_of(hit.id)] = {"vector_rank": rank, "vector_score": round(similarity, 6),
-                                         "metric": spec.metric}
+def _search(client: redis.Redis, live: LiveIndex, query: str, meaning: np.ndarray | None, synonyms: list[str],
+            filters: Filters, understood: dict[str, str], depth: int, mode: Mode, filtered_words: set[str],
+            partial: str, hidden: tuple[str, ...]) -> _Ranked:
+    """The query searched within ``filters`` and the ``understood`` values, both rankings fused
+    (in one round trip): the ``meaning`` vector's nearest (the query read with its synonyms),
+    and the query's words with the ``synonyms`` of those not already filters, ``partial`` also as
+    the start of a word. ``filtered_words`` are query words turned into filters: every candidate
+    matches them, so they only add noise to keyword scores. When every word was read as a filter,
+    every product with those values matches."""
+    narrowed = dataclasses.replace(filters, tags={**filters.tags, **{a: (v,) for a, v in understood.items()}})
+    compiled = get_store().compile_filters(narrowed, exclude=hidden)
+    within = str(compiled) if compiled is not None else "*"
     # Keywords: the query's content words, any of them, scored by BM25. Words are reduced to
     # letters, digits and underscores first, so none can change the query's structure.
     words = [word for word in name_words(query) if len(word) > 1 and any(ch.isalnum() for ch in word)
              and word not in STOPWORDS and stem(word) not in filtered_words]
     words += [phrase if " " not in phrase else f"({phrase})" for phrase in synonyms]
-    if words and mode is not Mode.VECTOR:
-        text = f"@search_text:({'|'.join(words)})" + (f" {compiled}" if compiled is not None else "")
-        keyword = Query(text).scorer("BM25").no_content().paging(0, depth).dialect(2)
-        for rank, hit in enumerate(client.ft(live.name).search(keyword).docs, start=1):
-            product_id = product_of(hit.id)
-            if filters.min_score is None or product_id in rankings:
-                rankings.setdefault(product_id, {})["keyword_rank"] = rank
+    if partial and stem(partial) not in filtered_words:
+        words.append(f"{partial}*")
+    read_as = get_store().compile_filters(Filters(tags={a: (v,) for a, v in understood.items()}))
+    clause = " ".join(part for part in (f"@search_text:({'|'.join(words)})" if words else "",
+                                        str(read_as) if read_as is not None else "") if part)
+    if mode is Mode.VECTOR or filters.min_score is not None:
+        clause = ""
+    pipe = client.pipeline(transaction=False)
+    asked_meaning = meaning is not None and mode is not Mode.KEYWORD
+    if asked_meaning:
+        knn = f"({within})=>[KNN {CANDIDATES} @{TEXT.field} $vector AS distance]"
+        pipe.execute_command("FT.SEARCH", live.name, knn, "PARAMS", 2, "vector", live.vector_bytes(meaning),
+                             "SORTBY", "distance", "RETURN", 1, "distance", "LIMIT", 0, CANDIDATES, "DIALECT", 2)
+    if clause:
+        keywords = clause if within == "*" else f"{clause} {within}"
+        pipe.execute_command("FT.SEARCH", live.name, keywords, "SCORER", "BM25", "NOCONTENT", "LIMIT", 0, depth,
+                             "DIALECT", 2)
+    replies = pipe.execute() if asked_meaning or clause else []
+    spec = live.specs[TEXT.field]
+    rankings: dict[str, dict[str, Any]] = {}
+    if asked_meaning:
+        hits = replies.pop(0)
+        for rank, (key, fields) in enumerate(zip(hits[1::2], hits[2::2], strict=True), start=1):
+            similarity = spec.score(float(_pairs(fields)["distance"]))
+            if filters.min_score is not None and similarity < filters.min_score:
+                continue
+            rankings[product_of(text(key))] = {"vector_rank": rank, "vector_score": round(similarity, 6),
+                                               "metric": spec.metric}
+    found = tuple(rankings)
+    if clause:
+        for rank, key in enumerate(replies.pop(0)[1:], start=1):
+            rankings.setdefault(product_of(text(key)), {})["keyword_rank"] = rank
     for why in rankings.values():
         why["score"] = sum(1.0 / (RRF_K + why[key]) for key in ("vector_rank", "keyword_rank") if key in why)
-    return sorted(rankings.items(), key=lambda item: item[1]["score"], reverse=True)
+    ranking = sorted(rankings.items(), key=lambda item: item[1]["score"], reverse=True)
+    return _Ranked(narrowed, Matches(clause, found, hidden=hidden), ranking)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 from catalog.attributes import RANGES, TAGS
 from search.filters import Filters
+from search.query.matches import Matches
 from search.store import get_store
 from search.store.connection import get_reader, search_errors
 from search.store.redisearch import _pairs
@@ -31,43 +33,60 @@ class Facets:
     prices: list[tuple[int, int | None, int]]
 
 
-def facet_counts(filters: Filters) -> Facets:
-    """Facet counts from the index (FT.AGGREGATE and counting searches), in one round trip.
+def facet_counts(filters: Filters, matches: Matches | None = None, multi_select: bool = True,
+                 most: int | None = FACET_VALUES) -> Facets:
+    """Facet counts from the index (FT.AGGREGATE and counting searches), in one round trip: of
+    the whole catalog, or of a search's ``matches``, within ``filters``; at most ``most`` values
+    an attribute, those most products have (None: every value).
 
-    Multi-select: each attribute's counts apply every filter but that attribute's own, so a
-    shopper sees what choosing another value as well would add; a range's span and the price
-    bands ignore that range's own bounds.
+    ``multi_select`` (the sidebar): each attribute's counts apply every filter but that
+    attribute's own, so a shopper sees what choosing another value as well would add; a range's
+    span and the price bands ignore that range's own bounds. Without it, every count is within
+    every filter: each attribute's counts add up to the products matched (less those with no
+    value for it).
     """
-    client = get_reader()
+
+    def within(chosen: Filters) -> str | None:
+        """The query that counts under ``chosen``; None when nothing can match."""
+        chosen = chosen if multi_select else filters
+        return matches.query(chosen) if matches is not None else query_text(chosen)
+
+    name = live_index().name
+    commands: list[tuple[Any, ...] | None] = []
+    for attribute in TAGS:
+        query = within(dataclasses.replace(filters, tags={p: v for p, v in filters.tags.items()
+                                                          if p != attribute.parameter}))
+        commands.append(query and ("FT.AGGREGATE", name, query, "GROUPBY", 1, f"@{attribute.field}", "REDUCE",
+                                   "COUNT", 0, "AS", "count", "SORTBY", 2, "@count", "DESC",
+                                   *(["MAX", most] if most else []), "DIALECT", 2))
+    for attribute in RANGES:
+        query = within(_unbounded(filters, attribute.parameter))
+        commands.append(query and ("FT.AGGREGATE", name, query, "GROUPBY", 0, "REDUCE", "MIN", 1,
+                                   f"@{attribute.field}", "AS", "lo", "REDUCE", "MAX", 1, f"@{attribute.field}",
+                                   "AS", "hi", "DIALECT", 2))
+    priced = within(_unbounded(filters, PRICE))
+    field = next(attribute.field for attribute in RANGES if attribute.parameter == PRICE)
+    for low, high in _bands():
+        band = f"@{field}:[{low} {f'({high}' if high is not None else '+inf'}]"
+        query = band if priced == "*" else f"{band} {priced}"
+        commands.append(priced and ("FT.SEARCH", name, query, "LIMIT", 0, 0, "DIALECT", 2))
     with search_errors():
-        live = live_index()
-        pipe = client.pipeline(transaction=False)
-        for attribute in TAGS:
-            parameter, field = attribute.parameter, attribute.field
-            others = dataclasses.replace(filters, tags={p: v for p, v in filters.tags.items() if p != parameter})
-            pipe.execute_command("FT.AGGREGATE", live.name, query_text(others), "GROUPBY", "1", f"@{field}",
-                                 "REDUCE", "COUNT", "0", "AS", "count", "SORTBY", "2", "@count", "DESC",
-                                 "MAX", str(FACET_VALUES), "DIALECT", "2")
-        for attribute in RANGES:
-            pipe.execute_command("FT.AGGREGATE", live.name, query_text(_unbounded(filters, attribute.parameter)),
-                                 "GROUPBY", "0", "REDUCE", "MIN", "1", f"@{attribute.field}", "AS", "lo",
-                                 "REDUCE", "MAX", "1", f"@{attribute.field}", "AS", "hi", "DIALECT", "2")
-        priced = query_text(_unbounded(filters, PRICE))
-        field = next(attribute.field for attribute in RANGES if attribute.parameter == PRICE)
-        for low, high in _bands():
-            band = f"@{field}:[{low} {f'({high}' if high is not None else '+inf'}]"
-            pipe.execute_command("FT.SEARCH", live.name, band if priced == "*" else f"{band} {priced}",
-                                 "LIMIT", "0", "0", "DIALECT", "2")
-        found = pipe.execute()
+        pipe = get_reader().pipeline(transaction=False)
+        for command in commands:
+            if command:
+                pipe.execute_command(*command)
+        answers = iter(pipe.execute())
+    found = [next(answers) if command else None for command in commands]
     groups, spans, bands = found[:len(TAGS)], found[len(TAGS):len(TAGS) + len(RANGES)], found[len(TAGS) + len(RANGES):]
     counts = {}
     for attribute, group in zip(TAGS, groups, strict=True):
-        rows = [_pairs(row) for row in group[1:]]
+        rows = [_pairs(row) for row in (group or [0])[1:]]
         counts[attribute.parameter] = [(row[attribute.field], int(row["count"])) for row in rows
                                        if row.get(attribute.field)]
-    return Facets(counts, {attribute.parameter: _span(span) for attribute, span in zip(RANGES, spans, strict=True)},
+    return Facets(counts, {attribute.parameter: _span(span or []) for attribute, span in zip(RANGES, spans,
+                                                                                               strict=True)},
                   [(low, high, int(total[0])) for (low, high), total in zip(_bands(), bands, strict=True)
-                   if int(total[0])])
+                   if total and int(total[0])])
 
 
 def query_text(filters: Filters) -> str:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
 
 from django.db.models import F, OrderBy
 from django.db.models.functions import Lower
 
+from catalog.attributes import RANGE_BY_PARAMETER
 from catalog.models import SELLING_PRICE
 
 LABELS = {"relevance": "Best match", "newest": "Newest", "name": "Name", "price_asc": "Price: low to high",
@@ -19,9 +19,9 @@ class Sort(enum.StrEnum):
 
     Newest is the latest season's collection first (the catalog's ``year``). The prices are
     those a shopper pays (the sale price when there is one); products without one come last.
-    Ties go by id. In a search, a sort other than relevance reorders the most relevant matches
-    (:data:`search.query.box.SORTED_DEPTH`), not the whole catalog: "jeans" by name starts with
-    the jeans whose names come first, not with "Aaa" socks.
+    Ties go by id. In a search, a sort other than relevance orders all of the search's matches
+    (:mod:`search.query.matches`), not the whole catalog: "jeans" by name starts with the jeans
+    whose names come first, not with "Aaa" socks.
     """
 
     RELEVANCE = "relevance"
@@ -34,17 +34,16 @@ class Sort(enum.StrEnum):
     def label(self) -> str:
         return LABELS[self.value]
 
-    def key(self, product: dict[str, Any]) -> tuple[Any, ...]:
-        """The sort key of a product document (relevance keeps the order it is given)."""
-        if self is Sort.NEWEST:
-            return (-(product.get("year") or 0), str(product["id"]))
+    def aggregation(self) -> list[str]:
+        """The same order for the index (FT.AGGREGATE's arguments, before LIMIT; not relevance)."""
         if self is Sort.NAME:
-            return (str(product.get("name", "")).casefold(), str(product["id"]))
-        if self in (Sort.PRICE_ASC, Sort.PRICE_DESC):
-            paid = product.get("sale_price") if product.get("sale_price") is not None else product.get("price")
-            sign = 1 if self is Sort.PRICE_ASC else -1
-            return (paid is None, sign * float(paid or 0), str(product["id"]))
-        return ()
+            return ["LOAD", "2", "@id", "@name", "APPLY", "lower(@name)", "AS", "key",
+                    "SORTBY", "4", "@key", "ASC", "@id", "ASC"]
+        parameter, direction = {Sort.NEWEST: ("year", "DESC"), Sort.PRICE_ASC: ("price", "ASC"),
+                                Sort.PRICE_DESC: ("price", "DESC")}[self]
+        field = RANGE_BY_PARAMETER[parameter].field
+        return ["LOAD", "2", "@id", f"@{field}", "APPLY", f"exists(@{field})", "AS", "known",
+                "SORTBY", "6", "@known", "DESC", f"@{field}", direction, "@id", "ASC"]
 
     @property
     def order_by(self) -> tuple[OrderBy, ...]:

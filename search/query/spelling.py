@@ -21,11 +21,16 @@ MIN_LENGTH = 4
 TWO_EDITS = 8
 
 
-def corrections(client: redis.Redis, index: str, words: Sequence[str], known: Callable[[str], bool]) -> dict[str, str]:
+def corrections(client: redis.Redis, index: str, words: Sequence[str], known: Callable[[str], bool],
+                partial: str = "") -> dict[str, str]:
     """{misspelled word: the catalog's word} for the words of ``words`` (lower case, letters
-    and digits only) that ``known`` does not know."""
+    and digits only) that ``known`` does not know. ``partial`` is a word the shopper may still be
+    typing: it is no misspelling when words of the catalog start with it."""
     unknown = [word for word in dict.fromkeys(words) if len(word) >= MIN_LENGTH and word.isalpha()
                and not known(word)]
+    if partial in unknown and int(client.execute_command("FT.SEARCH", index, f"@search_text:{partial}*",
+                                                         "LIMIT", 0, 0, "DIALECT", 2)[0]):
+        unknown.remove(partial)
     if not unknown:
         return {}
     fixes = _spellcheck(client, index, unknown, 1)

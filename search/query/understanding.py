@@ -66,12 +66,18 @@ class Understanding:
 
     values: dict[str, str] = field(default_factory=dict)
     words: dict[str, str] = field(default_factory=dict)
+    #: The word being typed, and the word of the value it was read as ({"sungl": "sunglasses"}).
+    completed: dict[str, str] = field(default_factory=dict)
 
 
-def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = ()) -> Understanding:
+def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = (), partial: str = "",
+               whole: bool = False) -> Understanding:
     """The attribute values ``query`` names, in the catalog's words (``vocabulary``) or in a
     synonym of them (``groups``: a group's term that spells a value makes its other terms
-    spell it too: "sweatpants" names "Track Pants")."""
+    spell it too: "sweatpants" names "Track Pants"). ``partial``, the query's last word, may be
+    the start of a value's last word ("men formal sho": Formal Shoes) where only one value of
+    the attribute starts so; alone, only where it is no word in itself (not ``whole``: "night" is
+    no start of "Nightdress")."""
     words_said = tokens(query)
     values: dict[str, str] = {}
     words: dict[str, str] = {}
@@ -86,29 +92,38 @@ def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = ()
     # Each attribute's best reading; then the longest readings first, each word read by one
     # attribute only ("black" is a colour before it is a brand; "red tape" a brand before
     # "red" is a colour). An attribute and the one it narrows may share words.
+    partial = partial.lower() if words_said and words_said[-1] == stem(partial.lower()) else ""
     readings = [(attribute, match) for attribute in UNDERSTOOD if attribute.parameter != "gender"
-                if (match := _longest_match(words_said, vocabulary.get(attribute.parameter, []), groups))]
+                if (match := _longest_match(words_said, vocabulary.get(attribute.parameter, []), groups,
+                                            partial, whole))]
     related = {frozenset((a.parameter, a.narrows)) for a in UNDERSTOOD if a.narrows}
-    for attribute, (value, start, size) in sorted(readings, key=lambda reading: -reading[1][2]):
+    completed: dict[str, str] = {}
+    for attribute, (value, start, size, completion) in sorted(readings, key=lambda reading: -reading[1][2]):
         positions = range(start, start + size)
         if any(i in taken and frozenset((taken[i], attribute.parameter)) not in related for i in positions):
             continue
         values[attribute.parameter], words[attribute.parameter] = value, " ".join(words_said[start:start + size])
         taken.update((i, attribute.parameter) for i in positions if i not in taken)
+        if completion:
+            completed[partial] = completion
     # A narrower attribute says the broader one (an article type, its sub category).
     for attribute in UNDERSTOOD:
         if attribute.narrows and attribute.parameter in values:
             values.pop(attribute.narrows, None)
             words.pop(attribute.narrows, None)
-    return Understanding({a.parameter: values[a.parameter] for a in UNDERSTOOD if a.parameter in values}, words)
+    return Understanding({a.parameter: values[a.parameter] for a in UNDERSTOOD if a.parameter in values}, words,
+                         completed)
 
 
-def _longest_match(words: list[str], candidates: list[str], groups: Groups) -> tuple[str, int, int] | None:
-    """The candidate value spelled out by the most query words: (value, first word, words).
+def _longest_match(words: list[str], candidates: list[str], groups: Groups, partial: str = "",
+                   whole: bool = False) -> tuple[str, int, int, str] | None:
+    """The candidate value spelled out by the most query words: (value, first word, words, and
+    the word ``partial`` was completed to, or "").
 
-    Of readings as long, the one of the value listed first wins, at its first place."""
+    Of readings as long, the one of the value listed first wins, at its first place. A reading
+    that ends in the word being typed counts where no whole words spell a value as long."""
     spellings = _spellings(tuple(candidates), groups)
-    for size in range(min(len(words), spellings.longest), 0, -1):
+    for size in range(min(len(words), max(spellings.longest, 1)), 0, -1):
         found = []
         for start in range(len(words) - size + 1):
             window = tuple(words[start:start + size])
@@ -117,7 +132,14 @@ def _longest_match(words: list[str], candidates: list[str], groups: Groups) -> t
                     found.append((match[0], start))
         if found:
             order, start = min(found)
-            return candidates[order], start, size
+            return candidates[order], start, size, ""
+        if partial and len(partial) >= 3 and (size > 1 or not whole):
+            head = tuple(words[len(words) - size:-1])
+            starting = {(order, last) for last, order in spellings.heads.get(head, ())
+                        if last.startswith(partial) and last != partial}
+            if len({order for order, _ in starting}) == 1:
+                order, last = min(starting)
+                return candidates[order], len(words) - size, size, last
     return None
 
 
@@ -129,6 +151,8 @@ class _Spellings:
     exact: dict[tuple[str, ...], tuple[int, int]]
     joined: dict[str, tuple[int, int]]
     longest: int
+    #: The values by their words but the last: (their last word as written, lower case; their place).
+    heads: dict[tuple[str, ...], list[tuple[str, int]]]
 
 
 @functools.lru_cache(maxsize=32)
@@ -138,11 +162,13 @@ def _spellings(candidates: tuple[str, ...], groups: Groups) -> _Spellings:
     a pass over every brand the catalog has."""
     exact: dict[tuple[str, ...], tuple[int, int]] = {}
     joined: dict[str, tuple[int, int]] = {}
+    heads: dict[tuple[str, ...], list[tuple[str, int]]] = {}
     longest = 0
     for order, value in enumerate(candidates):
         wanted = tokens(value)
         if len("".join(wanted)) < MIN_VALUE_LENGTH or all(word in STOPWORDS for word in wanted):
             continue
+        heads.setdefault(tuple(wanted[:-1]), []).append((WORD.findall(value.lower())[-1], order))
         exact.setdefault(tuple(wanted), (order, len(wanted)))
         joined.setdefault("".join(wanted), (order, len(wanted)))
         longest = max(longest, 3, len(wanted))
@@ -157,7 +183,7 @@ def _spellings(candidates: tuple[str, ...], groups: Groups) -> _Spellings:
                 exact.setdefault(term, (value[0], len(term)))
                 joined.setdefault("".join(term), (value[0], len(term)))
                 longest = max(longest, len(term))
-    return _Spellings(exact, joined, longest)
+    return _Spellings(exact, joined, longest, heads)
 
 
 _lock = threading.Lock()

@@ -130,7 +130,9 @@ def why_this(product: dict[str, Any]) -> str:
         parts.append(f"#{why['vector_rank']} closest in meaning to your search")
     if why.get("keyword_rank"):
         parts.append(f"#{why['keyword_rank']} best match for its words")
-    return (" and ".join(parts) + ": the two rankings are combined.") if parts else ""
+    said = (" and ".join(parts) + ": the two rankings are combined.") if parts else ""
+    moved = "; ".join(why.get("rules", ()))
+    return f"{said} The shop moved it: {moved}.".strip() if moved else said
 
 
 def _percent(share: float) -> str:
