@@ -17,7 +17,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from catalog.models import Product
 from catalog.services import import_catalog
+from search.filters import Filters
 from search.lifecycle import ensure_index
+from search.query.box import search_products
 from tests.support import DEMO, demo_rows, indexed_products, wait_until_settled
 
 #: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
@@ -360,3 +362,75 @@ def test_hearts_for_you_the_dashboard_and_the_map(browser, live_server, search_s
                     box["y"] + margin + (1 - point["y"]) * (box["height"] - 2 * margin))
     expect(page.locator("#map-tip")).to_contain_text(Product.objects.get(id=point["id"]).name)
     shot(page, "catalog-map")
+
+
+AXE = Path(settings.BASE_DIR) / "tests" / "vendor" / "axe-core" / "axe.min.js"
+
+
+def serious_accessibility_problems(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is (each rule, and where)."""
+    page.evaluate(AXE.read_text())
+    found = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+            for v in found["violations"] if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rule_made_in_the_admin_the_phone_drawer_and_accessibility(browser, live_server, search_settings,
+                                                                     celery_worker, catalog_dir) -> None:
+    from django.contrib.auth import get_user_model
+
+    import_demo(catalog_dir, 60)
+    get_user_model().objects.create_superuser("boss", "boss@example.com", "a-long-Passphrase-42")
+    query = "casual shoes"
+    plain = search_products(query, Filters(), k=12)
+    pinned = Product.objects.exclude(pk__in=[r["id"] for r in plain.results]).order_by("id").first()
+
+    # Staff write a rule in the admin; its page previews the results without it and with it.
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(live_server.url + "/admin/search/rule/add/")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill("a-long-Passphrase-42")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Query").fill(query)
+    page.get_by_label("Pin").fill(pinned.id)
+    page.get_by_role("button", name="Save and continue editing").click()
+    expect(page.locator("#preview-after li").first).to_contain_text(pinned.id)
+    expect(page.locator("#preview-after li").first).to_contain_text("pinned by a rule")
+    expect(page.locator("#preview-before")).not_to_contain_text(pinned.id)
+    shot(page, "admin-rule-preview")
+
+    # The shopper's search page shows it first; the count is said aloud as it changes.
+    shopper = browser.new_context(bypass_csp=True, viewport={"width": 1440, "height": 900}).new_page()
+    shopper.goto(live_server.url + "/")
+    shopper.get_by_role("combobox", name="Search products").press_sequentially(query, delay=30)
+    expect(shopper.get_by_role("heading", name=f"Results for “{query}”")).to_be_visible()
+    expect(shopper.locator("#results .card").first).to_have_attribute("data-product-id", pinned.id)
+    expect(shopper.locator("#announcer")).to_have_text(re.compile(rf"\d+ results? for “{query}”"))
+    expect(shopper.locator("#results .card h2 mark").first).to_be_visible()
+
+    # On a phone the filters wait in a drawer: a "Filters" button opens it, Escape closes it.
+    shopper.keyboard.press("Escape")  # the suggestions close
+    shopper.set_viewport_size({"width": 375, "height": 800})
+    shopper.evaluate("window.scrollTo(0, 0)")
+    drawer, opener = shopper.locator("#filters-drawer"), shopper.get_by_role("button", name="Filters")
+    expect(drawer).to_be_hidden()
+    opener.click()
+    expect(drawer).to_be_visible()
+    expect(opener).to_have_attribute("aria-expanded", "true")
+    expect(shopper.get_by_role("button", name="Show results")).to_be_focused()
+    shopper.wait_for_timeout(300)  # the drawer slides in
+    shot(shopper, "search-filter-drawer-375")
+    shopper.keyboard.press("Escape")
+    expect(drawer).to_be_hidden()
+    expect(opener).to_be_focused()
+    shots_at_widths(shopper, "search-with-rule")
+
+    # axe-core finds no serious or critical problem on the catalog, a product, a search and a
+    # similar page, at a phone's width and a desktop's.
+    product = Product.objects.filter(article_type="Tshirts").order_by("id").first()
+    for path in ("/", f"/products/{product.id}/", "/search/?q=blue+tshirt", f"/products/{product.id}/similar/?by=text"):
+        for width in (375, 1440):
+            shopper.set_viewport_size({"width": width, "height": 900})
+            shopper.goto(live_server.url + path)
+            assert serious_accessibility_problems(shopper) == [], (path, width)

@@ -20,7 +20,7 @@ from search.query.matches import Matches, sorted_ids
 from search.query.ordering import Sort
 from search.query.rules import Boost, Steering
 from search.query.rules import steering as rule_steering
-from search.query.spelling import corrections
+from search.query.spelling import Spelling, corrections
 from search.query.synonyms import Thesaurus, synonym_groups, thesaurus
 from search.query.understanding import STOPWORDS, Understanding, stem, tokens, understand, vocabulary
 from search.store import get_store
@@ -132,16 +132,17 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     said = name_words(query)
     partial = said[-1] if said and len(said[-1]) >= PREFIX_FROM and said[-1].isalnum() else ""
     with search_errors():
-        fixes = {} if exact or not understanding else corrections(
+        spelling = Spelling() if exact or not understanding else corrections(
             client, live.name, said, lambda word: _known(word, words), partial)
+        fixes = spelling.fixes
         searched = _corrected(query, fixes)
         also = tuple(words.expand(searched))
         whole = bool(partial) and _known(partial, words)
         reading = understand(searched, vocabulary(client, live.name), groups, partial, whole) if understanding \
             else Understanding()
         read = _corrected(searched, reading.completed)
-        if partial and partial not in reading.completed and not whole:
-            read = " ".join(word for word in WORD.findall(read) if word.lower() != partial)  # a word half typed
+        if spelling.typing and partial not in reading.completed:  # a word half typed: no meaning yet
+            read = " ".join(word for word in WORD.findall(read) if word.lower() != partial)
         meaning = query_vector(f"{read} ({', '.join(also)})" if also else read) if read.strip() else None
         understood = {a: v for a, v in reading.values.items() if a not in filters.tags and a not in decided}
 

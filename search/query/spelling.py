@@ -9,6 +9,7 @@ the text model's vocabulary (everyday English: "gym", "kicks") is what the shopp
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import redis
 
@@ -21,29 +22,49 @@ MIN_LENGTH = 4
 TWO_EDITS = 8
 
 
+@dataclass(frozen=True)
+class Spelling:
+    """``fixes``: {misspelled word: the catalog's word}; ``typing``: the last word is the start of
+    catalog words, and no word itself (neither the catalog's nor the text model's)."""
+
+    fixes: dict[str, str] = field(default_factory=dict)
+    typing: bool = False
+
+
 def corrections(client: redis.Redis, index: str, words: Sequence[str], known: Callable[[str], bool],
-                partial: str = "") -> dict[str, str]:
-    """{misspelled word: the catalog's word} for the words of ``words`` (lower case, letters
-    and digits only) that ``known`` does not know. ``partial`` is a word the shopper may still be
+                partial: str = "") -> Spelling:
+    """The misspelled words of ``words`` (lower case, letters and digits only): those that
+    ``known`` does not know, nor the catalog. ``partial`` is a word the shopper may still be
     typing: it is no misspelling when words of the catalog start with it."""
     unknown = [word for word in dict.fromkeys(words) if len(word) >= MIN_LENGTH and word.isalpha()
                and not known(word)]
-    if partial in unknown and int(client.execute_command("FT.SEARCH", index, f"@search_text:{partial}*",
-                                                         "LIMIT", 0, 0, "DIALECT", 2)[0]):
-        unknown.remove(partial)
     if not unknown:
-        return {}
-    fixes = _spellcheck(client, index, unknown, 1)
-    longer = [word for word in unknown if word not in fixes and len(word) >= TWO_EDITS]
+        return Spelling()
+    pipe = client.pipeline(transaction=False)
+    pipe.execute_command("FT.SPELLCHECK", index, " ".join(unknown), "DISTANCE", 1, "DIALECT", 2)
+    if partial in unknown:
+        pipe.execute_command("FT.SEARCH", index, f"@search_text:{partial}*", "LIMIT", 0, 0, "DIALECT", 2)
+    found = pipe.execute()
+    fixes = _fixes(found[0])
+    typing = partial in unknown and partial in _misspelled(found[0]) and int(found[1][0]) > 0
+    if typing:
+        fixes.pop(partial, None)
+    longer = [word for word in unknown if word not in fixes and len(word) >= TWO_EDITS and not
+              (typing and word == partial)]
     if longer:
-        fixes.update(_spellcheck(client, index, longer, 2))
-    return fixes
+        fixes.update(_fixes(client.execute_command("FT.SPELLCHECK", index, " ".join(longer), "DISTANCE", 2,
+                                                   "DIALECT", 2)))
+    return Spelling(fixes, typing)
 
 
-def _spellcheck(client: redis.Redis, index: str, words: list[str], distance: int) -> dict[str, str]:
-    """The most frequent term within ``distance`` edits of each word (FT.SPELLCHECK leaves out
+def _misspelled(reply: list) -> set[str]:
+    """The words an FT.SPELLCHECK reply names: those the index does not hold."""
+    return {text(term) for _, term, _ in reply}
+
+
+def _fixes(reply: list) -> dict[str, str]:
+    """The most frequent term offered for each word of an FT.SPELLCHECK reply (which leaves out
     words the index holds). Terms marked ``+`` are stems, not words a shopper would read."""
-    reply = client.execute_command("FT.SPELLCHECK", index, " ".join(words), "DISTANCE", distance, "DIALECT", 2)
     fixes = {}
     for _, term, suggestions in reply:
         candidates = [(float(score), text(suggestion)) for score, suggestion in suggestions]

@@ -34,6 +34,16 @@
     else if (how === "replace") history.replaceState({ instant: true }, "", url);
     else if (input) input.value = new URL(url, window.location.href).searchParams.get("q") || "";
     wirePhoto();
+    wireDrawer();
+    announce();
+  }
+
+  // The number of results, said aloud as it changes (the page's own count, in a live region
+  // that stays while the content around it is swapped).
+  function announce() {
+    const said = main.querySelector("[data-announce]");
+    const announcer = document.getElementById("announcer");
+    if (said && announcer) announcer.textContent = said.textContent.trim();
   }
   window.addEventListener("popstate", () => show(window.location.href, "none"));
 
@@ -205,6 +215,37 @@
     });
   }
   wirePhoto();
+
+  // On a phone the filters open in a drawer from a "Filters" button (without script they sit
+  // under the results, as before). Escape or "Show results" closes it, and focus goes back.
+  const phone = window.matchMedia("(max-width: 760px)");
+  function wireDrawer() {
+    const aside = main.querySelector(".layout > aside");
+    if (!aside || aside.dataset.wired) return;
+    aside.dataset.wired = "1";
+    aside.id = "filters-drawer";
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "drawer-open";
+    open.textContent = "Filters";
+    open.setAttribute("aria-controls", aside.id);
+    open.setAttribute("aria-expanded", "false");
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "drawer-close primary";
+    close.textContent = "Show results";
+    aside.prepend(close);
+    aside.parentElement.querySelector("section")?.prepend(open);
+    function toggle(on) {
+      aside.classList.toggle("open", on);
+      open.setAttribute("aria-expanded", String(on));
+      (on ? close : open).focus();
+    }
+    open.addEventListener("click", () => toggle(true));
+    close.addEventListener("click", () => toggle(false));
+    aside.addEventListener("keydown", (event) => { if (event.key === "Escape" && phone.matches) toggle(false); });
+  }
+  wireDrawer();
 
   // "View in shop": counted by the link's ping; a browser that sends no pings sends a beacon.
   if (!("ping" in HTMLAnchorElement.prototype) && navigator.sendBeacon) {
