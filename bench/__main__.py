@@ -12,7 +12,8 @@ Every comparison is measured in the same run, on this machine, and reported as a
   memory per product, Redis round trips per request, ``/similar`` and ``/search`` under 16
   concurrent clients, and, a keystroke at a time, autocomplete and the instant-search fragment;
   with wrk (where installed), ``/similar`` page and API against a do-nothing floor view, server CPU
-  per request, uniform and Zipf-skewed product popularity;
+  per request, uniform and Zipf-skewed product popularity; the search API plain, with facets, with
+  a rule on every query, and with both;
   then started again with search analytics off, ``/search`` once more;
 - writes: the similar page under 16 clients while 10 product writes a second arrive through the
   API, and the bulk write API's products a second (text only).
@@ -146,6 +147,7 @@ def site_section(catalog: Path, http_seconds: float, clients: int) -> dict[str, 
                 result[f"http_{name}_alone"] = typing.summary()
             if wrk.available():
                 result["wrk"] = wrk.similar_section(running, ids, clients, http_seconds)
+                result["steering"] = wrk.search_section(running, queries, ids, clients, http_seconds)
             result["process_memory_mb"] = {"before": memory_before, "after": running.memory_mb()}
             result["redis_memory"] = site.memory_per_product(client, expected)
         # The same finder on the same data, started again with search analytics off: what

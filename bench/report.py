@@ -109,6 +109,15 @@ def _goals(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
                               f"{row['errors']} errors",
                               ">= 50% of floor, p99 <= 100 ms, 0 errors",
                               share >= 0.5 and row["p99_ms"] <= 100 and row["errors"] == 0))
+        if steering := web.get("steering"):
+            plain = steering["plain"]
+            for name, row in steering.items():
+                cost = row["cpu_ms_per_request"] / plain["cpu_ms_per_request"]
+                goals.append((f"search API, {name.replace('_', ' ')}, wrk, {row['connections']} connections",
+                              f"{row['requests_per_s']}/s, p50 {row['p50_ms']} ms, CPU {row['cpu_ms_per_request']} "
+                              f"ms/request ({cost:.2f}x plain), {row['errors']} errors",
+                              "<= 1.3x plain's CPU, 0 errors" if name != "plain" else "0 errors",
+                              (cost <= 1.3 or name == "plain") and row["errors"] == 0))
         if costs := web.get("analytics"):
             on, off = costs["on"], costs["off"]
             goals.append(("/search, 1 client: search analytics on vs off",

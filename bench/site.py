@@ -69,11 +69,11 @@ class RunningSite:
                      f"User.objects.filter(username={SHOPPER[0]!r}).exists() or "
                      f"User.objects.create_user({SHOPPER[0]!r}, password={SHOPPER[1]!r})")
         self.token = self._manage("api_token", SHOPPER[0]).split()[-1]
-        # The shop's feed robot: a token that may write products (the write API).
+        # The shop's feed robot: a token that may write products (the write API) and rules.
         self._manage("shell", "-c", "from django.contrib.auth.models import Permission, User; "
                      f"user, _ = User.objects.get_or_create(username={WRITER!r}); "
                      "user.user_permissions.add(*Permission.objects.filter(codename__in=['change_product', "
-                     "'delete_product']))")
+                     "'delete_product', 'add_rule', 'view_rule']))")
         self.writer_token = self._manage("api_token", WRITER).split()[-1]
         self.log = (self.folder / "runfinder.log").open("wb")
         self.started = time.monotonic()

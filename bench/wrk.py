@@ -151,3 +151,33 @@ def similar_section(running: RunningSite, ids: list[str], connections: int, seco
         results[f"similar_api_{skew}"] = measure([f"/api/v1/products/{pid}/similar?by={by}"
                                                   for pid, by in zip(chosen, kinds, strict=True)], api)
     return results
+
+
+def search_section(running: RunningSite, queries: list[str], ids: list[str], connections: int, seconds: float,
+                   roles: tuple[str, ...] = ("web", "worker", "redis")) -> dict[str, Any]:
+    """The search API under wrk: plain, then with a rule on every query (a pin and a boost, written
+    through the rules API), then with ``facets=1`` as well; wall clock and the CPU a request of
+    the site's processes in ``roles``. Searches are not kept: each asks the index afresh."""
+    api = {"Authorization": f"Token {running.token}"}
+    paths = [f"/api/v1/search?{urllib.parse.urlencode({'q': query})}" for query in queries]
+
+    def processes() -> list[psutil.Process]:
+        found = running.processes()
+        return [process for role in roles for process in found[role]]
+
+    def measure(chosen: list[str]) -> dict[str, Any]:
+        run(running.base_url, chosen, api, connections, 2, processes)  # every process warmed up
+        return run(running.base_url, chosen, api, connections, seconds, processes)
+
+    results = {"plain": measure(paths), "facets": measure([f"{path}&facets=1" for path in paths])}
+    for place, query in enumerate(queries):
+        rule = {"query": query, "pin": [ids[place % len(ids)]],
+                "boost": [{"attribute": "gender", "value": "Women", "weight": 3}]}
+        request = urllib.request.Request(f"{running.base_url}/api/v1/rules", data=json.dumps(rule).encode(),
+                                         headers={"Authorization": f"Token {running.writer_token}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request) as answer:
+            assert answer.status == 201
+    results["rule"] = measure(paths)
+    results["rule_and_facets"] = measure([f"{path}&facets=1" for path in paths])
+    return results

@@ -350,7 +350,7 @@ class SearchView(APIView):
                   "understood": found.understood, "relaxed": found.relaxed, "corrected": found.corrected,
                   "synonyms": list(found.synonyms), "search_id": search_id}
         if data["facets"]:
-            counted = facet_counts(filters, found.matches, multi_select=False, most=None)
+            counted = facet_counts(filters, found.matches, multi_select=False, most=None, ranges=False)
             answer["facets"] = {parameter: dict(values) for parameter, values in counted.counts.items()}
         return Response(answer)
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from django.template.loader import render_to_string
+from django.template import engines
+from django.utils.safestring import mark_safe
 
 from catalog import selectors as catalog_selectors
 from catalog.attributes import BY_PARAMETER, RANGES
@@ -72,8 +73,9 @@ def _facets(filters: Filters, matches: Matches | None, shown: Filters) -> dict[s
 def _drawn(filters: Filters, matches: Matches | None, shown: Filters, facets: dict[str, Any]) -> str:
     """The facets drawn, kept until the index changes: the same on every page with these filters,
     and most of a page's HTML."""
-    return remembered(("sidebar-html", filters.as_query(), matches, shown.as_query()), lambda: render_to_string(
-        "storefront/_facet_counts.html", {"groups": facets["facets"], "ranges": facets["ranges"], "filters": shown}))
+    return remembered(("sidebar-html", filters.as_query(), matches, shown.as_query()), lambda: mark_safe(
+        engines["jinja2"].get_template("storefront/_facets.jinja").render(  # autoescaped by Jinja2
+            {"groups": facets["facets"], "ranges": facets["ranges"]})))
 
 
 def _groups(filters: Filters, counts: dict[str, list[tuple[str, int | None]]]) -> list[dict[str, Any]]:

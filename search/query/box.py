@@ -44,6 +44,7 @@ BOOSTED_DEPTH = 500
 #: The last word of a query, this long or longer, is also read as the start of a word: the
 #: shopper may still be typing it ("sungl").
 PREFIX_FROM = 3
+PREFIX_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -268,7 +269,8 @@ def _search(client: redis.Redis, live: LiveIndex, query: str, meaning: np.ndarra
              and word not in STOPWORDS and stem(word) not in filtered_words]
     words += [phrase if " " not in phrase else f"({phrase})" for phrase in synonyms]
     if partial and stem(partial) not in filtered_words:
-        words.append(f"{partial}*")
+        # Words it starts count for less than the word itself: "shirt" ranks shirts before shirtdresses.
+        words.append(f"({partial}*)=>{{$weight: {PREFIX_WEIGHT};}}")
     read_as = get_store().compile_filters(Filters(tags={a: (v,) for a, v in understood.items()}))
     clause = " ".join(part for part in (f"@search_text:({'|'.join(words)})" if words else "",
                                         str(read_as) if read_as is not None else "") if part)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from html import escape
 from typing import Any
-
-from django.utils.html import escape
 
 from search.filters import WORD
 from search.query.understanding import STOPWORDS, stem, tokens

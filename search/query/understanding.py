@@ -44,6 +44,7 @@ Groups = tuple[tuple[str, ...], ...]
 UNDERSTOOD = tuple(attribute for attribute in TAGS if attribute.understood)
 
 
+@functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A plural's singular, roughly: enough to match "shoes" with "shoe", "watches" with "watch"."""
     if len(word) > 4 and word.endswith("ies"):

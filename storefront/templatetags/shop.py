@@ -55,6 +55,12 @@ def cards(context: template.Context, products: Iterable[Any], scored: bool = Fal
                   offset=offset)
 
 
+@register.simple_tag
+def facets(groups: list[dict[str, Any]] | None) -> str:
+    """The sidebar's facets without counts (while the index cannot be asked): the values from the database."""
+    return mark_safe(engines["jinja2"].get_template("storefront/_facets.jinja").render({"groups": groups or ()}))
+
+
 @register.simple_tag(takes_context=True)
 def heart(context: template.Context, product: Any) -> str:
     """The button that makes ``product`` a favourite or not (the one cards have)."""
