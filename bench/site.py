@@ -73,7 +73,7 @@ class RunningSite:
         self._manage("shell", "-c", "from django.contrib.auth.models import Permission, User; "
                      f"user, _ = User.objects.get_or_create(username={WRITER!r}); "
                      "user.user_permissions.add(*Permission.objects.filter(codename__in=['change_product', "
-                     "'delete_product', 'add_rule', 'view_rule']))")
+                     "'delete_product', 'add_rule', 'change_rule', 'view_rule']))")
         self.writer_token = self._manage("api_token", WRITER).split()[-1]
         self.log = (self.folder / "runfinder.log").open("wb")
         self.started = time.monotonic()

@@ -154,30 +154,39 @@ def similar_section(running: RunningSite, ids: list[str], connections: int, seco
 
 
 def search_section(running: RunningSite, queries: list[str], ids: list[str], connections: int, seconds: float,
-                   roles: tuple[str, ...] = ("web", "worker", "redis")) -> dict[str, Any]:
-    """The search API under wrk: plain, then with a rule on every query (a pin and a boost, written
-    through the rules API), then with ``facets=1`` as well; wall clock and the CPU a request of
-    the site's processes in ``roles``. Searches are not kept: each asks the index afresh."""
+                   roles: tuple[str, ...] = ("web", "worker", "redis"), rounds: int = 3) -> dict[str, Any]:
+    """The search API under wrk: plain, with ``facets=1``, with a rule on every query (a pin and a
+    boost, written through the rules API), and with both; wall clock and the CPU a request of the
+    site's processes in ``roles``. The four take turns for ``rounds`` rounds (the rules switched
+    on and off through the API between them), and each is reported by its median round: one
+    run after another drifts by more than the difference measured. Searches are not kept: each
+    asks the index afresh."""
     api = {"Authorization": f"Token {running.token}"}
     paths = [f"/api/v1/search?{urllib.parse.urlencode({'q': query})}" for query in queries]
+    faceted = [f"{path}&facets=1" for path in paths]
 
     def processes() -> list[psutil.Process]:
         found = running.processes()
         return [process for role in roles for process in found[role]]
 
-    def measure(chosen: list[str]) -> dict[str, Any]:
-        run(running.base_url, chosen, api, connections, 2, processes)  # every process warmed up
-        return run(running.base_url, chosen, api, connections, seconds, processes)
-
-    results = {"plain": measure(paths), "facets": measure([f"{path}&facets=1" for path in paths])}
-    for place, query in enumerate(queries):
-        rule = {"query": query, "pin": [ids[place % len(ids)]],
-                "boost": [{"attribute": "gender", "value": "Women", "weight": 3}]}
-        request = urllib.request.Request(f"{running.base_url}/api/v1/rules", data=json.dumps(rule).encode(),
+    def write(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(f"{running.base_url}{path}", data=json.dumps(body).encode(), method=method,
                                          headers={"Authorization": f"Token {running.writer_token}",
                                                   "Content-Type": "application/json"})
         with urllib.request.urlopen(request) as answer:
-            assert answer.status == 201
-    results["rule"] = measure(paths)
-    results["rule_and_facets"] = measure([f"{path}&facets=1" for path in paths])
-    return results
+            return json.loads(answer.read())
+
+    rules = [write("POST", "/api/v1/rules", {"query": query, "pin": [ids[place % len(ids)]], "enabled": False,
+                                             "boost": [{"attribute": "gender", "value": "Women", "weight": 3}]})["id"]
+             for place, query in enumerate(queries)]
+    run(running.base_url, paths, api, connections, 2, processes)  # every process warmed up
+    measured: dict[str, list[dict[str, Any]]] = {"plain": [], "facets": [], "rule": [], "rule_and_facets": []}
+    for _ in range(rounds):
+        for on in (False, True):
+            for rule in rules:
+                write("PATCH", f"/api/v1/rules/{rule}", {"enabled": on})
+            for name, chosen in (("rule" if on else "plain", paths), ("rule_and_facets" if on else "facets", faceted)):
+                measured[name].append(run(running.base_url, chosen, api, connections, seconds / rounds, processes))
+    # Each its median round, by CPU a request.
+    return {name: sorted(runs, key=lambda row: row["cpu_ms_per_request"])[len(runs) // 2]
+            for name, runs in measured.items()}

@@ -38,9 +38,6 @@ RRF_K = 60
 CANDIDATES = 100
 #: How deep a search ranks at most: RediSearch's own ceiling (its MAXSEARCHRESULTS, by default).
 MAX_RESULTS = 1_000_000
-#: With a boost, at least this many keyword matches are ranked, so that a boost lifts a product
-#: from this deep.
-BOOSTED_DEPTH = 500
 #: The last word of a query, this long or longer, is also read as the start of a word: the
 #: shopper may still be typing it ("sungl").
 PREFIX_FROM = 3
@@ -127,7 +124,7 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     client = get_reader()
     live = live_index()
     steering = rule_steering(query) if steering is None else steering
-    depth = max(CANDIDATES, page * k + len(steering.pinned), BOOSTED_DEPTH if steering.boosts else 0)
+    depth = max(CANDIDATES, page * k + len(steering.pinned))
     groups = synonym_groups() if understanding else ()
     words = thesaurus(groups)
     said = name_words(query)
@@ -161,10 +158,11 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
             ranked = ranking(understood)
             if ranked.ranking:
                 break
-        matches = dataclasses.replace(ranked.matches, pinned=_passing(client, live, steering.pinned, filters))
-        total, boosted = _survey(client, live, filters, matches, steering.boosts, depth)
+        matches = dataclasses.replace(ranked.matches, pinned=steering.pinned)
+        total, pinned, boosted = _survey(client, live, filters, matches, steering.boosts, depth)
+        matches = dataclasses.replace(matches, pinned=pinned)
         if sort is Sort.RELEVANCE:
-            order = _steered(ranked.ranking, matches.pinned, steering.boosts, boosted)
+            order = _steered(ranked.ranking, pinned, steering.boosts, boosted)
             chosen = order[(page - 1) * k:page * k]
         else:
             why = dict(ranked.ranking)
@@ -178,30 +176,27 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
                       corrected=searched if fixes else "", synonyms=also, matches=matches, rules=steering.rules)
 
 
-def _passing(client: redis.Redis, live: LiveIndex, pinned: tuple[str, ...], filters: Filters) -> tuple[str, ...]:
-    """The pinned products the index has within the shopper's filters, in the rules' order."""
-    if not pinned:
-        return ()
-    query = Matches(found=pinned).query(filters)
-    reply = client.execute_command("FT.SEARCH", live.name, query, "NOCONTENT", "LIMIT", 0, len(pinned), "DIALECT", 2)
-    found = {product_of(text(key)) for key in reply[1:]}
-    return tuple(pid for pid in pinned if pid in found)
-
-
 def _survey(client: redis.Redis, live: LiveIndex, filters: Filters, matches: Matches,
-            boosts: tuple[Boost, ...], depth: int) -> tuple[int, list[set[str]]]:
-    """How many products ``matches`` holds, and for each boost, which of its first ``depth``
-    have the boosted value: in one round trip."""
+            boosts: tuple[Boost, ...], depth: int) -> tuple[int, tuple[str, ...], list[set[str]]]:
+    """In one round trip: how many products ``matches`` holds, which of its pinned products the
+    index has within the shopper's filters (in the rules' order), and for each boost, which of
+    its first ``depth`` products have the boosted value."""
     query = matches.query(filters)
     if query is None:
-        return 0, [set() for _ in boosts]
+        return 0, (), [set() for _ in boosts]
     pipe = client.pipeline(transaction=False)
     pipe.execute_command("FT.SEARCH", live.name, query, "LIMIT", 0, 0, "DIALECT", 2)
+    if matches.pinned:
+        pipe.execute_command("FT.SEARCH", live.name, Matches(pinned=matches.pinned).query(filters), "NOCONTENT",
+                             "LIMIT", 0, len(matches.pinned), "DIALECT", 2)
     for boost in boosts:
         tag = ExactTag(BY_PARAMETER[boost.parameter].field) == boost.value
         pipe.execute_command("FT.SEARCH", live.name, f"{query} {tag}", "NOCONTENT", "LIMIT", 0, depth, "DIALECT", 2)
     found = pipe.execute()
-    return int(found[0][0]), [{product_of(text(key)) for key in reply[1:]} for reply in found[1:]]
+    total = int(found.pop(0)[0])
+    passing = {product_of(text(key)) for key in found.pop(0)[1:]} if matches.pinned else set()
+    pinned = tuple(pid for pid in matches.pinned if pid in passing)
+    return total, pinned, [{product_of(text(key)) for key in reply[1:]} for reply in found]
 
 
 def _steered(ranking: list[tuple[str, dict[str, Any]]], pinned: tuple[str, ...], boosts: tuple[Boost, ...],
