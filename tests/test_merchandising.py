@@ -271,7 +271,8 @@ def test_a_rule_made_in_the_admin_shows_its_preview(indexed, staff) -> None:
     before, after = page.split('id="preview-before"')[1].split('id="preview-after"')
     assert pinned.id not in before and after.index(pinned.id) < after.index("</li>")
     assert "pinned by a rule" in after
-    assert card_ids(Client().get("/search/", {"q": query}))[0] == pinned.id
+    shown = Client().get("/search/", {"q": query})
+    assert card_ids(shown)[0] == pinned.id and shown.content.decode().count("Placed here by the shop") == 1
     bad = staff.post("/admin/search/rule/add/", {"query": query, "match": "exact", "pin": "no-such-sku",
                                                   "hide": "", "boost": "[]"})
     assert bad.status_code == 200 and "No such product: no-such-sku" in bad.content.decode()

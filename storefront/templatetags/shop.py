@@ -112,6 +112,8 @@ def match_label(product: dict[str, Any]) -> str:
     why = product.get("explanation") or {}
     if why.get("vector"):
         return f"{_percent(product.get('score', 0.0))} alike"
+    if why.get("pinned"):
+        return "Placed here by the shop"
     if why.get("vector_rank") and why.get("keyword_rank"):
         return "Matches your words and meaning"
     if why.get("keyword_rank"):
