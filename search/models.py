@@ -180,8 +180,10 @@ class Rule(models.Model):
                 errors["boost"] = f"The value to boost of {boost['attribute']} is missing or too long."
             elif isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= MAX_WEIGHT:
                 errors["boost"] = f"A boost's weight is a number over 0 and at most {MAX_WEIGHT}."
-        if boosts is None or len(boosts) > MAX_RULE_IDS:
+        if boosts is None:
             errors["boost"] = "A list of boosts."
+        elif len(boosts) > MAX_RULE_IDS:
+            errors["boost"] = f"At most {MAX_RULE_IDS} boosts."
         if self.starts and self.ends and self.ends <= self.starts:
             errors["ends"] = "A rule ends after it starts."
         if errors:

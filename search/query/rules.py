@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
@@ -32,6 +32,7 @@ class Boost:
 
     @property
     def said(self) -> str:
+        """What a result it moved says of it."""
         return f"boosted: {self.parameter.replace('_', ' ')} {self.value}" if self.weight >= 1 else \
             f"buried: {self.parameter.replace('_', ' ')} {self.value}"
 
@@ -63,10 +64,7 @@ class Steering:
     rules: tuple[int, ...] = ()
     pinned: tuple[str, ...] = ()
     hidden: tuple[str, ...] = ()
-    boosts: tuple[Boost, ...] = field(default_factory=tuple)
-
-    def __bool__(self) -> bool:
-        return bool(self.rules)
+    boosts: tuple[Boost, ...] = ()
 
 
 def normal_form(query: str) -> tuple[str, ...]:
