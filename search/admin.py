@@ -144,7 +144,7 @@ class RuleAdmin(admin.ModelAdmin):
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
         rule = self.get_object(request, object_id)
         context = dict(extra_context or {})
-        if rule is not None:
+        if rule is not None and request.method == "GET":
             context["preview"] = self._preview(rule)
         return super().change_view(request, object_id, form_url, context)
 

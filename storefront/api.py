@@ -314,7 +314,8 @@ def similar_params(query: str) -> tuple[Mapping[str, Any], Filters]:
 
 
 class SearchParams(FilterParams):
-    """A search pages through all its matches: its pages have no ceiling."""
+    """A search pages through all its matches, as deep as the index ranks (``MAX_RESULTS``), not
+    ``FINDER_MAX_DEPTH``."""
 
     q = serializers.CharField(max_length=200, trim_whitespace=True, validators=[printable])
     k = serializers.IntegerField(min_value=1, max_value=100, default=12)
