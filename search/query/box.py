@@ -42,6 +42,8 @@ MAX_RESULTS = 1_000_000
 #: shopper may still be typing it ("sungl").
 PREFIX_FROM = 3
 PREFIX_WEIGHT = 0.5
+#: A boost reorders the products ranked best before it, this many at most.
+BOOSTED_REACH = 1000
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,8 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     groups = synonym_groups() if understanding else ()
     words = thesaurus(groups)
     said = name_words(query)
-    partial = said[-1] if said and len(said[-1]) >= PREFIX_FROM and said[-1].isalnum() else ""
+    typed = WORD.findall(query.lower())  # in order, repeats too: the last is the word being typed
+    partial = typed[-1] if typed and len(typed[-1]) >= PREFIX_FROM and typed[-1].isalnum() else ""
     with search_errors():
         spelling = Spelling() if exact or not understanding else corrections(
             client, live.name, said, lambda word: _known(word, words), partial)
@@ -159,7 +162,8 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
             if ranked.ranking:
                 break
         matches = dataclasses.replace(ranked.matches, pinned=steering.pinned)
-        total, pinned, boosted = _survey(client, live, filters, matches, steering.boosts, depth)
+        total, pinned, boosted = _survey(client, live, filters, matches, steering.boosts,
+                                         [pid for pid, _ in ranked.ranking[:BOOSTED_REACH]])
         matches = dataclasses.replace(matches, pinned=pinned)
         if sort is Sort.RELEVANCE:
             order = _steered(ranked.ranking, pinned, steering.boosts, boosted)
@@ -177,10 +181,10 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
 
 
 def _survey(client: redis.Redis, live: LiveIndex, filters: Filters, matches: Matches,
-            boosts: tuple[Boost, ...], depth: int) -> tuple[int, tuple[str, ...], list[set[str]]]:
+            boosts: tuple[Boost, ...], ranked: list[str]) -> tuple[int, tuple[str, ...], list[set[str]]]:
     """In one round trip: how many products ``matches`` holds, which of its pinned products the
     index has within the shopper's filters (in the rules' order), and for each boost, which of
-    its first ``depth`` products have the boosted value."""
+    the ``ranked`` products have the boosted value (no boost is asked when nothing is ranked)."""
     query = matches.query(filters)
     if query is None:
         return 0, (), [set() for _ in boosts]
@@ -189,9 +193,10 @@ def _survey(client: redis.Redis, live: LiveIndex, filters: Filters, matches: Mat
     if matches.pinned:
         pipe.execute_command("FT.SEARCH", live.name, Matches(pinned=matches.pinned).query(filters), "NOCONTENT",
                              "LIMIT", 0, len(matches.pinned), "DIALECT", 2)
-    for boost in boosts:
+    for boost in boosts if ranked else ():
         tag = ExactTag(BY_PARAMETER[boost.parameter].field) == boost.value
-        pipe.execute_command("FT.SEARCH", live.name, f"{query} {tag}", "NOCONTENT", "LIMIT", 0, depth, "DIALECT", 2)
+        pipe.execute_command("FT.SEARCH", live.name, f"{ExactTag('id') == ranked} {tag}", "NOCONTENT",
+                             "LIMIT", 0, len(ranked), "DIALECT", 2)
     found = pipe.execute()
     total = int(found.pop(0)[0])
     passing = {product_of(text(key)) for key in found.pop(0)[1:]} if matches.pinned else set()
@@ -209,10 +214,10 @@ def _steered(ranking: list[tuple[str, dict[str, Any]]], pinned: tuple[str, ...],
     for product_id, reasons in ranking:
         if product_id in pinned:
             continue
-        weights = [(boost, boost.weight) for boost, ids in zip(boosts, boosted, strict=True) if product_id in ids]
-        if weights:
-            reasons = {**reasons, "score": reasons["score"] * float(np.prod([w for _, w in weights])),
-                       "rules": [boost.said for boost, _ in weights]}
+        applied = [boost for boost, ids in zip(boosts, boosted, strict=True) if product_id in ids]
+        if applied:
+            reasons = {**reasons, "score": reasons["score"] * float(np.prod([boost.weight for boost in applied])),
+                       "rules": [boost.said for boost in applied]}
         rest.append((product_id, reasons))
     rest.sort(key=lambda item: item[1]["score"], reverse=True)
     pins = [(pid, {**why.get(pid, {"score": 0.0}), "pinned": place, "rules": ["pinned by a rule"]})
