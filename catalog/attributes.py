@@ -88,6 +88,12 @@ class Attribute:
     #: The attribute it narrows (its values lie within that one's): once a query names this
     #: attribute, the broader one is not looked for (an article type says its sub category).
     narrows: str = ""
+    #: Its values have glosses (:class:`search.models.Gloss`): the search box reads a query's need
+    #: or occasion against them ("keep the sun out of my eyes": Sunglasses).
+    glossed: bool = False
+    #: Its values are colours: a shade a query names that the catalog does not ("scarlet", "wine")
+    #: is read as the nearest of them (:mod:`search.query.colours`).
+    shades: bool = False
     #: Its values are offered as the shopper types in the search box (autocomplete).
     suggested: bool = False
     #: Text: the longest value, in characters. Numbers: the decimal places (0: whole numbers).
@@ -199,16 +205,16 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("gender", Kind.TAG, "Gender", column="gender", required=True, understood=True, max_length=32,
               db_index=True),
     Attribute("master_category", Kind.TAG, "Category", parameter="category", column="masterCategory",
-              required=True, db_index=True),
+              required=True, glossed=True, db_index=True),
     Attribute("sub_category", Kind.TAG, "Sub category", column="subCategory", required=True, understood=True,
-              suggested=True),
+              narrows="category", glossed=True, suggested=True),
     Attribute("article_type", Kind.TAG, "Product type", column="articleType", required=True, understood=True,
-              narrows="sub_category", suggested=True),
-    Attribute("base_colour", Kind.TAG, "Colour", column="baseColour", understood=True, suggested=True),
+              narrows="sub_category", glossed=True, suggested=True),
+    Attribute("base_colour", Kind.TAG, "Colour", column="baseColour", understood=True, shades=True, suggested=True),
     Attribute("brand", Kind.TAG, "Brand", column="brand", understood=True, suggested=True,
               help="From the catalog's brand column, or the name."),
     Attribute("season", Kind.TAG, "Season", column="season", max_length=32),
-    Attribute("usage", Kind.TAG, "Usage", column="usage"),
+    Attribute("usage", Kind.TAG, "Usage", column="usage", understood=True, glossed=True),
     Attribute("availability", Kind.TAG, "Availability", choices=AVAILABILITY, max_length=16),
     Attribute("google_product_category", Kind.TAG, "Google product category", max_length=255),
     Attribute("group", Kind.TAG, "Product group", filtered=False,

@@ -25,7 +25,7 @@ from search.filters import Filters
 from search.indexing import queue_embedding
 from search.kinds import BY_NAME, KINDS
 from search.mapping import map_points
-from search.models import CatalogMap, IndexEntry, Rule, SynonymGroup
+from search.models import CatalogMap, Gloss, IndexEntry, Rule, SynonymGroup
 from search.query.box import search_products
 from search.query.rules import preview
 from search.query.suggest import MAX_QUERY_LENGTH, remove_suggestion
@@ -105,6 +105,16 @@ class IndexEntryAdmin(admin.ModelAdmin):
 class SynonymGroupAdmin(admin.ModelAdmin):
     list_display = ("__str__", "updated_at")
     search_fields = ("terms",)
+
+
+@admin.register(Gloss)
+class GlossAdmin(admin.ModelAdmin):
+    """What each product type, category and usage is for, in a shopper's words: the search box
+    reads needs and occasions against these (docs/relevance.md)."""
+
+    list_display = ("value", "attribute", "text", "updated_at")
+    list_filter = ("attribute",)
+    search_fields = ("value", "text")
 
 
 class IdsField(forms.CharField):

@@ -11,8 +11,9 @@ class SearchConfig(AppConfig):
 
         from catalog import signals
         from search import checks, receivers  # noqa: F401 - checks registers the system checks
-        from search.models import Rule, SynonymGroup
+        from search.models import Gloss, Rule, SynonymGroup
         from search.query import answers
+        from search.query.intent import forget_glosses
         from search.query.rules import forget_rules
         from search.query.synonyms import forget_groups
 
@@ -24,5 +25,6 @@ class SearchConfig(AppConfig):
         for changed in (post_save, post_delete):
             changed.connect(forget_groups, sender=SynonymGroup, dispatch_uid=f"search-synonyms-{changed}")
             changed.connect(forget_rules, sender=Rule, dispatch_uid=f"search-rules-{changed}")
+            changed.connect(forget_glosses, sender=Gloss, dispatch_uid=f"search-glosses-{changed}")
         request_started.connect(answers.request_started, dispatch_uid="search-one-epoch-a-request")
         request_finished.connect(answers.request_finished, dispatch_uid="search-epoch-per-question")

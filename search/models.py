@@ -7,7 +7,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from catalog.attributes import BY_PARAMETER, PRODUCT_ID
+from catalog.attributes import ATTRIBUTES, BY_PARAMETER, PRODUCT_ID
 from catalog.models import Product
 
 #: A synonym: words of letters, digits and hyphens, as a shopper types them.
@@ -67,6 +67,36 @@ class SynonymGroup(models.Model):
                 raise ValidationError({"terms": f"“{term[:60]}”: a term is words (letters, digits, hyphens), "
                                                 f"at most {MAX_TERM_LENGTH} characters."})
         self.terms = ", ".join(terms)
+
+
+#: The attributes whose values have glosses (the attribute table's ``glossed``).
+GLOSSED = [(attribute.parameter, attribute.label) for attribute in ATTRIBUTES if attribute.glossed]
+MAX_GLOSS_LENGTH = 300
+
+
+class Gloss(models.Model):
+    """A few plain words on what one value of an attribute is and is for ("Sunglasses": "dark
+    glasses that keep the sun out of your eyes").
+
+    The search box reads a shopper's need or occasion against them with the text model
+    (:mod:`search.query.intent`), so "keep the sun out of my eyes" finds sunglasses though it
+    names none. A value with no gloss is read by its own name. Edits apply to the next search,
+    in every process.
+    """
+
+    attribute = models.CharField(max_length=32, choices=GLOSSED)
+    value = models.CharField(max_length=255, help_text="The value as the catalog writes it, e.g. “Sunglasses”.")
+    text = models.TextField(max_length=MAX_GLOSS_LENGTH,
+                            help_text="What it is and what it is for, in a shopper's words; no gender words "
+                                      "(the query's are read apart).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["attribute", "value"]
+        constraints = [models.UniqueConstraint(fields=["attribute", "value"], name="one_gloss_a_value")]
+
+    def __str__(self) -> str:
+        return f"{self.value}: {self.text}"
 
 
 class CatalogMap(models.Model):

@@ -15,14 +15,17 @@ from catalog.attributes import BY_PARAMETER, TAGS
 from finder.errors import BadRequest
 from search.filters import WORD, Filters, name_words, unprintable
 from search.kinds import BY_NAME
+from search.query.colours import words as colour_words
 from search.query.highlights import Marks
+from search.query.intent import FAMILIES, intended
 from search.query.matches import Matches, sorted_ids
 from search.query.ordering import Sort
 from search.query.rules import Boost, Steering
 from search.query.rules import steering as rule_steering
 from search.query.spelling import Spelling, corrections
 from search.query.synonyms import Thesaurus, synonym_groups, thesaurus
-from search.query.understanding import STOPWORDS, Understanding, stem, tokens, understand, vocabulary
+from search.query.understanding import Understanding, understand, vocabulary
+from search.query.words import STOPWORDS, stem, tokens
 from search.store import get_store
 from search.store.compiler import ExactTag
 from search.store.connection import get_reader, search_errors, text
@@ -139,24 +142,27 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
         searched = _corrected(query, fixes)
         also = tuple(words.expand(searched))
         whole = bool(partial) and _known(partial, words)
-        reading = understand(searched, vocabulary(client, live.name), groups, partial, whole) if understanding \
-            else Understanding()
+        known = vocabulary(client, live.name) if understanding else {}
+        reading = understand(searched, known, groups, partial, whole) if understanding else Understanding()
         read = _corrected(searched, reading.completed)
         if spelling.typing and partial not in reading.completed:  # a word half typed: no meaning yet
             read = " ".join(word for word in WORD.findall(read) if word.lower() != partial)
+        if understanding:
+            reading = _with_needs(reading, read, known)
         meaning = query_vector(f"{read} ({', '.join(also)})" if also else read) if read.strip() else None
         understood = {a: v for a, v in reading.values.items() if a not in filters.tags and a not in decided}
 
         def ranking(values: dict[str, str]) -> _Ranked:
             """The matches with ``values`` as filters: their words are no keywords, nor their synonyms."""
-            taken = set(" ".join(reading.words[a] for a in values).split())
+            taken = set(" ".join(reading.words.get(a, "") for a in values).split())
             unfiltered = " ".join(word for word in tokens(searched) if word not in taken)
-            return _search(client, live, searched, meaning, words.expand(unfiltered), filters, values, depth, mode,
+            read_as = {a: (v, *reading.also.get(a, ())) for a, v in values.items()}
+            return _search(client, live, searched, meaning, words.expand(unfiltered), filters, read_as, depth, mode,
                            taken, partial, steering.hidden)
 
         ranked = ranking(understood)
         relaxed = bool(understood) and not ranked.ranking
-        for dropped in _relaxations(understood) if relaxed else ():
+        for dropped in _relaxations(understood, reading.meant) if relaxed else ():
             understood = {a: v for a, v in understood.items() if a not in dropped}
             ranked = ranking(understood)
             if ranked.ranking:
@@ -225,16 +231,42 @@ def _steered(ranking: list[tuple[str, dict[str, Any]]], pinned: tuple[str, ...],
     return pins + rest
 
 
-def _relaxations(understood: dict[str, str]) -> list[set[str]]:
-    """When nothing passes every understood value: the values to drop, fewest first, the
-    narrowest attributes (in the attribute table's order) before the broadest."""
-    order = [attribute.parameter for attribute in reversed(TAGS) if attribute.parameter in understood]
+def _with_needs(reading: Understanding, read: str, known: dict[str, list[str]]) -> Understanding:
+    """``reading`` with the values the query's need or occasion means (:mod:`search.query.intent`).
+    Each family of attributes (product type, sub category, category; usage) is read from the
+    query's words but those that named a value outside it: "shirt for a job interview" is read
+    for usage as "for a job interview". A value read so takes the place of those the words named
+    in its family."""
+    values, words, also = dict(reading.values), dict(reading.words), dict(reading.also)
+    for family in FAMILIES:
+        named = {word for attribute, said in reading.words.items() if attribute not in family
+                 for word in said.split()}
+        rest = [word for word in WORD.findall(read) if stem(word.lower()) not in named]
+        if all(word.lower() in STOPWORDS for word in rest):
+            continue
+        meant = intended(family, query_vector(" ".join(rest)), known, reading.values)
+        if meant:
+            for attribute in family:
+                values.pop(attribute, None), words.pop(attribute, None), also.pop(attribute, None)
+            attribute, (value, *others) = meant
+            values[attribute], also[attribute] = value, tuple(others)
+    return dataclasses.replace(reading, values=values, words=words, also=also,
+                               meant=frozenset(values) - frozenset(words))
+
+
+def _relaxations(understood: dict[str, str], meant: frozenset[str]) -> list[set[str]]:
+    """When nothing passes every understood value: the values to drop, fewest first, those read
+    from the query's need (``meant``) before those its words named, and the narrowest attributes
+    (in the attribute table's order) before the broadest."""
+    order = sorted((attribute.parameter for attribute in reversed(TAGS) if attribute.parameter in understood),
+                   key=lambda parameter: parameter not in meant)
     return [set(order[:count]) for count in range(1, len(order) + 1)]
 
 
 def _known(word: str, thesaurus: Thesaurus) -> bool:
     """A word the shopper meant as typed: a stopword, a synonym's, or everyday English."""
-    return word in STOPWORDS or stem(word) in thesaurus.words or word in TEXT.embedder().words
+    return (word in STOPWORDS or stem(word) in thesaurus.words or word in TEXT.embedder().words
+            or stem(word) in colour_words())
 
 
 def _corrected(query: str, fixes: dict[str, str]) -> str:
@@ -252,7 +284,7 @@ def query_vector(query: str) -> np.ndarray:
 
 
 def _search(client: redis.Redis, live: LiveIndex, query: str, meaning: np.ndarray | None, synonyms: list[str],
-            filters: Filters, understood: dict[str, str], depth: int, mode: Mode, filtered_words: set[str],
+            filters: Filters, understood: dict[str, tuple[str, ...]], depth: int, mode: Mode, filtered_words: set[str],
             partial: str, hidden: tuple[str, ...]) -> _Ranked:
     """The query searched within ``filters`` and the ``understood`` values, both rankings fused
     (in one round trip): the ``meaning`` vector's nearest (the query read with its synonyms),
@@ -260,7 +292,7 @@ def _search(client: redis.Redis, live: LiveIndex, query: str, meaning: np.ndarra
     the start of a word. ``filtered_words`` are query words turned into filters: every candidate
     matches them, so they only add noise to keyword scores. When every word was read as a filter,
     every product with those values matches."""
-    narrowed = dataclasses.replace(filters, tags={**filters.tags, **{a: (v,) for a, v in understood.items()}})
+    narrowed = dataclasses.replace(filters, tags={**filters.tags, **understood})
     compiled = get_store().compile_filters(narrowed, exclude=hidden)
     within = str(compiled) if compiled is not None else "*"
     # Keywords: the query's content words, any of them, scored by BM25. Words are reduced to
@@ -271,7 +303,7 @@ def _search(client: redis.Redis, live: LiveIndex, query: str, meaning: np.ndarra
     if partial and stem(partial) not in filtered_words:
         # Words it starts count for less than the word itself: "shirt" ranks shirts before shirtdresses.
         words.append(f"({partial}*)=>{{$weight: {PREFIX_WEIGHT};}}")
-    read_as = get_store().compile_filters(Filters(tags={a: (v,) for a, v in understood.items()}))
+    read_as = get_store().compile_filters(Filters(tags=understood))
     clause = " ".join(part for part in (f"@search_text:({'|'.join(words)})" if words else "",
                                         str(read_as) if read_as is not None else "") if part)
     if mode is Mode.VECTOR or filters.min_score is not None:

@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from search.filters import WORD
-from search.query.understanding import STOPWORDS, stem, tokens
+from search.query.words import STOPWORDS, stem, tokens
 
 #: A long description is shown around its first match, this many characters either side.
 CONTEXT = 120

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from search.models import Rule
-from search.query.understanding import tokens
+from search.query.words import tokens
 
 CACHE_KEY = "search:rules"
 

@@ -18,7 +18,8 @@ from django.core.cache import cache
 
 from search.filters import name_words
 from search.models import SynonymGroup
-from search.query.understanding import Groups, tokens
+from search.query.understanding import Groups
+from search.query.words import tokens
 
 CACHE_KEY = "search:synonym-groups"
 

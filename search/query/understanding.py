@@ -18,6 +18,8 @@ import redis
 
 from catalog.attributes import TAGS
 from search.filters import WORD
+from search.query.colours import read_shade
+from search.query.words import STOPWORDS, stem, tokens
 
 VOCABULARY_SECONDS = 60.0
 GENDER_SYNONYMS = {
@@ -27,14 +29,6 @@ GENDER_SYNONYMS = {
     "girls": ("girls", "girl"),
     "unisex": ("unisex",),
 }
-#: English function words: left out of keyword matching (the vector still reads the whole query),
-#: and never read as an attribute's value (a brand called "And" is not what "shoes and socks" means).
-#: RediSearch's own default stopword list.
-STOPWORDS = frozenset((
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not",
-    "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
-    "will", "with",
-))
 #: The shortest value read from a query: "W" or "ID" may be brands, but not what a shopper typing
 #: them usually means.
 MIN_VALUE_LENGTH = 3
@@ -42,23 +36,8 @@ MIN_VALUE_LENGTH = 3
 Groups = tuple[tuple[str, ...], ...]
 #: The attributes understood (the attribute table's ``understood``); gender has its synonyms.
 UNDERSTOOD = tuple(attribute for attribute in TAGS if attribute.understood)
-
-
-@functools.lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    """A plural's singular, roughly: enough to match "shoes" with "shoe", "watches" with "watch"."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
-def tokens(text: str) -> list[str]:
-    """The words of ``text``, lower case, singular."""
-    return [stem(word) for word in WORD.findall(text.lower().replace("'s", ""))]
+#: The attributes whose values a query is read for: by its words, or by its need (``glossed``).
+READ = tuple(attribute for attribute in TAGS if attribute.understood or attribute.glossed)
 
 
 @dataclass(frozen=True)
@@ -69,6 +48,11 @@ class Understanding:
     words: dict[str, str] = field(default_factory=dict)
     #: The word being typed, and the word of the value it was read as ({"sungl": "sunglasses"}).
     completed: dict[str, str] = field(default_factory=dict)
+    #: Other values read as well as ``values``' (which is the nearest): colours as near to a shade
+    #: (:mod:`search.query.colours`), values as near to a need (:mod:`search.query.intent`).
+    also: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The attributes read from the query's need rather than named by its words: the less sure.
+    meant: frozenset[str] = frozenset()
 
 
 def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = (), partial: str = "",
@@ -107,13 +91,25 @@ def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = ()
         taken.update((i, attribute.parameter) for i in positions if i not in taken)
         if completion:
             completed[partial] = completion
+    also: dict[str, tuple[str, ...]] = {}
+    # A shade no value of the catalog names ("scarlet") is the catalog's nearest colour.
+    for attribute in UNDERSTOOD:
+        if attribute.shades and attribute.parameter not in values:
+            free = set(range(len(words_said))) - set(taken)
+            shade = read_shade(words_said, free, tuple(vocabulary.get(attribute.parameter, [])))
+            if shade:
+                (value, *others), start, size = shade
+                positions = range(start, start + size)
+                values[attribute.parameter], also[attribute.parameter] = value, tuple(others)
+                words[attribute.parameter] = " ".join(words_said[i] for i in positions)
+                taken.update((i, attribute.parameter) for i in positions)
     # A narrower attribute says the broader one (an article type, its sub category).
     for attribute in UNDERSTOOD:
         if attribute.narrows and attribute.parameter in values:
             values.pop(attribute.narrows, None)
             words.pop(attribute.narrows, None)
     return Understanding({a.parameter: values[a.parameter] for a in UNDERSTOOD if a.parameter in values}, words,
-                         completed)
+                         completed, {a: v for a, v in also.items() if v})
 
 
 def _longest_match(words: list[str], candidates: list[str], groups: Groups, partial: str = "",
@@ -192,16 +188,16 @@ _cache: dict[str, tuple[float, dict[str, list[str]]]] = {}
 
 
 def vocabulary(client: redis.Redis, index: str) -> dict[str, list[str]]:
-    """The tag values of the understood attributes in ``index`` (FT.TAGVALS), cached a minute."""
+    """The tag values of the attributes a query is read for in ``index`` (FT.TAGVALS), cached a minute."""
     with _lock:
         cached = _cache.get(index)
         if cached and time.monotonic() - cached[0] < VOCABULARY_SECONDS:
             return cached[1]
     pipe = client.pipeline(transaction=False)
-    for attribute in UNDERSTOOD:
+    for attribute in READ:
         pipe.execute_command("FT.TAGVALS", index, attribute.field)
     found = {attribute.parameter: sorted(v.decode() if isinstance(v, bytes) else v for v in values)
-             for attribute, values in zip(UNDERSTOOD, pipe.execute(), strict=True)}
+             for attribute, values in zip(READ, pipe.execute(), strict=True)}
     with _lock:
         _cache[index] = (time.monotonic(), found)
     return found

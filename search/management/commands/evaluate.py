@@ -14,6 +14,7 @@ from search.store.connection import SearchUnavailable
 
 DEFAULT_QUERIES = Path(settings.BASE_DIR) / "data" / "shopper-queries.json"
 DEFAULT_HARD_QUERIES = Path(settings.BASE_DIR) / "data" / "shopper-queries-hard.json"
+DEFAULT_NEED_QUERIES = Path(settings.BASE_DIR) / "data" / "shopper-queries-needs.json"
 
 
 class Command(BaseCommand):
@@ -28,25 +29,28 @@ class Command(BaseCommand):
                             help='JSON list of {"q": ..., "expect": {field: [values]}}')
         parser.add_argument("--hard-queries", type=Path, default=DEFAULT_HARD_QUERIES,
                             help='the same, for hard queries, each with a "form" (misspelled, paraphrase...)')
+        parser.add_argument("--need-queries", type=Path, default=DEFAULT_NEED_QUERIES,
+                            help='the same, for shoppers\' own words, each with a "form" (shade, occasion, need, '
+                                 'category, several)')
         parser.add_argument("--image-models", nargs="*", metavar="MODEL",
                             help="also embed the catalog's photos with each image model (all the packaged ones "
                                  "and ResNet-50 if its weights are here, when none is named) and compare them")
         parser.add_argument("--samples", type=int, default=200, help="products sampled for similarity")
         parser.add_argument("--k", type=int, default=12)
 
-    def handle(self, *args: object, queries: Path, hard_queries: Path, image_models: list[str] | None,
-               samples: int, k: int, **options: object) -> None:
-        plain, hard = _read(queries), _read(hard_queries)
-        forms = sorted({case.get("form", "") for case in hard} - {""})
+    def handle(self, *args: object, queries: Path, hard_queries: Path, need_queries: Path,
+               image_models: list[str] | None, samples: int, k: int, **options: object) -> None:
+        plain, hard, needs = _read(queries), _read(hard_queries), _read(need_queries)
         try:
             results = [similarity_precision(by, samples, k, within=within) for by in (By.IMAGE, By.TEXT)
                        for within in (False, True)]
             results += [search_precision(plain, mode, True, k, "plain") for mode in Mode]
             results.append(search_precision(plain, Mode.FUSED, False, k, "plain"))
-            results.append(search_precision(hard, Mode.FUSED, True, k, "hard"))
-            results += [search_precision([case for case in hard if case.get("form") == form], Mode.FUSED, True, k,
-                                         f"hard: {form}") for form in forms]
-            results.append(search_precision(hard, Mode.FUSED, False, k, "hard"))
+            for label, cases in (("hard", hard), ("needs", needs)):
+                results.append(search_precision(cases, Mode.FUSED, True, k, label))
+                results += [search_precision([case for case in cases if case.get("form") == form], Mode.FUSED, True,
+                                             k, f"{label}: {form}") for form in _forms(cases)]
+                results.append(search_precision(cases, Mode.FUSED, False, k, label))
             results += recommendation_precision(min(samples, 100), k)
         except SearchUnavailable as exc:
             raise CommandError(str(exc)) from exc
@@ -61,6 +65,11 @@ class Command(BaseCommand):
                 report = image_model_report(model, samples, k)
                 self.stdout.write(f"| {report.model} | {report.images} | {report.images_per_s} | "
                                   f"{report.precision:.3f} | {report.precision_within:.3f} |")
+
+
+def _forms(cases: list[dict[str, object]]) -> list[str]:
+    """The forms of a set's queries (misspelled, shade...), in the order they first come."""
+    return [form for form in dict.fromkeys(str(case.get("form", "")) for case in cases) if form]
 
 
 def _read(path: Path) -> list[dict[str, object]]:

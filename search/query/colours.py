@@ -1,0 +1,84 @@
+"""Colours as shoppers say them: a shade the catalog never names ("scarlet", "wine", "camel",
+"rose gold") read as the catalog's nearest colour.
+
+Nearest by the colours' values, not by a list of pairs: every name in the lexicon
+(``search/data/colours.tsv``, about a thousand names with their sRGB values) and every colour the
+catalog uses are points in CIELAB, and a shade is the catalog colour at the smallest CIEDE2000
+distance from it. A shop's new colour needs no work where the lexicon knows its name (or, for
+"Coffee Brown", its first word); one it does not know is still read by its own name, never as
+the nearest of a shade.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from coloraide import Color
+
+from search.query.words import tokens
+
+LEXICON = Path(__file__).resolve().parent.parent / "data" / "colours.tsv"
+
+
+@functools.cache
+def lexicon() -> dict[tuple[str, ...], str]:
+    """Each colour name, as the words a query has for it ("off white": ("off", "white")), and its
+    value (``#rrggbb``; "" for a name that is no one colour, such as "multi")."""
+    names: dict[tuple[str, ...], str] = {}
+    for line in LEXICON.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, value, _source = line.split("\t")
+            names.setdefault(tuple(tokens(name)), value)
+    return names
+
+
+def value_of(colour: str) -> str:
+    """A catalog colour's value: its name's in the lexicon, else its first word's ("Coffee
+    Brown": coffee); "" when the lexicon knows neither."""
+    words = tuple(tokens(colour))
+    return lexicon().get(words) or (lexicon().get(words[:1], "") if len(words) > 1 else "")
+
+
+#: CIEDE2000 distances: catalog colours this near a shade all pass for it ("camel": Tan, Taupe,
+#: Khaki...); a shade whose nearest catalog colour is farther than ``FARTHEST`` is not read.
+NEAR = 15.0
+FARTHEST = 25.0
+
+
+@functools.lru_cache(maxsize=4096)
+def nearest(shade: tuple[str, ...], colours: tuple[str, ...]) -> tuple[str, ...]:
+    """The catalog colours (of ``colours``) that pass for the lexicon's ``shade``, nearest first
+    in CIELAB (CIEDE2000): every one within ``NEAR``, or else the nearest alone; none when the
+    shade or no catalog colour has a value, or the nearest is farther than ``FARTHEST``."""
+    value = lexicon().get(shade)
+    if not value:
+        return ()
+    said = Color(value)
+    distances = sorted((said.delta_e(Color(found), method="2000"), colour)
+                       for colour in colours if (found := value_of(colour)))
+    if not distances or distances[0][0] > FARTHEST:
+        return ()
+    return tuple(colour for distance, colour in distances if distance <= NEAR) or (distances[0][1],)
+
+
+def read_shade(words: list[str], free: set[int], colours: tuple[str, ...]) -> tuple[tuple[str, ...], int, int] | None:
+    """The longest run of ``words`` (at ``free`` positions only) that names a colour in the
+    lexicon, read as the catalog ``colours`` that pass for it: (those colours, nearest first; the
+    first word; the number of words)."""
+    names = lexicon()
+    longest = max(map(len, names), default=0)
+    for size in range(min(len(words), longest), 0, -1):
+        for start in range(len(words) - size + 1):
+            window = tuple(words[start:start + size])
+            if all(i in free for i in range(start, start + size)) and window in names:
+                found = nearest(window, colours)
+                if found:
+                    return found, start, size
+    return None
+
+
+@functools.cache
+def words() -> frozenset[str]:
+    """Every word of the lexicon's names: a shopper's word, never a misspelling ("lilac")."""
+    return frozenset(word for name in lexicon() for word in name)
