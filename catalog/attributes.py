@@ -91,6 +91,9 @@ class Attribute:
     #: Its values have glosses (:class:`search.models.Gloss`): the search box reads a query's need
     #: or occasion against them ("keep the sun out of my eyes": Sunglasses).
     glossed: bool = False
+    #: A photo shows it: words that name its values find products by their photos
+    #: (:mod:`search.looks` learns what each value looks like).
+    seen: bool = False
     #: Its values are colours: a shade a query names that the catalog does not ("scarlet", "wine")
     #: is read as the nearest of them (:mod:`search.query.colours`).
     shades: bool = False
@@ -202,15 +205,16 @@ AVAILABILITY = ("in_stock", "out_of_stock", "preorder", "backorder")
 ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("name", Kind.TEXT, "Name", column="productDisplayName", required=True, always=True, max_length=255,
               filtered=False, stemmed=False),
-    Attribute("gender", Kind.TAG, "Gender", column="gender", required=True, understood=True, max_length=32,
-              db_index=True),
+    Attribute("gender", Kind.TAG, "Gender", column="gender", required=True, understood=True, seen=True,
+              max_length=32, db_index=True),
     Attribute("master_category", Kind.TAG, "Category", parameter="category", column="masterCategory",
-              required=True, glossed=True, db_index=True),
+              required=True, glossed=True, seen=True, db_index=True),
     Attribute("sub_category", Kind.TAG, "Sub category", column="subCategory", required=True, understood=True,
-              narrows="category", glossed=True, suggested=True),
+              narrows="category", glossed=True, seen=True, suggested=True),
     Attribute("article_type", Kind.TAG, "Product type", column="articleType", required=True, understood=True,
-              narrows="sub_category", glossed=True, suggested=True),
-    Attribute("base_colour", Kind.TAG, "Colour", column="baseColour", understood=True, shades=True, suggested=True),
+              narrows="sub_category", glossed=True, seen=True, suggested=True),
+    Attribute("base_colour", Kind.TAG, "Colour", column="baseColour", understood=True, shades=True, seen=True,
+              suggested=True),
     Attribute("brand", Kind.TAG, "Brand", column="brand", understood=True, suggested=True,
               help="From the catalog's brand column, or the name."),
     Attribute("season", Kind.TAG, "Season", column="season", max_length=32),

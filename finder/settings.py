@@ -310,8 +310,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "inte
 FINDER_ANALYTICS = env.bool("FINDER_ANALYTICS", default=True)
 FINDER_ANALYTICS_ROLLUP_SECONDS = env.float("FINDER_ANALYTICS_ROLLUP_SECONDS", default=60.0)
 FINDER_ANALYTICS_DAYS = env.int("FINDER_ANALYTICS_DAYS", default=90)
-# The catalog maps (search/mapping.py): t-SNE, or PCA (faster, coarser); looked at this often,
-# recomputed when the catalog changed.
+# The catalog maps (search/mapping.py): t-SNE, or PCA (faster, coarser). Maps and the photo
+# classifiers (search/looks.py) are looked at this often,
+# and recomputed when the catalog changed.
 FINDER_MAP_METHOD = env("FINDER_MAP_METHOD", default="tsne")
 FINDER_MAP_SECONDS = env.float("FINDER_MAP_SECONDS", default=120.0)
 #: While writes keep coming, the kept answers are retired at most once in this many seconds (the
@@ -334,6 +335,8 @@ CELERY_BEAT_SCHEDULE = {
                            "options": {"expires": 3600}},
     "refresh-catalog-maps": {"task": "search.tasks.refresh_maps", "schedule": FINDER_MAP_SECONDS,
                              "options": {"expires": FINDER_MAP_SECONDS}},
+    "refit-photo-looks": {"task": "search.tasks.refresh_looks", "schedule": FINDER_MAP_SECONDS,
+                          "options": {"expires": FINDER_MAP_SECONDS}},
     "roll-up-searches": {"task": "analytics.tasks.roll_up_searches", "schedule": FINDER_ANALYTICS_ROLLUP_SECONDS,
                          "options": {"expires": FINDER_ANALYTICS_ROLLUP_SECONDS}},
     "remove-expired-api-tokens": {"task": "storefront.tasks.remove_expired_api_tokens", "schedule": 3600.0,

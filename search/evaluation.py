@@ -19,15 +19,18 @@ from PIL import Image
 from redisvl.query import VectorQuery
 
 from finder.celery import app
-from search.embedding.image import load_image_embedder
+from search.embedding.image import SAME_PHOTO, image_model, load_image_embedder
 from search.embedding.runtime import default_runtime, device
 from search.filters import Filters, name_words
-from search.kinds import KINDS, By
-from search.query.box import Mode, search_products
+from search.kinds import BY_NAME, KINDS, By
+from search.looks import catalog_labels, fit
+from search.mapping import indexed_vectors
+from search.query.box import Mode, read_query, search_products
+from search.query.looks import CANDIDATES as LOOKS_CANDIDATES
 from search.query.recommend import recommended
 from search.query.similar import similar_products
 from search.selectors import searchable_products
-from search.store.connection import SearchUnavailable, get_client, search_errors
+from search.store.connection import SearchUnavailable, get_client, get_reader, search_errors
 from search.store.schema import alias
 from search.store.versions import live_index
 
@@ -266,3 +269,41 @@ def image_model_report(model: str, samples: int = 200, k: int = 12, seed: int = 
     return ImageModelReport(model, len(products), round(len(products) / seconds, 1),
                             float(np.mean(scores[False])) if scores[False] else 0.0,
                             float(np.mean(scores[True])) if scores[True] else 0.0)
+
+
+def photo_words_precision(holdout: float = 0.2, k: int = 12, seed: int = 0) -> Precision:
+    """Words to photos alone, on products the classifiers never saw: fit them (:mod:`search.looks`)
+    on the photos of all but a held-out share of the catalog, then search the held-out photos
+    for each product type and colour they hold ("navy blue tshirts"), read as the search box
+    reads words. A result counts when both its type and its colour are right; precision@min(k,
+    relevant). Held-out photos that are copies of one the classifiers saw are left out, and
+    only the photos are searched: names and attributes say nothing here."""
+    ids, vectors = indexed_vectors(BY_NAME["image"], list(searchable_products().exclude(image="")
+                                                          .order_by("id").values_list("id", flat=True)))
+    order = np.random.default_rng(seed).permutation(len(ids))
+    cut = int(len(ids) * (1 - holdout))
+    seen, unseen = order[:cut], order[cut:]
+    if len(seen) and len(unseen):
+        unseen = unseen[(vectors[unseen] @ vectors[seen].T).max(axis=1) < SAME_PHOTO.get(image_model().name, 1.0)]
+    labels = catalog_labels(ids)
+    classifiers = fit(vectors[seen], {attribute: [column[i] for i in seen] for attribute, column in labels.items()})
+    kinds, colours = (np.array(labels[attribute])[unseen] for attribute in ("article_type", "base_colour"))
+    pairs = Counter(zip(kinds, colours, strict=True))
+    client, live = get_reader(), live_index()
+    scores, skipped = [], 0
+    for (kind, colour), count in sorted(pairs.items()):
+        if not kind or not colour or count < 2:
+            continue
+        asked = read_query(client, live, f"{colour} {kind}").reading
+        wanted = classifiers.known({attribute: (value, *asked.also.get(attribute, ()))
+                                    for attribute, value in asked.values.items()})
+        if not wanted:
+            skipped += 1
+            continue
+        matrix = vectors[unseen]
+        nearest = np.argsort(-(matrix @ classifiers.direction(wanted)))[:max(LOOKS_CANDIDATES, k)]
+        top = nearest[np.argsort(-classifiers.log_probability(matrix[nearest], wanted))][:k]
+        relevant = min(k, count)
+        scores.append(min(int(np.sum((kinds[top] == kind) & (colours[top] == colour))), relevant) / relevant)
+    return Precision(f"words to photos, on {len(unseen)} held-out photos (type and colour right)",
+                     float(np.mean(scores)) if scores else 0.0, len(scores), skipped)

@@ -67,7 +67,7 @@ def fingerprint() -> str:
 def compute_map(kind: VectorKind, stamp: str) -> CatalogMap:
     """Lay out every indexed product's ``kind`` vector, and keep the map."""
     started = time.perf_counter()
-    ids, vectors = _vectors(kind, Product.objects.order_by("id").values_list("id", flat=True))
+    ids, vectors = indexed_vectors(kind, Product.objects.order_by("id").values_list("id", flat=True))
     points, method = layout(vectors, settings.FINDER_MAP_METHOD) if ids else (np.zeros((0, 2)), "PCA")
     found, _ = CatalogMap.objects.update_or_create(kind=kind.name, defaults={
         "method": method, "fingerprint": stamp, "seconds": round(time.perf_counter() - started, 2),
@@ -75,7 +75,7 @@ def compute_map(kind: VectorKind, stamp: str) -> CatalogMap:
     return found
 
 
-def _vectors(kind: VectorKind, product_ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
+def indexed_vectors(kind: VectorKind, product_ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
     """The products that have a ``kind`` vector in the live index, and their vectors."""
     live = live_index()
     client = get_reader()

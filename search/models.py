@@ -99,6 +99,25 @@ class Gloss(models.Model):
         return f"{self.value}: {self.text}"
 
 
+class Looks(models.Model):
+    """What each value of the attributes a photo shows looks like to one image model: the
+    classifiers :mod:`search.looks` fits on the catalog's photos, kept until the catalog or its
+    vectors change. Derived data, like the index."""
+
+    model = models.CharField(max_length=40, unique=True, help_text="the image model whose vectors they read")
+    fingerprint = models.CharField(max_length=200, help_text="the catalog and index they were fitted on")
+    photos = models.PositiveIntegerField(help_text="photos they were fitted on")
+    classifiers = models.BinaryField(help_text="each attribute's values, weights and intercepts (numpy .npz)")
+    computed_at = models.DateTimeField(auto_now=True)
+    seconds = models.FloatField(help_text="how long fitting them took")
+
+    class Meta:
+        verbose_name_plural = "looks"
+
+    def __str__(self) -> str:
+        return f"looks for {self.model}, fitted on {self.photos} photos"
+
+
 class CatalogMap(models.Model):
     """The catalog's vectors of one kind laid out in two dimensions (:mod:`search.mapping`),
     kept until the catalog or its vectors change. Derived data, like the index."""

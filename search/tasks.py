@@ -7,7 +7,7 @@ import logging
 from celery import Task, shared_task
 
 from finder.celery import BoundedTask
-from search import evaluation, indexing, lifecycle, mapping
+from search import evaluation, indexing, lifecycle, looks, mapping
 from search.kinds import BY_NAME
 from search.store.connection import SearchUnavailable
 
@@ -61,6 +61,15 @@ def refresh_maps() -> None:
         mapping.refresh_maps()
     except SearchUnavailable as exc:
         logger.warning("catalog maps not refreshed: %s", exc)
+
+
+@shared_task(ignore_result=True)
+def refresh_looks() -> None:
+    """Refit the photo classifiers if the catalog has changed (:func:`search.looks.refresh_looks`)."""
+    try:
+        looks.refresh_looks()
+    except SearchUnavailable as exc:
+        logger.warning("photo classifiers not refitted: %s", exc)
 
 
 @shared_task(bind=True, max_retries=None, acks_late=True)

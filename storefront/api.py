@@ -48,7 +48,7 @@ from shoppers.services import dismiss, set_favourite
 from storefront.access import CatalogReader, CatalogWriter, RuleEditor, SearchAnalyst
 from storefront.filtering import FilterParams, printable
 from storefront.photos import open_photo
-from storefront.searching import shopper_search
+from storefront.searching import SEARCHES, shopper_search
 from storefront.serializers import (
     AnalyticsAnswer,
     BulkAnswer,
@@ -323,9 +323,15 @@ class SearchParams(FilterParams):
     sort = _sort_field()
     exact = serializers.BooleanField(default=False, help_text="search the words as typed: no spelling correction")
     facets = serializers.BooleanField(default=False, help_text="count the matches' values of each filter too")
+    by = serializers.ChoiceField(choices=list(SEARCHES), default="text",
+                                 help_text="text: the products' words and meaning; image: what their photos show, "
+                                           "whatever their names say (sort, exact and facets do not apply)")
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         data = super().validate(data)
+        if data["by"] == "image" and (data["sort"] != Sort.RELEVANCE.value or data["exact"] or data["facets"]):
+            raise serializers.ValidationError({"by": "by=image ranks by the photos alone: sort, exact and facets "
+                                                     "apply to by=text only"})
         if data["k"] * data["page"] > MAX_RESULTS:
             raise serializers.ValidationError({"page": f"k x page may be at most {MAX_RESULTS:,}, the most results "
                                                        "the index ranks"})
@@ -345,8 +351,9 @@ class SearchView(APIView):
         params.is_valid(raise_exception=True)
         data = params.validated_data
         filters = params.filters()
-        found, search_id = shopper_search(request._request, data["q"], filters, k=data["k"], page=data["page"],
-                                          sort=Sort(data["sort"]), exact=data["exact"])
+        options = {"sort": Sort(data["sort"]), "exact": data["exact"]} if data["by"] == "text" else {}
+        found, search_id = shopper_search(request._request, data["q"], filters, data["by"], k=data["k"],
+                                          page=data["page"], **options)
         answer = {"results": found.results, "page": found.page, "count": found.count,
                   "understood": found.understood, "relaxed": found.relaxed, "corrected": found.corrected,
                   "synonyms": list(found.synonyms), "search_id": search_id}

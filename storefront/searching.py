@@ -11,14 +11,19 @@ from analytics.services import record_search, timed
 from finder.throttling import client_network
 from search.filters import Filters
 from search.query.box import SearchPage, search_products
+from search.query.looks import search_by_photos
 from search.query.suggest import remember_query
 
+#: What a search ranks by (``?by=``): the products' words and meaning, or what their photos show.
+SEARCHES = {"text": search_products, "image": search_by_photos}
 
-def shopper_search(request: HttpRequest, query: str, filters: Filters, **options: Any) -> tuple[SearchPage, str]:
-    """:func:`search.query.box.search_products` for ``request``'s shopper; the page of results,
-    and the search's id for analytics ("" for a later page, or when it was not recorded)."""
+
+def shopper_search(request: HttpRequest, query: str, filters: Filters, by: str = "text",
+                   **options: Any) -> tuple[SearchPage, str]:
+    """The search ``by`` asks for (:data:`SEARCHES`) for ``request``'s shopper; the page of
+    results, and the search's id for analytics ("" for a later page, or when it was not recorded)."""
     with timed() as took:
-        found = search_products(query, filters, **options)
+        found = SEARCHES[by](query, filters, **options)
     if found.page != 1:
         return found, ""
     search_id = record_search(request, query, filters, found, took[0])

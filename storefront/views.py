@@ -154,6 +154,7 @@ def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     page_number, sort = _page_number(request, MAX_RESULTS), parse_sort(request.GET.get("sort"))
     exact = request.GET.get("exact") == "1"
+    by = "image" if request.GET.get("by") == "image" else "text"
     # Attributes the shopper decided in the sidebar (the form names those the query was read
     # as): ticked or not, the query is not read for them again.
     decided = frozenset(p for p in request.GET.getlist("decided") if p in BY_PARAMETER)
@@ -163,19 +164,21 @@ def search(request: HttpRequest) -> HttpResponse:
     with problem.caught():
         filters = filters_from_query(request.GET)
         if query:
-            found, recorded = shopper_search(request, query, filters, k=SIMILAR_COUNT, page=page_number, sort=sort,
-                                             exact=exact, decided=decided)
+            options = {"sort": sort, "exact": exact, "decided": decided} if by == "text" else {}
+            found, recorded = shopper_search(request, query, filters, by, k=SIMILAR_COUNT, page=page_number,
+                                             **options)
             if found.page == 1:
                 search_id = recorded
     decided = sorted(decided | set(found.understood if found else ()))
     keep = urlencode([("q", query), *filters.pairs(), *_sort_pair(sort), *([("exact", "1")] if exact else []),
+                      *([("by", by)] if by != "text" else []),
                       *(("decided", attribute) for attribute in decided), *([("sid", search_id)] if search_id else [])])
     return render(request, "storefront/results.html", {
         "query": query, "found": found, "filters": filters, "problem": problem.message, "sort": sort,
-        "sorts": list(Sort), "exact": exact, "decided": decided, "search_id": search_id,
+        "sorts": list(Sort), "exact": exact, "decided": decided, "search_id": search_id, "by": by,
         "offset": (found.page - 1) * found.k if found else 0,
         "pager": pager(found.page, found.has_next, keep, of=-(-found.count // found.k)) if found else None,
-        "sidebar": sidebar(filters, found),
+        "sidebar": sidebar(filters, found if by == "text" else None),
     }, status=problem.status)
 
 

@@ -130,25 +130,11 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     live = live_index()
     steering = rule_steering(query) if steering is None else steering
     depth = max(CANDIDATES, page * k + len(steering.pinned))
-    groups = synonym_groups() if understanding else ()
-    words = thesaurus(groups)
-    said = name_words(query)
-    typed = WORD.findall(query.lower())  # in order, repeats too: the last is the word being typed
-    partial = typed[-1] if typed and len(typed[-1]) >= PREFIX_FROM and typed[-1].isalnum() else ""
     with search_errors():
-        spelling = Spelling() if exact or not understanding else corrections(
-            client, live.name, said, lambda word: _known(word, words), partial)
-        fixes = spelling.fixes
-        searched = _corrected(query, fixes)
-        also = tuple(words.expand(searched))
-        whole = bool(partial) and _known(partial, words)
-        known = vocabulary(client, live.name) if understanding else {}
-        reading = understand(searched, known, groups, partial, whole) if understanding else Understanding()
-        read = _corrected(searched, reading.completed)
-        if spelling.typing and partial not in reading.completed:  # a word half typed: no meaning yet
-            read = " ".join(word for word in WORD.findall(read) if word.lower() != partial)
-        if understanding:
-            reading = _with_needs(reading, read, known)
+        asked = read_query(client, live, query, understanding, exact)
+        searched, also, reading, read, partial, words = (asked.searched, asked.synonyms, asked.reading, asked.read,
+                                                         asked.partial, asked.thesaurus)
+        fixes = asked.fixes
         meaning = query_vector(f"{read} ({', '.join(also)})" if also else read) if read.strip() else None
         understood = {a: v for a, v in reading.values.items() if a not in filters.tags and a not in decided}
 
@@ -184,6 +170,46 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
                for (_, why), document in zip(chosen, documents, strict=True) if document]
     return SearchPage(results, page, k, total, understood, relaxed, ranked.filters,
                       corrected=searched if fixes else "", synonyms=also, matches=matches, rules=steering.rules)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A query as the search box reads it, before it searches."""
+
+    #: The query with its misspellings corrected, and the corrections.
+    searched: str
+    fixes: dict[str, str]
+    #: The synonyms' terms its words bring in, and the synonym groups by term.
+    synonyms: tuple[str, ...]
+    thesaurus: Thesaurus
+    #: The attribute values its words, shades and needs name.
+    reading: Understanding
+    #: The text the model reads: corrected, completed, without a word half typed.
+    read: str
+    #: The last word, where the shopper may still be typing it ("" where it is too short).
+    partial: str
+
+
+def read_query(client: redis.Redis, live: LiveIndex, query: str, understanding: bool = True,
+               exact: bool = False) -> Asked:
+    """Read ``query``: correct its misspellings (not ``exact``), find its synonyms, and read the
+    attribute values it names or means (not without ``understanding``)."""
+    groups = synonym_groups() if understanding else ()
+    words = thesaurus(groups)
+    typed = WORD.findall(query.lower())  # in order, repeats too: the last is the word being typed
+    partial = typed[-1] if typed and len(typed[-1]) >= PREFIX_FROM and typed[-1].isalnum() else ""
+    spelling = Spelling() if exact or not understanding else corrections(
+        client, live.name, name_words(query), lambda word: _known(word, words), partial)
+    searched = _corrected(query, spelling.fixes)
+    whole = bool(partial) and _known(partial, words)
+    known = vocabulary(client, live.name) if understanding else {}
+    reading = understand(searched, known, groups, partial, whole) if understanding else Understanding()
+    read = _corrected(searched, reading.completed)
+    if spelling.typing and partial not in reading.completed:  # a word half typed: no meaning yet
+        read = " ".join(word for word in WORD.findall(read) if word.lower() != partial)
+    if understanding:
+        reading = _with_needs(reading, read, known)
+    return Asked(searched, spelling.fixes, tuple(words.expand(searched)), words, reading, read, partial)
 
 
 def _survey(client: redis.Redis, live: LiveIndex, filters: Filters, matches: Matches,

@@ -29,9 +29,9 @@ CACHE_KEY = "search:glosses"
 SIMILAR = 0.52
 BAND = 0.05
 MOST = 3
-#: Where the query's words named a value of the family (its product type, say), how far the
-#: need's value must be ahead of that value's gloss to be read in its place ("keep the sun out
-#: of my eyes" names the category Eyes, and means Sunglasses).
+#: Where the query's words named a value of the family (its product type, say) whose gloss is
+#: not near the query (under ``SIMILAR``), how far the need's value must be ahead of it to be
+#: read in its place ("keep the sun out of my eyes" names the category Eyes, and means Sunglasses).
 OVERRIDE = 0.25
 GLOSSED = tuple(attribute for attribute in TAGS if attribute.glossed)
 
@@ -98,7 +98,7 @@ def intended(family: tuple[str, ...], vector: np.ndarray, vocabulary: dict[str, 
             best = (top, attribute, near)
     if best is None:
         return None
-    said = [(attribute, read[attribute]) for attribute in family if attribute in read]
-    if any(best[0] - similarity.get(a, {}).get(v, best[0]) < OVERRIDE for a, v in said):
+    said = [similarity.get(attribute, {}).get(read[attribute], best[0]) for attribute in family if attribute in read]
+    if any(fit >= SIMILAR or best[0] - fit < OVERRIDE for fit in said):
         return None
     return best[1], best[2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import time
 from collections.abc import Collection
@@ -14,6 +15,7 @@ from PIL import Image
 from redisvl.query import VectorQuery
 
 from finder.errors import Conflict
+from search.embedding.image import SAME_PHOTO
 from search.filters import Filters
 from search.kinds import BY_NAME, KINDS, By, VectorKind, compared
 from search.query.answers import remembered
@@ -64,20 +66,27 @@ def _similar_products(product_id: str, by: By, filters: Filters, k: int, page: i
 def _similar(client: redis.Redis, live: LiveIndex, product_id: str, by: By, filters: Filters, k: int, page: int,
              weight: float) -> list[dict[str, Any]]:
     kinds = compared(by)
-    *vectors, group = client.hmget(live.doc_key(product_id), [*(kind.field for kind in kinds), GROUP])
+    *vectors, photo, group = client.hmget(live.doc_key(product_id), [*(kind.field for kind in kinds), PHOTO, GROUP])
     if None in vectors:
         raise _Stale
-    # Variants of one product (a group) count once, and the product's own are not "similar":
-    # asked for more, to fill the page after them.
-    depth = k * page * (GROUP_SLACK if _has_groups(client, live.name) else 1)
+    own = get_store().documents([product_id])[0]
+    # Variants of one product (a group) count once, and the product's own are not "similar";
+    # nor is a second copy of a photo: asked for more, to fill the page after them.
+    depth = k * page * (GROUP_SLACK if _has_groups(client, live.name) else 1) + PHOTO_SLACK
     if len(kinds) == 2:
         ranked = blended(client, live, vectors, filters, depth, weight=weight, itself=product_id)
     else:
         ranked = nearest(client, live, vectors[0], kinds[0], filters, depth, itself=product_id)
-    return one_per_group(ranked, text(group) if group else "")[(page - 1) * k:k * page]
+    ranked = one_per_photo(client, live, one_per_group(ranked, text(group) if group else ""), own, photo)
+    return ranked[(page - 1) * k:k * page]
 
 
 GROUP = "group"
+PHOTO = BY_NAME["image"].field
+#: A content-addressed photo's digest (catalog.services.photo_name).
+DIGEST = re.compile(r"-([0-9a-f]{16})\.jpg$")
+#: How many more similar products are asked for, to fill a row after copies of one photo.
+PHOTO_SLACK = 4
 #: How many more similar products are asked for where products come in groups.
 GROUP_SLACK = 2
 GROUPS_SECONDS = 60.0
@@ -108,6 +117,44 @@ def one_per_group(results: list[dict[str, Any]], own: str = "") -> list[dict[str
         seen.add(group)
         kept.append(result)
     return kept
+
+
+def one_per_photo(client: redis.Redis, live: LiveIndex, results: list[dict[str, Any]], own: dict[str, Any] | None,
+                  own_photo: bytes | None) -> list[dict[str, Any]]:
+    """``results`` less each whose photo is the same picture as one before it, or as the
+    product's ``own`` (its document, and its image vector ``own_photo``): a row never shows one
+    picture twice. Every product is still in the index, and still counted; only rows leave
+    copies out.
+
+    The same bytes are the same picture (a photo's name holds a digest of its bytes). So are
+    photos near-identical to the image model, where the model's threshold was measured
+    (:data:`search.embedding.image.SAME_PHOTO`): a copy saved again, a shade's photo retouched."""
+    digests = {_digest(own)} - {""} if own else set()
+    threshold = SAME_PHOTO.get(BY_NAME["image"].model().name)
+    photos: list[bytes | None] = [None] * len(results)
+    if threshold is not None and results:
+        pipe = client.pipeline(transaction=False)
+        for result in results:
+            pipe.hget(live.doc_key(result["id"]), PHOTO)
+        photos = pipe.execute()
+    seen = [live.vector(own_photo)] if threshold is not None and own_photo is not None else []
+    kept = []
+    for result, photo in zip(results, photos, strict=True):
+        digest = _digest(result)
+        vector = live.vector(photo) if photo is not None else None
+        if digest in digests or (vector is not None and any(float(vector @ other) >= threshold for other in seen)):
+            continue
+        digests.add(digest)
+        if vector is not None:
+            seen.append(vector)
+        kept.append(result)
+    return kept
+
+
+def _digest(document: dict[str, Any]) -> str:
+    """The digest of a product's photo's bytes, from its name ("" when it has none)."""
+    found = DIGEST.search(document.get("image_url") or "")
+    return found.group(1) if found else ""
 
 
 class _Stale(LookupError):

@@ -7,7 +7,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from search.embedding.image import IMAGE_DIMS, image_model
-from search.evaluation import image_model_report, recommendation_precision, search_precision, similarity_precision
+from search.evaluation import (
+    image_model_report,
+    photo_words_precision,
+    recommendation_precision,
+    search_precision,
+    similarity_precision,
+)
 from search.kinds import By
 from search.query.box import Mode
 from search.store.connection import SearchUnavailable
@@ -52,6 +58,7 @@ class Command(BaseCommand):
                                              k, f"{label}: {form}") for form in _forms(cases)]
                 results.append(search_precision(cases, Mode.FUSED, False, k, label))
             results += recommendation_precision(min(samples, 100), k)
+            results.append(photo_words_precision(k=k))
         except SearchUnavailable as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"| measure | precision@{k} | cases | skipped (nothing relevant in the catalog) |")
