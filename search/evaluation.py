@@ -305,5 +305,5 @@ def photo_words_precision(holdout: float = 0.2, k: int = 12, seed: int = 0) -> P
         top = nearest[np.argsort(-classifiers.log_probability(matrix[nearest], wanted))][:k]
         relevant = min(k, count)
         scores.append(min(int(np.sum((kinds[top] == kind) & (colours[top] == colour))), relevant) / relevant)
-    return Precision(f"words to photos, on {len(unseen)} held-out photos (type and colour right)",
+    return Precision("words to photos, held-out photos: type and colour right",
                      float(np.mean(scores)) if scores else 0.0, len(scores), skipped)

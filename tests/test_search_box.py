@@ -206,7 +206,10 @@ def test_evaluate_reports_precision_for_each_part(indexed, tmp_path) -> None:
         {"q": "a spaceship", "form": "out of vocabulary", "expect": {"article_type": ["Spaceships"]}},
     ]))
     out = StringIO()
-    call_command("evaluate", "--queries", str(queries), "--hard-queries", str(hard), "--samples", "20", stdout=out)
+    needs = tmp_path / "needs.json"
+    needs.write_text(json.dumps([{"q": "scarlet tshirt", "form": "shade", "expect": {"article_type": ["Tshirts"]}}]))
+    call_command("evaluate", "--queries", str(queries), "--hard-queries", str(hard), "--need-queries", str(needs),
+                 "--samples", "20", stdout=out)
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in out.getvalue().splitlines()[2:]}
     without = "fused, without query understanding or forgiveness"
     assert set(rows) == {"similar by image", "similar by text", "similar by image, within gender and category",
@@ -214,6 +217,8 @@ def test_evaluate_reports_precision_for_each_part(indexed, tmp_path) -> None:
                          "search box (plain), vector", "search box (plain), keyword", f"search box (plain), {without}",
                          "search box (hard), fused", "search box (hard: misspelled), fused",
                          "search box (hard: out of vocabulary), fused", f"search box (hard), {without}",
+                         "search box (needs), fused", "search box (needs: shade), fused",
+                         f"search box (needs), {without}", "words to photos, held-out photos: type and colour right",
                          "For you: liked 3 of a type and colour, that type in the picks",
                          "For you: share of the picks' most common other type, before dismissing 3 of it",
                          "For you: the same share after dismissing them"}

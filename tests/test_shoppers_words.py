@@ -1,0 +1,138 @@
+"""Shoppers' own words: shades the catalog never names, needs and occasions, category words,
+words that find photos, and rows that never show one photo twice."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from catalog.models import Product
+from catalog.services import import_catalog, reembed
+from search import looks
+from search.filters import Filters
+from search.kinds import By
+from search.lifecycle import ensure_index
+from search.mapping import fingerprint
+from search.models import Gloss
+from search.query.box import search_products
+from search.query.similar import similar_products
+from search.query.understanding import understand
+from tests.support import demo_rows, wait_until_settled
+
+COLOURS = {"base_colour": ["black", "white", "red", "maroon", "blue", "navy blue", "brown", "tan", "green",
+                           "off white", "cream", "multi"]}
+
+
+def test_a_shade_is_read_as_the_catalogs_nearest_colours() -> None:
+    def read(query: str) -> tuple[str, ...]:
+        found = understand(query, COLOURS)
+        value = found.values.get("base_colour")
+        return (value, *found.also.get("base_colour", ())) if value else ()
+
+    assert read("scarlet top")[0] == "red"
+    assert read("wine kurta")[0] == "maroon"
+    assert read("camel handbag")[0] == "tan"
+    assert set(read("ivory shirt")) >= {"cream", "off white"}  # as near as each other: both pass
+    assert read("off-white shirt") == ("off white",)  # the catalog's own colour, as it is written
+    assert read("charcoal trousers")[0] in {"black", "navy blue"}  # the catalog has no grey: the nearest
+    assert read("leather belt") == ()  # a fabric, not a colour
+    assert read("rainbow dress") == ()  # no value: nothing is read
+
+
+@pytest.mark.django_db
+def test_a_need_an_occasion_or_a_category_word_reaches_what_serves_it(indexed) -> None:
+    needs = {
+        "keep the sun out of my eyes": ("article_type", "Sunglasses"),
+        "something to tell the time": ("article_type", "Watches"),
+        "bottoms": ("sub_category", "Bottomwear"),
+        "footwear": ("master_category", "Footwear"),
+    }
+    for query, (field, value) in needs.items():
+        found = search_products(query, Filters())
+        assert found.results and all(r[field] == value for r in found.results), (query, found.understood)
+    # What worked keeps working: a gender word, a misspelled type, a shade and a type together.
+    gents = search_products("gents watches", Filters())
+    assert gents.understood == {"gender": "men", "article_type": "watches"}
+    assert search_products("sunglases", Filters()).understood == {"article_type": "sunglasses"}
+    # Where nothing is meant, the words are searched as they are.
+    assert search_products("qwzx vbnm", Filters()).understood == {}
+
+
+@pytest.mark.django_db
+def test_staff_edit_a_gloss_and_the_next_search_reads_it(indexed) -> None:
+    query = "somewhere to keep a dragon's coins"
+    assert search_products(query, Filters()).understood.get("article_type") != "wallets"
+    gloss = Gloss.objects.get(attribute="article_type", value="Wallets")
+    gloss.text = "a dragon's purse, somewhere to keep its coins"
+    gloss.save()
+    found = search_products(query, Filters())
+    assert found.understood.get("article_type") == "wallets"
+    assert found.results and all(r["article_type"] == "Wallets" for r in found.results)
+
+
+@pytest.mark.django_db
+def test_words_find_products_by_their_photos(indexed, monkeypatch) -> None:
+    monkeypatch.setattr(looks, "KEPT_SECONDS", 0)
+    client = Client()
+    before = client.get("/api/v1/search", {"q": "sunglasses", "by": "image"})
+    assert before.status_code == 503 and "try again" in before.json()["detail"]
+    looks.refit(fingerprint())
+    sunglasses = Product.objects.filter(article_type="Sunglasses").count()
+    answer = client.get("/api/v1/search", {"q": "sunglasses", "by": "image", "k": sunglasses})
+    assert answer.status_code == 200
+    results = answer.json()["results"]
+    # Ranked by the photos alone: a product's name plays no part (one renamed keeps its place).
+    assert [r["article_type"] for r in results] == ["Sunglasses"] * sunglasses
+    assert results[0]["explanation"]["looks"] == {"article_type": ["sunglasses"]}
+    assert 0 < results[-1]["score"] <= results[0]["score"] <= 1
+    black = client.get("/api/v1/search", {"q": "black watch", "by": "image"}).json()["results"]
+    assert (black[0]["article_type"], black[0]["base_colour"]) == ("Watches", "Black")  # the one black watch
+    # The words are no filter: the shopper's own filters are.
+    women = client.get("/api/v1/search", {"q": "watch", "by": "image", "gender": "Women"}).json()["results"]
+    assert women and all(r["gender"] == "Women" for r in women)
+    refused = client.get("/api/v1/search", {"q": "watch", "by": "image", "sort": "price_asc"})
+    assert refused.status_code == 400 and "by=image" in refused.json()["by"][0]
+    nothing = client.get("/api/v1/search", {"q": "hello there", "by": "image"})
+    assert nothing.status_code == 400 and "photo" in nothing.json()["detail"]
+    page = client.get("/search/", {"q": "sunglasses", "by": "image"})
+    assert page.status_code == 200 and b"Photos that show" in page.content
+    assert b'<option value="image" selected>' in page.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_never_shows_one_photo_twice(search_settings, celery_worker, catalog_dir) -> None:
+    rows = demo_rows(12)
+    twin = {**rows[0], "id": "99000001", "productDisplayName": f"{rows[0]['productDisplayName']} Again"}
+    folder = catalog_dir([*rows, twin])
+    shutil.copy(folder / "images" / f"{rows[0]['id']}.jpg", folder / "images" / "99000001.jpg")
+    ensure_index()
+    report = import_catalog(folder)
+    reembed(Product.objects.filter(id__in=report.product_ids))
+    wait_until_settled(report.product_ids)
+    first, copy = rows[0]["id"], twin["id"]
+    for by in By:
+        assert copy not in [r["id"] for r in similar_products(first, by, Filters(), k=12)], by
+        assert first not in [r["id"] for r in similar_products(copy, by, Filters(), k=12)], by
+        other = rows[1]["id"]
+        shown = [r["id"] for r in similar_products(other, by, Filters(), k=12)]
+        assert not {first, copy} <= set(shown), by  # one of the two at most
+    # Both are still indexed and counted.
+    assert search_products(twin["productDisplayName"], Filters(), exact=True).count >= 2
+
+
+@pytest.mark.django_db
+def test_evaluate_reports_each_form_and_words_to_photos(indexed, tmp_path) -> None:
+    needs = tmp_path / "needs.json"
+    needs.write_text('[{"q": "keep the sun out of my eyes", "form": "need", "expect": {"article_type": '
+                     '["Sunglasses"]}}, {"q": "scarlet t-shirt", "form": "shade", "expect": {"article_type": '
+                     '["Tshirts"], "base_colour": ["Red", "Maroon"]}}]')
+    out = tmp_path / "out.txt"
+    with out.open("w") as handle:
+        call_command("evaluate", "--need-queries", str(needs), "--samples", "10", stdout=handle)
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in out.read_text().splitlines()[2:]}
+    assert float(rows["search box (needs: need), fused"][0]) == 1.0
+    assert rows["search box (needs: shade), fused"][1] == "1"
+    assert 0.0 <= float(rows["words to photos, held-out photos: type and colour right"][0]) <= 1.0
