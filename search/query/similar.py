@@ -144,7 +144,8 @@ def one_per_photo(client: redis.Redis, live: LiveIndex, results: list[dict[str, 
         vector = live.vector(photo) if photo is not None else None
         if digest in digests or (vector is not None and any(float(vector @ other) >= threshold for other in seen)):
             continue
-        digests.add(digest)
+        if digest:
+            digests.add(digest)
         if vector is not None:
             seen.append(vector)
         kept.append(result)
