@@ -34,6 +34,10 @@ from search.selectors import embedding_backlog
 logger = logging.getLogger(__name__)
 
 SEEN = tuple(attribute for attribute in TAGS if attribute.seen)
+#: The narrowest seen attribute of those that narrow one another: what kind of product a photo
+#: shows (the product type). Two photos likely of one kind look alike (:func:`same_kind`).
+KIND = next(attribute.parameter for attribute in SEEN
+            if attribute.narrows and not any(other.narrows == attribute.parameter for other in SEEN))
 #: The inverse of the regularisation (scikit-learn's ``C``): 10 ranked held-out photos best on
 #: the demo catalog (docs/relevance.md).
 STRENGTH = 10.0
@@ -50,6 +54,12 @@ class Classifier:
     values: tuple[str, ...]
     weights: np.ndarray
     intercepts: np.ndarray
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """For each row of ``vectors``, the probability of each value (a row summing to one)."""
+        logits = vectors @ self.weights.T + self.intercepts
+        odds = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return odds / odds.sum(axis=1, keepdims=True)
 
     def log_probability(self, vectors: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
         """For each row of ``vectors``, the log of the probability that its photo shows one of
@@ -191,3 +201,12 @@ def current_classifiers() -> Classifiers | None:
     with _lock:
         _kept[model] = (time.monotonic(), key, classifiers)
     return classifiers
+
+
+def same_kind(classifiers: Classifiers, vectors: np.ndarray, vector: np.ndarray) -> np.ndarray | None:
+    """For each row of ``vectors``, the probability that its photo and ``vector``'s show the same
+    kind of product (:data:`KIND`), by the photos alone; None without a classifier for it."""
+    classifier = classifiers.by_attribute.get(KIND)
+    if classifier is None:
+        return None
+    return classifier.probabilities(vectors) @ classifier.probabilities(vector[None, :])[0]

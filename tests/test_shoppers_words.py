@@ -74,8 +74,9 @@ def test_staff_edit_a_gloss_and_the_next_search_reads_it(indexed) -> None:
 
 
 @pytest.mark.django_db
-def test_words_find_products_by_their_photos(indexed, monkeypatch) -> None:
+def test_words_find_products_by_their_photos(indexed, monkeypatch, settings) -> None:
     monkeypatch.setattr(looks, "KEPT_SECONDS", 0)
+    monkeypatch.setattr(looks, "_kept", {})  # this test's classifiers stay in this test
     client = Client()
     before = client.get("/api/v1/search", {"q": "sunglasses", "by": "image"})
     assert before.status_code == 503 and "try again" in before.json()["detail"]
@@ -97,6 +98,13 @@ def test_words_find_products_by_their_photos(indexed, monkeypatch) -> None:
     assert refused.status_code == 400 and "by=image" in refused.json()["by"][0]
     nothing = client.get("/api/v1/search", {"q": "hello there", "by": "image"})
     assert nothing.status_code == 400 and "photo" in nothing.json()["detail"]
+    # Similar by image: the nearest photos, ranked again by how likely both show one kind of product.
+    settings.FINDER_ANSWER_CACHE = 0
+    first, *others = Product.objects.filter(article_type="Sunglasses").values_list("id", flat=True)
+    row = similar_products(first, By.IMAGE, Filters(), k=len(others))
+    assert {r["id"] for r in row} == set(others)
+    assert all(r["score"] == pytest.approx(r["explanation"]["image_score"] + 0.5 * r["explanation"]["same_kind"],
+                                           abs=1e-5) for r in row)
     page = client.get("/search/", {"q": "sunglasses", "by": "image"})
     assert page.status_code == 200 and b"Photos that show" in page.content
     assert b'<option value="image" selected>' in page.content

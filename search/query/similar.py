@@ -9,6 +9,7 @@ import time
 from collections.abc import Collection
 from typing import Any
 
+import numpy as np
 import redis
 from django.conf import settings
 from PIL import Image
@@ -18,6 +19,7 @@ from finder.errors import Conflict
 from search.embedding.image import SAME_PHOTO
 from search.filters import Filters
 from search.kinds import BY_NAME, KINDS, By, VectorKind, compared
+from search.looks import current_classifiers, same_kind
 from search.query.answers import remembered
 from search.store import get_store
 from search.store.connection import SearchUnavailable, get_reader, search_errors, text
@@ -75,6 +77,8 @@ def _similar(client: redis.Redis, live: LiveIndex, product_id: str, by: By, filt
     depth = k * page * (GROUP_SLACK if _has_groups(client, live.name) else 1) + PHOTO_SLACK
     if len(kinds) == 2:
         ranked = blended(client, live, vectors, filters, depth, weight=weight, itself=product_id)
+    elif kinds[0] is IMAGE:
+        ranked = alike(client, live, vectors[0], filters, depth, itself=product_id)
     else:
         ranked = nearest(client, live, vectors[0], kinds[0], filters, depth, itself=product_id)
     ranked = one_per_photo(client, live, one_per_group(ranked, text(group) if group else ""), own, photo)
@@ -87,6 +91,12 @@ PHOTO = BY_NAME["image"].field
 DIGEST = re.compile(r"-([0-9a-f]{16})\.jpg$")
 #: How many more similar products are asked for, to fill a row after copies of one photo.
 PHOTO_SLACK = 4
+IMAGE = BY_NAME["image"]
+#: Similar by image: the nearest photos ranked again with the classifiers, and the weight of
+#: the probability that two photos show one kind of product beside their cosine (measured on
+#: held-out photos of the demo catalog: docs/relevance.md).
+LOOKED_AT = 50
+KIND_WEIGHT = 0.5
 #: How many more similar products are asked for where products come in groups.
 GROUP_SLACK = 2
 GROUPS_SECONDS = 60.0
@@ -178,7 +188,39 @@ def similar_to_image(image: Image.Image, filters: Filters, k: int = 12) -> list[
             vector = live.vector_bytes(embedder.embed([image])[0])
         finally:
             slots.release()
-        return nearest(client, live, vector, kind, filters, k)
+        return alike(client, live, vector, filters, k)
+
+
+def alike(client: redis.Redis, live: LiveIndex, vector: bytes, filters: Filters, depth: int,
+          itself: str | None = None) -> list[dict[str, Any]]:
+    """The ``depth`` products whose photos look most like ``vector``'s, within ``filters``.
+
+    The ``LOOKED_AT`` nearest by the image vectors' cosine are ranked again by it plus
+    ``KIND_WEIGHT`` times the probability that the two photos show the same kind of product, as
+    the photo classifiers see them (:func:`search.looks.same_kind`: the photos alone, never the
+    products' names or attributes). ``score`` is that sum; the explanation keeps the cosine
+    (``image_score``) and the probability (``same_kind``). Before the classifiers are first
+    fitted, the cosine alone ranks."""
+    classifiers = current_classifiers()
+    found = nearest(client, live, vector, IMAGE, filters, max(depth, LOOKED_AT) if classifiers else depth,
+                    itself=itself)
+    if classifiers is None or not found:
+        return found
+    pipe = client.pipeline(transaction=False)
+    for result in found:
+        pipe.hget(live.doc_key(result["id"]), IMAGE.field)
+    photos = pipe.execute()
+    kept = [(result, photo) for result, photo in zip(found, photos, strict=True) if photo is not None]
+    same = same_kind(classifiers, np.stack([live.vector(photo) for _, photo in kept]), live.vector(vector))
+    if same is None:
+        return found[:depth]
+    ranked = []
+    for (result, _), chance in zip(kept, same.tolist(), strict=True):
+        score = round(result["score"] + KIND_WEIGHT * chance, 6)
+        ranked.append({**result, "score": score, "explanation": {
+            **result["explanation"], "score": score, "image_score": result["score"], "same_kind": round(chance, 6)}})
+    ranked.sort(key=lambda result: result["score"], reverse=True)
+    return ranked[:depth]
 
 
 @functools.cache
