@@ -68,7 +68,8 @@ def _similar_products(product_id: str, by: By, filters: Filters, k: int, page: i
 def _similar(client: redis.Redis, live: LiveIndex, product_id: str, by: By, filters: Filters, k: int, page: int,
              weight: float) -> list[dict[str, Any]]:
     kinds = compared(by)
-    *vectors, photo, group = client.hmget(live.doc_key(product_id), [*(kind.field for kind in kinds), PHOTO, GROUP])
+    fields = [*(kind.field for kind in kinds), IMAGE.field, GROUP]
+    *vectors, photo, group = client.hmget(live.doc_key(product_id), fields)
     if None in vectors:
         raise _Stale
     own = get_store().documents([product_id])[0]
@@ -86,12 +87,11 @@ def _similar(client: redis.Redis, live: LiveIndex, product_id: str, by: By, filt
 
 
 GROUP = "group"
-PHOTO = BY_NAME["image"].field
+IMAGE = BY_NAME["image"]
 #: A content-addressed photo's digest (catalog.services.photo_name).
 DIGEST = re.compile(r"-([0-9a-f]{16})\.jpg$")
 #: How many more similar products are asked for, to fill a row after copies of one photo.
 PHOTO_SLACK = 4
-IMAGE = BY_NAME["image"]
 #: Similar by image: the nearest photos ranked again with the classifiers, and the weight of
 #: the probability that two photos show one kind of product beside their cosine (measured on
 #: held-out photos of the demo catalog: docs/relevance.md).
@@ -140,12 +140,12 @@ def one_per_photo(client: redis.Redis, live: LiveIndex, results: list[dict[str, 
     photos near-identical to the image model, where the model's threshold was measured
     (:data:`search.embedding.image.SAME_PHOTO`): a copy saved again, a shade's photo retouched."""
     digests = {_digest(own)} - {""} if own else set()
-    threshold = SAME_PHOTO.get(BY_NAME["image"].model().name)
+    threshold = SAME_PHOTO.get(IMAGE.model().name)
     photos: list[bytes | None] = [None] * len(results)
     if threshold is not None and results:
         pipe = client.pipeline(transaction=False)
         for result in results:
-            pipe.hget(live.doc_key(result["id"]), PHOTO)
+            pipe.hget(live.doc_key(result["id"]), IMAGE.field)
         photos = pipe.execute()
     seen = [live.vector(own_photo)] if threshold is not None and own_photo is not None else []
     kept = []
