@@ -267,9 +267,10 @@ def _with_needs(reading: Understanding, read: str, known: dict[str, list[str]]) 
     for family in FAMILIES:
         named = {word for attribute, said in reading.words.items() if attribute not in family
                  for word in said.split()}
+        own = {word for attribute, said in reading.words.items() if attribute in family for word in said.split()}
         rest = [word for word in WORD.findall(read) if stem(word.lower()) not in named]
-        if all(word.lower() in STOPWORDS for word in rest):
-            continue
+        if all(word.lower() in STOPWORDS or stem(word.lower()) in own for word in rest):
+            continue  # nothing said beyond what the words named ("red tshirt"): no need to read
         meant = intended(family, query_vector(" ".join(rest)), known, reading.values)
         if meant:
             for attribute in family:
