@@ -142,8 +142,11 @@ def fit(vectors: np.ndarray, labels: dict[str, list[str]]) -> Classifiers:
         if len(set(values[usable])) < 2:
             continue
         model = LogisticRegression(C=STRENGTH, max_iter=500).fit(vectors[usable], values[usable])
-        found[attribute] = Classifier(tuple(str(v) for v in model.classes_), model.coef_.astype(np.float32),
-                                      model.intercept_.astype(np.float32))
+        weights, intercepts = model.coef_, model.intercept_
+        if len(model.classes_) == 2:  # one row, the second value's log odds: as two, the first's at zero
+            weights, intercepts = np.vstack([np.zeros_like(weights), weights]), np.array([0.0, intercepts[0]])
+        found[attribute] = Classifier(tuple(str(v) for v in model.classes_), weights.astype(np.float32),
+                                      intercepts.astype(np.float32))
     return Classifiers(found)
 
 

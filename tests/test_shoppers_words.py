@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
+
 import pytest
 from django.core.management import call_command
 from django.test import Client
@@ -144,3 +146,14 @@ def test_evaluate_reports_each_form_and_words_to_photos(indexed, tmp_path) -> No
     assert float(rows["search box (needs: need), fused"][0]) == 1.0
     assert rows["search box (needs: shade), fused"][1] == "1"
     assert 0.0 <= float(rows["words to photos, held-out photos: type and colour right"][0]) <= 1.0
+
+
+def test_a_classifier_of_two_values_reads_both() -> None:
+    rng = np.random.default_rng(0)
+    vectors = np.vstack([rng.normal(1.0, 0.3, (20, 8)), rng.normal(-1.0, 0.3, (20, 8))]).astype(np.float32)
+    classifiers = looks.fit(vectors, {"gender": ["men"] * 20 + ["women"] * 20, "category": [""] * 40})
+    assert set(classifiers.by_attribute) == {"gender"}  # no values, no classifier
+    chances = np.exp(classifiers.log_probability(vectors, {"gender": ("women",)}))
+    assert chances[:20].max() < 0.1 and chances[20:].min() > 0.9
+    again = looks.Classifiers.load(classifiers.dump())
+    assert np.allclose(np.exp(again.log_probability(vectors, {"gender": ("men",)})), 1 - chances, atol=1e-5)
