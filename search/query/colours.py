@@ -67,8 +67,7 @@ def read_shade(words: list[str], free: set[int], colours: tuple[str, ...]) -> tu
     lexicon, read as the catalog ``colours`` that pass for it: (those colours, nearest first; the
     first word; the number of words)."""
     names = lexicon()
-    longest = max(map(len, names), default=0)
-    for size in range(min(len(words), longest), 0, -1):
+    for size in range(min(len(words), _longest()), 0, -1):
         for start in range(len(words) - size + 1):
             window = tuple(words[start:start + size])
             if all(i in free for i in range(start, start + size)) and window in names:
@@ -76,6 +75,12 @@ def read_shade(words: list[str], free: set[int], colours: tuple[str, ...]) -> tu
                 if found:
                     return found, start, size
     return None
+
+
+@functools.cache
+def _longest() -> int:
+    """The most words a colour name has."""
+    return max(map(len, lexicon()), default=0)
 
 
 @functools.cache
