@@ -260,8 +260,8 @@ def _steered(ranking: list[tuple[str, dict[str, Any]]], pinned: tuple[str, ...],
 def _with_needs(reading: Understanding, read: str, known: dict[str, list[str]]) -> Understanding:
     """``reading`` with the values the query's need or occasion means (:mod:`search.query.intent`).
     Each family of attributes (product type, sub category, category; usage) is read from the
-    query's words but those that named a value outside it: "shirt for a job interview" is read
-    for usage as "for a job interview". A value read so takes the place of those the words named
+    query's words but those that named a value outside it: "shirt for the office" is read
+    for usage as "for the office". A value read so takes the place of those the words named
     in its family."""
     values, words, also = dict(reading.values), dict(reading.words), dict(reading.also)
     for family in FAMILIES:

@@ -1,5 +1,5 @@
 """Reading a shopper's need or occasion: "keep the sun out of my eyes" is Sunglasses, "bottoms"
-Bottomwear, "for a job interview" Formal, though the query names none of them.
+Bottomwear, "something for the office" Formal, though the query names none of them.
 
 Zero-shot: the text model compares the query with a short gloss of every value of the
 attributes that have them (the attribute table's ``glossed``: product types, categories,
