@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
-
 import pytest
 from django.core.management import call_command
 from django.test import Client
