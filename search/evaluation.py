@@ -28,7 +28,7 @@ from search.mapping import indexed_vectors
 from search.query.box import Mode, read_query, search_products
 from search.query.looks import CANDIDATES as LOOKS_CANDIDATES
 from search.query.recommend import recommended
-from search.query.similar import similar_products
+from search.query.similar import similar_products, similar_to_image
 from search.selectors import searchable_products
 from search.store.connection import SearchUnavailable, get_client, get_reader, search_errors
 from search.store.schema import alias
@@ -167,6 +167,28 @@ def similarity_precision(by: By, samples: int = 200, k: int = 12, seed: int = 0,
         scores.append(sum(r["article_type"] == key[0] for r in results) / relevant)
     name = f"similar by {by}" + (", within gender and category" if within else "")
     return Precision(name, float(np.mean(scores)) if scores else 0.0, len(scores), skipped)
+
+
+def photo_search_precision(samples: int = 200, k: int = 12, seed: int = 0) -> Precision:
+    """Precision@k of search by photo, as a shopper who photographs a product sees it: each sampled
+    product's photo is searched within its gender and category, the product itself left out (a
+    shopper's photo is not in the catalog); a result counts when it shares the article type."""
+    indexed = searchable_products().exclude(image="")
+    type_counts = Counter(indexed.values_list("article_type", "gender", "master_category"))
+    chosen = random.Random(seed).sample(list(indexed), min(samples, indexed.count()))
+    scores, skipped = [], 0
+    for product in chosen:
+        relevant = min(k, type_counts[(product.article_type, product.gender, product.master_category)] - 1)
+        if relevant < 1:
+            skipped += 1
+            continue
+        with Image.open(Path(settings.MEDIA_ROOT) / product.image.name) as image:
+            image.load()
+            filters = Filters(tags={"gender": (product.gender,), "category": (product.master_category,)})
+            results = [r for r in similar_to_image(image, filters, k=k + 1) if r["id"] != product.id][:k]
+        scores.append(sum(r["article_type"] == product.article_type for r in results) / relevant)
+    return Precision("photo search, within gender and category", float(np.mean(scores)) if scores else 0.0,
+                     len(scores), skipped)
 
 
 def recommendation_precision(samples: int = 100, k: int = 12, seed: int = 0) -> list[Precision]:

@@ -217,6 +217,7 @@ def test_evaluate_reports_precision_for_each_part(indexed, tmp_path) -> None:
                          "search box (plain), vector", "search box (plain), keyword", f"search box (plain), {without}",
                          "search box (hard), fused", "search box (hard: misspelled), fused",
                          "search box (hard: out of vocabulary), fused", f"search box (hard), {without}",
+                         "photo search, within gender and category",
                          "search box (needs), fused", "search box (needs: shade), fused",
                          f"search box (needs), {without}", "words to photos, held-out photos: type and colour right",
                          "For you: liked 3 of a type and colour, that type in the picks",

@@ -11,6 +11,7 @@ from search.embedding.image import IMAGE_DIMS, image_model
 from search.evaluation import (
     Precision,
     image_model_report,
+    photo_search_precision,
     photo_words_precision,
     recommendation_precision,
     search_precision,
@@ -72,6 +73,7 @@ def _measure(plain: list[dict[str, object]], hard: list[dict[str, object]], need
     """Every measure, in the order the report lists them."""
     results = [similarity_precision(by, samples, k, within=within) for by in (By.IMAGE, By.TEXT)
                for within in (False, True)]
+    results.append(photo_search_precision(samples, k))
     results += [search_precision(plain, mode, True, k, "plain") for mode in Mode]
     results.append(search_precision(plain, Mode.FUSED, False, k, "plain"))
     for label, cases in (("hard", hard), ("needs", needs)):
