@@ -92,6 +92,7 @@ class Gloss(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "glosses"
         ordering = ["attribute", "value"]
         constraints = [models.UniqueConstraint(fields=["attribute", "value"], name="one_gloss_a_value")]
 

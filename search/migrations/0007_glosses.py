@@ -28,6 +28,7 @@ class Migration(migrations.Migration):
                 ('updated_at', models.DateTimeField(auto_now=True)),
             ],
             options={
+                'verbose_name_plural': 'glosses',
                 'ordering': ['attribute', 'value'],
                 'constraints': [models.UniqueConstraint(fields=('attribute', 'value'), name='one_gloss_a_value')],
             },
