@@ -168,7 +168,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, for the test database: the Celery worker the tests run reads it
     # from another thread, and SQLite's shared in-memory databases lock up under that.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30}
+    # A transaction takes the write lock as it begins (BEGIN IMMEDIATE), waiting up to the timeout
+    # for it: two that began as readers and both went on to write would otherwise deadlock, and
+    # SQLite answers one at once with "database is locked" (a web request's delete against a
+    # worker's write, seen in the test suite).
+    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
