@@ -79,6 +79,11 @@ class Classifiers:
 
     by_attribute: dict[str, Classifier]
 
+    def reads(self, dim: int) -> bool:
+        """Whether they read vectors of ``dim`` dimensions (not while the index is rebuilt for
+        another image model)."""
+        return all(classifier.weights.shape[1] == dim for classifier in self.by_attribute.values())
+
     def known(self, values: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
         """``values`` (lower case, by attribute) less those no classifier knows."""
         found = {}

@@ -154,6 +154,7 @@ def test_a_classifier_of_two_values_reads_both() -> None:
     vectors = np.vstack([rng.normal(1.0, 0.3, (20, 8)), rng.normal(-1.0, 0.3, (20, 8))]).astype(np.float32)
     classifiers = looks.fit(vectors, {"gender": ["men"] * 20 + ["women"] * 20, "category": [""] * 40})
     assert set(classifiers.by_attribute) == {"gender"}  # no values, no classifier
+    assert classifiers.reads(8) and not classifiers.reads(1280)  # not another image model's vectors
     chances = np.exp(classifiers.log_probability(vectors, {"gender": ("women",)}))
     assert chances[:20].max() < 0.1 and chances[20:].min() > 0.9
     again = looks.Classifiers.load(classifiers.dump())

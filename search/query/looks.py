@@ -20,7 +20,7 @@ from search.kinds import BY_NAME
 from search.looks import current_classifiers
 from search.query.box import BadQuery, SearchPage, read_query
 from search.store import get_store
-from search.store.connection import SearchUnavailable, get_reader, search_errors
+from search.store.connection import SearchUnavailable, get_reader, search_errors, text
 from search.store.versions import live_index, product_of
 
 IMAGE = BY_NAME["image"]
@@ -44,6 +44,8 @@ def search_by_photos(query: str, filters: Filters, k: int = 12, page: int = 1) -
                                 "try again in a minute.")
     client = get_reader()
     live = live_index()
+    if not classifiers.reads(live.dims.get(IMAGE.field, 0)):
+        raise SearchUnavailable("Photo search is being rebuilt for a new image model; try again soon.")
     with search_errors():
         reading = read_query(client, live, query).reading
         wanted = classifiers.known({attribute: (value, *reading.also.get(attribute, ()))
@@ -59,7 +61,7 @@ def search_by_photos(query: str, filters: Filters, k: int = 12, page: int = 1) -
             "FT.SEARCH", live.name, f"({within})=>[KNN {depth} @{IMAGE.field} $vector AS distance]",
             "PARAMS", 2, "vector", live.vector_bytes(direction), "SORTBY", "distance",
             "RETURN", 1, IMAGE.field, "LIMIT", 0, depth, "DIALECT", 2)
-        ids = [product_of(key.decode() if isinstance(key, bytes) else key) for key in hits[1::2]]
+        ids = [product_of(text(key)) for key in hits[1::2]]
         vectors = [live.vector(fields[1]) for fields in hits[2::2]]  # [field name, its bytes]
         if not ids:
             return SearchPage([], page, k, 0, reading.values, False, filters)

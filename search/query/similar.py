@@ -202,6 +202,8 @@ def alike(client: redis.Redis, live: LiveIndex, vector: bytes, filters: Filters,
     (``image_score``) and the probability (``same_kind``). Before the classifiers are first
     fitted, the cosine alone ranks."""
     classifiers = current_classifiers()
+    if classifiers is not None and not classifiers.reads(live.dims.get(IMAGE.field, 0)):
+        classifiers = None  # fitted for another image model than the live index's: the cosine alone
     found = nearest(client, live, vector, IMAGE, filters, max(depth, LOOKED_AT) if classifiers else depth,
                     itself=itself)
     if classifiers is None or not found:
