@@ -55,22 +55,27 @@ class Classifier:
     weights: np.ndarray
     intercepts: np.ndarray
 
+    def logits(self, vectors: np.ndarray) -> np.ndarray:
+        """For each row of ``vectors``, each value's log odds (before normalising)."""
+        return vectors @ self.weights.T + self.intercepts
+
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """For each row of ``vectors``, the probability of each value (a row summing to one)."""
-        logits = vectors @ self.weights.T + self.intercepts
-        odds = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return odds / odds.sum(axis=1, keepdims=True)
+        logits = self.logits(vectors)
+        return np.exp(logits - _log_sum_exp(logits)[:, None])
 
     def log_probability(self, vectors: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
         """For each row of ``vectors``, the log of the probability that its photo shows one of
         ``wanted`` (values this classifier knows; the rest are ignored)."""
-        logits = vectors @ self.weights.T + self.intercepts
-        top = logits.max(axis=1, keepdims=True)
-        normal = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+        logits = self.logits(vectors)
         chosen = [i for i, value in enumerate(self.values) if value in wanted]
-        picked = logits[:, chosen]
-        best = picked.max(axis=1, keepdims=True)
-        return best[:, 0] + np.log(np.exp(picked - best).sum(axis=1)) - normal
+        return _log_sum_exp(logits[:, chosen]) - _log_sum_exp(logits)
+
+
+def _log_sum_exp(logits: np.ndarray) -> np.ndarray:
+    """Each row's log of the sum of its exponentials, without overflow."""
+    top = logits.max(axis=1, keepdims=True)
+    return top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
 
 
 @dataclass(frozen=True)

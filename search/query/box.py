@@ -277,8 +277,7 @@ def _with_needs(reading: Understanding, read: str, known: dict[str, list[str]]) 
                 values.pop(attribute, None), words.pop(attribute, None), also.pop(attribute, None)
             attribute, (value, *others) = meant
             values[attribute], also[attribute] = value, tuple(others)
-    return dataclasses.replace(reading, values=values, words=words, also=also,
-                               meant=frozenset(values) - frozenset(words))
+    return dataclasses.replace(reading, values=values, words=words, also=also)
 
 
 def _relaxations(understood: dict[str, str], meant: frozenset[str]) -> list[set[str]]:

@@ -3,8 +3,8 @@
 
 Nearest by the colours' values, not by a list of pairs: every name in the lexicon
 (``search/data/colours.tsv``, about a thousand names with their sRGB values) and every colour the
-catalog uses are points in CIELAB, and a shade is the catalog colour at the smallest CIEDE2000
-distance from it. A shop's new colour needs no work where the lexicon knows its name (or, for
+catalog uses are points in CIELAB, and a shade is read as the catalog colours near it by
+CIEDE2000 (:func:`nearest`). A shop's new colour needs no work where the lexicon knows its name (or, for
 "Coffee Brown", its first word); one it does not know is still read by its own name, never as
 the nearest of a shade.
 """

@@ -1,5 +1,5 @@
-"""Reading a shopper's query: which gender, colour, product type or brand it names (the attribute
-table's ``understood`` attributes).
+"""Reading a shopper's query: which gender, colour, product type, usage or brand it names (the
+attribute table's ``understood`` attributes), and which catalog colours a shade it names passes for.
 
 The vocabulary is the catalog's own (the tag values in the live index), so this works on any
 catalog without a word list tuned to one. Gender words get a few everyday synonyms ("ladies",
@@ -51,8 +51,11 @@ class Understanding:
     #: Other values read as well as ``values``' (which is the nearest): colours as near to a shade
     #: (:mod:`search.query.colours`), values as near to a need (:mod:`search.query.intent`).
     also: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    #: The attributes read from the query's need rather than named by its words: the less sure.
-    meant: frozenset[str] = frozenset()
+
+    @property
+    def meant(self) -> frozenset[str]:
+        """The attributes read from the query's need rather than named by its words: the less sure."""
+        return frozenset(self.values) - frozenset(self.words)
 
 
 def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = (), partial: str = "",
