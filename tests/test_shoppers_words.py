@@ -41,6 +41,23 @@ def test_a_shade_is_read_as_the_catalogs_nearest_colours() -> None:
     assert read("charcoal trousers")[0] in {"black", "navy blue"}  # the catalog has no grey: the nearest
     assert read("leather belt") == ()  # a fabric, not a colour
     assert read("rainbow dress") == ()  # no value: nothing is read
+    crimson = understand("crimson heels", COLOURS)
+    assert read("crimson heels") == ("maroon",) and "red" in crimson.farther["base_colour"]
+
+
+def test_values_joined_by_and_or_or_are_read_as_either() -> None:
+    vocabulary = {**COLOURS, "article_type": ["Dresses", "Eyeliner", "Kajal and Eyeliner", "Mascara", "Shirts"]}
+
+    def read(query: str, attribute: str) -> set[str]:
+        found = understand(query, vocabulary)
+        return {found.values[attribute], *found.also.get(attribute, ())} if attribute in found.values else set()
+
+    assert read("mascara and eyeliner", "article_type") == {"Mascara", "Eyeliner"}
+    assert read("black or white shirt", "base_colour") == {"black", "white"}
+    assert read("red and black and white dresses", "base_colour") == {"red", "black", "white"}
+    assert read("kajal and eyeliner", "article_type") == {"Kajal and Eyeliner"}  # one value's own words
+    assert read("shirt dress", "article_type") == {"Dresses"}  # not joined: one kind of dress
+    assert read("black shirt with white collar", "base_colour") == {"black"}
 
 
 @pytest.mark.django_db
@@ -58,6 +75,14 @@ def test_a_need_an_occasion_or_a_category_word_reaches_what_serves_it(indexed) -
     gents = search_products("gents watches", Filters())
     assert gents.understood == {"gender": "men", "article_type": "watches"}
     assert search_products("sunglases", Filters()).understood == {"article_type": "sunglasses"}
+    # Two types joined by "and" find both; a shade whose nearest colours leave the page short
+    # finds the colours farther from it too (no Maroon kurta here, a Red one), not every kurta.
+    both = search_products("sunglasses and watches", Filters(), k=30)
+    assert {r["article_type"] for r in both.results} == {"Sunglasses", "Watches"}
+    crimson = search_products("crimson kurta", Filters())
+    assert not crimson.relaxed and "Red" in {r["base_colour"] for r in crimson.results}
+    assert all(r["article_type"] == "Kurtas" and r["base_colour"] not in {"Black", "White", "Navy Blue"}
+               for r in crimson.results)
     # Where nothing is meant, the words are searched as they are.
     assert search_products("qwzx vbnm", Filters()).understood == {}
 

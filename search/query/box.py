@@ -138,15 +138,19 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
         meaning = query_vector(f"{read} ({', '.join(also)})" if also else read) if read.strip() else None
         understood = {a: v for a, v in reading.values.items() if a not in filters.tags and a not in decided}
 
-        def ranking(values: dict[str, str]) -> _Ranked:
-            """The matches with ``values`` as filters: their words are no keywords, nor their synonyms."""
+        def ranking(values: dict[str, str], farther: bool = False) -> _Ranked:
+            """The matches with ``values`` as filters (with the values that pass less well, if
+            ``farther``): their words are no keywords, nor their synonyms."""
             taken = set(" ".join(reading.words.get(a, "") for a in values).split())
             unfiltered = " ".join(word for word in tokens(searched) if word not in taken)
-            read_as = {a: (v, *reading.also.get(a, ())) for a, v in values.items()}
+            read_as = {a: (v, *reading.also.get(a, ()), *(reading.farther.get(a, ()) if farther else ()))
+                       for a, v in values.items()}
             return _search(client, live, searched, meaning, words.expand(unfiltered), filters, read_as, depth, mode,
                            taken, partial, steering.hidden)
 
         ranked = ranking(understood)
+        if len(ranked.ranking) < k and any(attribute in reading.farther for attribute in understood):
+            ranked = ranking(understood, farther=True)  # "crimson heels": one Maroon pair, so Red's too
         relaxed = bool(understood) and not ranked.ranking
         for dropped in _relaxations(understood, reading.meant) if relaxed else ():
             understood = {a: v for a, v in understood.items() if a not in dropped}
@@ -263,7 +267,7 @@ def _with_needs(reading: Understanding, read: str, known: dict[str, list[str]]) 
     query's words but those that named a value outside it: "shirt for the office" is read
     for usage as "for the office". A value read so takes the place of those the words named
     in its family."""
-    values, words, also = dict(reading.values), dict(reading.words), dict(reading.also)
+    values, words, also, farther = dict(reading.values), dict(reading.words), dict(reading.also), dict(reading.farther)
     for family in FAMILIES:
         named = {word for attribute, said in reading.words.items() if attribute not in family
                  for word in said.split()}
@@ -274,10 +278,11 @@ def _with_needs(reading: Understanding, read: str, known: dict[str, list[str]]) 
         meant = intended(family, query_vector(" ".join(rest)), known, reading.values)
         if meant:
             for attribute in family:
-                values.pop(attribute, None), words.pop(attribute, None), also.pop(attribute, None)
+                for said in (values, words, also, farther):
+                    said.pop(attribute, None)
             attribute, (value, *others) = meant
             values[attribute], also[attribute] = value, tuple(others)
-    return dataclasses.replace(reading, values=values, words=words, also=also)
+    return dataclasses.replace(reading, values=values, words=words, also=also, farther=farther)
 
 
 def _relaxations(understood: dict[str, str], meant: frozenset[str]) -> list[set[str]]:

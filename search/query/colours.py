@@ -11,7 +11,9 @@ the nearest of a shade.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 from coloraide import Color
@@ -41,31 +43,45 @@ def value_of(colour: str) -> str:
 
 
 #: CIEDE2000 distances: catalog colours this near a shade all pass for it ("camel": Tan, Taupe,
-#: Khaki...); a shade whose nearest catalog colour is farther than ``FARTHEST`` is not read.
+#: Khaki...); those up to ``FARTHEST`` pass less well (read when the near ones leave a page short);
+#: a shade whose nearest catalog colour is farther than ``FARTHEST`` is not read.
 NEAR = 15.0
 FARTHEST = 25.0
 
 
+@dataclass(frozen=True)
+class Shade:
+    """The catalog colours a shade passes for, nearest first."""
+
+    #: Every colour within ``NEAR``, or else the nearest alone.
+    near: tuple[str, ...]
+    #: The other colours within ``FARTHEST``.
+    farther: tuple[str, ...]
+    #: Where the shade's words are in the query: the first, and how many.
+    start: int = 0
+    size: int = 0
+
+
 @functools.lru_cache(maxsize=4096)
-def nearest(shade: tuple[str, ...], colours: tuple[str, ...]) -> tuple[str, ...]:
-    """The catalog colours (of ``colours``) that pass for the lexicon's ``shade``, nearest first
-    in CIELAB (CIEDE2000): every one within ``NEAR``, or else the nearest alone; none when the
-    shade or no catalog colour has a value, or the nearest is farther than ``FARTHEST``."""
+def nearest(shade: tuple[str, ...], colours: tuple[str, ...]) -> Shade | None:
+    """The catalog colours (of ``colours``) that pass for the lexicon's ``shade``, by their
+    distance in CIELAB (CIEDE2000); None when the shade or no catalog colour has a value, or the
+    nearest is farther than ``FARTHEST``."""
     value = lexicon().get(shade)
     if not value:
-        return ()
+        return None
     said = Color(value)
     distances = sorted((said.delta_e(Color(found), method="2000"), colour)
                        for colour in colours if (found := value_of(colour)))
     if not distances or distances[0][0] > FARTHEST:
-        return ()
-    return tuple(colour for distance, colour in distances if distance <= NEAR) or (distances[0][1],)
+        return None
+    near = tuple(colour for distance, colour in distances if distance <= NEAR) or (distances[0][1],)
+    return Shade(near, tuple(colour for distance, colour in distances if distance <= FARTHEST and colour not in near))
 
 
-def read_shade(words: list[str], free: set[int], colours: tuple[str, ...]) -> tuple[tuple[str, ...], int, int] | None:
+def read_shade(words: list[str], free: set[int], colours: tuple[str, ...]) -> Shade | None:
     """The longest run of ``words`` (at ``free`` positions only) that names a colour in the
-    lexicon, read as the catalog ``colours`` that pass for it: (those colours, nearest first; the
-    first word; the number of words)."""
+    lexicon, read as the catalog ``colours`` that pass for it."""
     names = lexicon()
     for size in range(min(len(words), _longest()), 0, -1):
         for start in range(len(words) - size + 1):
@@ -73,7 +89,7 @@ def read_shade(words: list[str], free: set[int], colours: tuple[str, ...]) -> tu
             if all(i in free for i in range(start, start + size)) and window in names:
                 found = nearest(window, colours)
                 if found:
-                    return found, start, size
+                    return dataclasses.replace(found, start=start, size=size)
     return None
 
 

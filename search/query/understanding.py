@@ -29,6 +29,8 @@ GENDER_SYNONYMS = {
     "girls": ("girls", "girl"),
     "unisex": ("unisex",),
 }
+#: Words that join two values of one attribute into either ("mascara and eyeliner", "black or white").
+EITHER = frozenset(("and", "or"))
 #: The shortest value read from a query: "W" or "ID" may be brands, but not what a shopper typing
 #: them usually means.
 MIN_VALUE_LENGTH = 3
@@ -51,6 +53,9 @@ class Understanding:
     #: Other values read as well as ``values``' (which is the nearest): colours as near to a shade
     #: (:mod:`search.query.colours`), values as near to a need (:mod:`search.query.intent`).
     also: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Values that pass less well, read as well when ``values`` and ``also`` leave a page short
+    #: (colours farther from a shade).
+    farther: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def meant(self) -> frozenset[str]:
@@ -95,15 +100,31 @@ def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = ()
         if completion:
             completed[partial] = completion
     also: dict[str, tuple[str, ...]] = {}
+    farther: dict[str, tuple[str, ...]] = {}
+    # "mascara and eyeliner": values of one attribute joined by "and" or "or" are read as either.
+    for attribute in UNDERSTOOD:
+        if attribute.parameter in words and attribute.parameter != "gender":
+            spellings = _spellings(tuple(vocabulary.get(attribute.parameter, [])), groups)
+            mine = {i for i, said in taken.items() if said == attribute.parameter}
+            free = {i for i in range(len(words_said))
+                    if i not in taken or frozenset((taken[i], attribute.parameter)) in related}
+            more = _joined(words_said, mine, free, spellings)
+            if more:
+                candidates = vocabulary[attribute.parameter]
+                also[attribute.parameter] = tuple(dict.fromkeys(candidates[order] for order, _, _ in more
+                                                                if candidates[order] != values[attribute.parameter]))
+                words[attribute.parameter] = " ".join(
+                    [words[attribute.parameter], *(" ".join(words_said[at:at + size]) for _, at, size in more)])
+                taken.update((i, attribute.parameter) for _, at, size in more for i in range(at, at + size))
     # A shade no value of the catalog names ("scarlet") is the catalog's nearest colour.
     for attribute in UNDERSTOOD:
         if attribute.shades and attribute.parameter not in values:
             free = set(range(len(words_said))) - set(taken)
             shade = read_shade(words_said, free, tuple(vocabulary.get(attribute.parameter, [])))
             if shade:
-                (value, *others), start, size = shade
-                positions = range(start, start + size)
+                (value, *others), positions = shade.near, range(shade.start, shade.start + shade.size)
                 values[attribute.parameter], also[attribute.parameter] = value, tuple(others)
+                farther[attribute.parameter] = shade.farther
                 words[attribute.parameter] = " ".join(words_said[i] for i in positions)
                 taken.update((i, attribute.parameter) for i in positions)
     # A narrower attribute says the broader one (an article type, its sub category).
@@ -112,7 +133,7 @@ def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = ()
             values.pop(attribute.narrows, None)
             words.pop(attribute.narrows, None)
     return Understanding({a.parameter: values[a.parameter] for a in UNDERSTOOD if a.parameter in values}, words,
-                         completed, {a: v for a, v in also.items() if v})
+                         completed, {a: v for a, v in also.items() if v}, {a: v for a, v in farther.items() if v})
 
 
 def _longest_match(words: list[str], candidates: list[str], groups: Groups, partial: str = "",
@@ -140,6 +161,48 @@ def _longest_match(words: list[str], candidates: list[str], groups: Groups, part
             if len({order for order, _ in starting}) == 1:
                 order, last = min(starting)
                 return candidates[order], len(words) - size, size, last
+    return None
+
+
+def _joined(words: list[str], mine: set[int], free: set[int], spellings: _Spellings) -> list[tuple[int, int, int]]:
+    """The further values of an attribute that ``words`` name joined to its reading (at ``mine``)
+    by "and" or "or" ("eyeliner and mascara", "black or white"), each as (its place in the
+    vocabulary, its first word, its number of words); read at ``free`` positions only."""
+    mine, free = set(mine), set(free) - set(mine)
+
+    def linked(first: int, last: int) -> bool:
+        """Whether words ``first`` to ``last`` (not included) are joined to the attribute's words."""
+        left, right = first - 1, last
+        while left in free and words[left] in EITHER:
+            left -= 1
+        while right in free and words[right] in EITHER:
+            right += 1
+        return (left < first - 1 and left in mine) or (right > last and right in mine)
+
+    found: list[tuple[int, int, int]] = []
+    grew = True
+    while grew:
+        grew = False
+        for start in range(len(words)):
+            reading = _value_at(words, start, free, spellings)
+            if reading is not None and linked(start, start + reading[1]):
+                found.append((reading[0], start, reading[1]))
+                mine.update(range(start, start + reading[1]))
+                free.difference_update(range(start, start + reading[1]))
+                grew = True
+    return found
+
+
+def _value_at(words: list[str], start: int, free: set[int], spellings: _Spellings) -> tuple[int, int] | None:
+    """The longest value whose words begin at ``start``, all at ``free`` positions: (its place in
+    the vocabulary, its number of words)."""
+    for size in range(min(len(words) - start, spellings.longest), 0, -1):
+        if not all(i in free for i in range(start, start + size)):
+            continue
+        window = tuple(words[start:start + size])
+        match = spellings.exact.get(window) or spellings.joined.get("".join(window))
+        if match is not None and size <= max(3, match[1]):
+            return match[0], size
     return None
 
 
