@@ -8,7 +8,7 @@ COPY . .
 ENV FINDER_VAR_DIR=/var/finder
 RUN DEBUG=0 SECRET_KEY=build-only python manage.py collectstatic --noinput --verbosity 0 \
     && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin finder \
-    && mkdir -p /var/finder/media /var/finder/uploads /var/finder/models \
+    && mkdir -p /var/finder/media /var/finder/uploads /var/finder/models /var/finder/metrics \
     && chown -R finder:finder /var/finder
 # Never root: the app, the workers and beat run as this unprivileged user.
 USER finder

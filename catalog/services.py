@@ -368,6 +368,7 @@ def run_import(run_id: int) -> None:
         logger.warning("import run %s is not waiting to be read; left as it is", run_id)
         return
     run = ImportRun.objects.get(pk=run_id)
+    logger.info("import run %s: reading %s", run_id, run.source)
     try:
         report = import_catalog(Path(run.folder), sync=run.sync)
     except (CatalogError, Unavailable) as exc:
@@ -387,6 +388,8 @@ def run_import(run_id: int) -> None:
     run.rejected, run.image_problems = rows(report.rejected), rows(report.image_problems)
     run.images_converted, run.product_ids = rows(report.images_converted), report.product_ids
     run.state, run.indexing_started_at = ImportRun.State.INDEXING, timezone.now()
+    logger.info("import run %s: %d created, %d updated, %d unchanged, %d rejected; indexing", run_id,
+                report.created, report.updated, report.unchanged, len(report.rejected))
     try:
         run.save()
     except DatabaseError as exc:  # the rows are in; a report the database will not hold still ends the run

@@ -1,7 +1,10 @@
-"""Request bodies refused before they are read."""
+"""The finder's middleware: each request observed (its id, its log line, its metrics), and
+request bodies refused before they are read."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +13,45 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import URLPattern
 
+from finder import metrics
+from finder.logs import REQUEST_ID, request_id_from
+
 View = Callable[..., HttpResponse]
+
+logger = logging.getLogger("finder.requests")
+
+
+class RequestMiddleware:
+    """Observe each request, first in and last out: give it an id (``X-Request-ID`` when the
+    client sent a plain one, else a new one: :mod:`finder.logs`), echoed in the response and
+    carried into the log lines and tasks it leads to; count and time it by view for /metrics; and
+    log one line with its method, path (never its query string: a shopper's words stay as
+    anonymous as the analytics keeps them), status, duration and user id."""
+
+    def __init__(self, get_response: View) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = request_id_from(request.headers.get("X-Request-ID"))
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        metrics.REQUESTS.inc()
+        try:
+            response = self.get_response(request)
+            seconds = time.perf_counter() - started
+            match = request.resolver_match
+            view = match.view_name if match is not None else "unmatched"
+            metrics.RESPONSES.labels(view, request.method, str(response.status_code)).inc()
+            metrics.REQUEST_SECONDS.labels(view, request.method).observe(seconds)
+            user = getattr(request, "user", None)
+            user_id = user.pk if user is not None and user.is_authenticated else None
+            logger.info("%s %s %s %.1f ms", request.method, request.path, response.status_code, seconds * 1000,
+                        extra={"method": request.method, "path": request.path, "status": response.status_code,
+                               "duration_ms": round(seconds * 1000, 1), "user_id": user_id})
+            response["X-Request-ID"] = request_id
+            return response
+        finally:
+            REQUEST_ID.reset(token)
 
 
 def limit_body(setting: str) -> Callable[[View], View]:

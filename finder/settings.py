@@ -64,6 +64,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First in, last out: every request gets its id, its log line and its metrics, whatever answers it.
+    "finder.middleware.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -401,10 +403,22 @@ FINDER_TEXT_INDEX = env("FINDER_TEXT_INDEX", default="HNSW:COSINE:M=16,EF_CONSTR
 FINDER_VECTOR_TYPE = env("FINDER_VECTOR_TYPE", default="FLOAT16")
 FINDER_IMAGE_INDEX = env("FINDER_IMAGE_INDEX", default="HNSW:COSINE:M=16,EF_CONSTRUCTION=200,EF_RUNTIME=100")
 
+#: Prometheus's scrape of /metrics needs ``Authorization: Bearer <token>``; unset, /metrics is a 404.
+FINDER_METRICS_TOKEN = env("FINDER_METRICS_TOKEN", default="")
+#: "text" (the default) or "json": one JSON object a line, for a log collector.
+FINDER_LOG_FORMAT = env("FINDER_LOG_FORMAT", default="text").lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "finder.logs.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+                 "datefmt": "%Y-%m-%dT%H:%M:%S%z"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": FINDER_LOG_FORMAT,
+                             "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # The ONNX exporter's optimiser logs each of its hundreds of steps; openTSNE, its choices.
     "loggers": {name: {"level": "WARNING"} for name in ("onnx_ir", "onnxscript", "torch.onnx", "openTSNE")},

@@ -13,6 +13,7 @@ from finder.views import (
     delete_my_account,
     floor,
     health,
+    metrics,
     photo,
 )
 
@@ -25,6 +26,7 @@ login = limit("login", key="ip")(limit("login_username", key="post:username")(au
 
 urlpatterns = [
     path("healthz", health, name="health"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", include("search.admin")),
     path("admin/", include("analytics.admin")),
     path("admin/login/", limit("login", key="ip", group="admin-login")(admin.site.login)),

@@ -1,6 +1,8 @@
 """Pages of the project itself: sign-up (Django's auth app ships none), the account page (with
-clearing its history and deleting it), the health check, and the benchmark's floor."""
+clearing its history and deleting it), the health check, the metrics, and the benchmark's floor."""
 
+import functools
+import hmac
 from typing import Any
 
 from django.conf import settings
@@ -9,13 +11,15 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView
 from django.views.static import serve
 
+from finder import metrics as finder_metrics
+from finder.celery import declare_task_metrics
 from search.store.connection import SearchUnavailable, get_client, search_errors
 from shoppers.selectors import dismissed_products, recently_viewed
 from shoppers.services import clear_dismissals, clear_views, delete_account
@@ -101,6 +105,25 @@ def health(request: HttpRequest) -> JsonResponse:
         problems.append(f"redis: {exc}")
     return JsonResponse({"status": "unwell" if problems else "ok", "problems": problems},
                         status=503 if problems else 200)
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """``/metrics``: every web process's and worker's metrics in Prometheus's text format, for a
+    scraper that sends ``Authorization: Bearer <FINDER_METRICS_TOKEN>``; a 404 to anyone else, and
+    to everyone when no token is set (nothing tells a stranger that the page exists)."""
+    token = settings.FINDER_METRICS_TOKEN
+    if not token or not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                            f"Bearer {token}".encode()):
+        raise Http404
+    _declared()
+    body, content_type = finder_metrics.exposition()
+    return HttpResponse(body, content_type=content_type)
+
+
+@functools.cache
+def _declared() -> None:
+    """Every task's counts, declared at zero once per process: scraped before any task ran."""
+    declare_task_metrics()
 
 
 def floor(request: HttpRequest) -> HttpResponse:

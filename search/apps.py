@@ -10,7 +10,7 @@ class SearchConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from catalog import signals
-        from search import checks, receivers  # noqa: F401 - checks registers the system checks
+        from search import checks, metrics, receivers  # noqa: F401 - checks registers the system checks
         from search.models import Gloss, Rule, SynonymGroup
         from search.query import answers
         from search.query.intent import forget_glosses
@@ -28,3 +28,4 @@ class SearchConfig(AppConfig):
             changed.connect(forget_glosses, sender=Gloss, dispatch_uid=f"search-glosses-{changed}")
         request_started.connect(answers.request_started, dispatch_uid="search-one-epoch-a-request")
         request_finished.connect(answers.request_finished, dispatch_uid="search-epoch-per-question")
+        metrics.start()

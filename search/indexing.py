@@ -7,14 +7,12 @@ vector is written; its other vectors join its document as they come.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 from collections.abc import Collection, Iterable
 from datetime import timedelta
 
 import numpy as np
-from amqp.exceptions import ChannelError
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -25,7 +23,8 @@ from PIL import Image
 
 from catalog.images import ImageRejected, check_file_size, load_image
 from catalog.models import Product
-from finder.celery import app
+from finder import metrics
+from finder.celery import app, waiting
 from search.kinds import BY_NAME, KINDS, PRIMARY, VectorKind
 from search.models import WAITING, IndexEntry
 from search.store import get_store
@@ -121,16 +120,9 @@ def _let_go(kind: VectorKind, product_ids: list[str]) -> None:
 
 
 def waiting_tasks() -> dict[str, int]:
-    """Embedding tasks waiting in the broker, by kind (a queue the broker does not know, as
-    after it lost its data, holds none)."""
-    waiting = {}
-    with app.connection_for_read() as connection:
-        for kind in KINDS:
-            waiting[kind.name] = 0
-            with contextlib.suppress(ChannelError):
-                waiting[kind.name] = connection.default_channel.queue_declare(kind.queue(),
-                                                                                passive=True).message_count
-    return waiting
+    """Embedding tasks waiting in the broker, by kind."""
+    found = waiting(kind.queue() for kind in KINDS)
+    return {kind.name: found[kind.queue()] for kind in KINDS}
 
 
 def _done(kind: VectorKind, product_ids: Iterable[str]) -> None:
@@ -148,6 +140,7 @@ def index_texts(product_ids: list[str]) -> None:
         return
     layout = configured_layout()
     vectors = PRIMARY.embedder().embed([p.search_text for p in products])
+    metrics.EMBEDDINGS.labels(PRIMARY.name).inc(len(products))
     get_store().write_documents(layout, products, PRIMARY.field, vectors,
                                 cleared=[kind.field for kind in KINDS if not kind.primary])
     _done(PRIMARY, (p.id for p in products))
@@ -208,7 +201,9 @@ def _image_vectors(products: list[Product]) -> tuple[dict[str, np.ndarray], dict
             problems[product.id] = str(exc)
     if not images:
         return {}, problems
-    vectors = BY_NAME["image"].embedder().embed(list(images.values()))
+    kind = BY_NAME["image"]
+    vectors = kind.embedder().embed(list(images.values()))
+    metrics.EMBEDDINGS.labels(kind.name).inc(len(images))
     return dict(zip(images, vectors, strict=True)), problems
 
 

@@ -6,12 +6,14 @@ Fixtures live in ``conftest.py``; plain functions and constants live here, to be
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 from django.conf import settings as django_settings
@@ -139,3 +141,13 @@ def card_ids(page: HttpResponse) -> list[str]:
     """The products a page's cards show, in order (read from the HTML: a kept page renders no
     template, so it has no context to read)."""
     return re.findall(r'<article class="card" data-product-id="([\w.-]+)"', page.content.decode())
+
+
+def zipped(folder: Path) -> bytes:
+    """``folder`` as a shop uploads it: a .zip with everything under one folder, ``shop/``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                archive.write(path, Path("shop") / path.relative_to(folder))
+    return out.getvalue()

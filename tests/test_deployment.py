@@ -66,6 +66,15 @@ def test_app_containers_run_unprivileged_with_health_checks(compose) -> None:
     assert "celery.imports" in " ".join(services["worker"]["command"])
 
 
+def test_every_app_process_counts_for_one_scrape(compose) -> None:
+    """Web, worker and beat count in one shared folder, so that one scrape of /metrics reads them all."""
+    for name in ("web", "worker", "beat"):
+        service = compose["services"][name]
+        folder = service["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+        assert f"metrics:{folder}" in service["volumes"], name
+    assert "/var/finder/metrics" in (ROOT / "Dockerfile").read_text()  # made there, owned by the app's user
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("allowed", "expected"), [("127.0.0.1", 200), ("192.0.2.1", 301)])
 def test_https_is_believed_only_from_the_trusted_proxy(tmp_path, allowed, expected) -> None:

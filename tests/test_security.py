@@ -23,9 +23,9 @@ from catalog.models import Product
 from search.indexing import index_texts
 
 #: Pages anyone may see, even of a private catalog: logging in, signing up, the password reset
-#: flow. With FINDER_LOGIN_REQUIRED, everything else of the finder needs a login; the admin has
-#: its own (staff) login.
-PUBLIC = re.compile(r"^(accounts/|admin/|media/|static/|healthz)")
+#: flow, the health check. With FINDER_LOGIN_REQUIRED, everything else of the finder needs a login;
+#: the admin has its own (staff) login, /metrics its scraper's token (tests/test_operations.py).
+PUBLIC = re.compile(r"^(accounts/|admin/|media/|static/|healthz|metrics)")
 
 
 def _finder_paths() -> list[tuple[str, str]]:

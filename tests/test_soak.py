@@ -1,6 +1,8 @@
 """Soak: a real finder (``runfinder``: Redis, workers, gunicorn) under mixed browsing and search
 from 32 concurrent shoppers over loopback; no errors, and the memory of the web and worker
 processes stays flat. CI runs it for ``FINDER_SOAK_SECONDS`` (20 s); ``make soak`` for 5 minutes.
+One scrape of /metrics then counts what every web process and worker did, and every process
+logged in JSON.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 import random
 import threading
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -44,12 +47,20 @@ def _mixed(ids: list[int], queries: list[str]):
     return pick
 
 
+def _samples(text: str) -> dict[str, float]:
+    """Prometheus's text format as {sample with its labels: value}."""
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
 def test_mixed_load_serves_every_request_and_memory_stays_flat(tmp_path: Path) -> None:
     seconds = float(os.environ.get("FINDER_SOAK_SECONDS", "20"))
     rows = demo_rows(300)
     catalog = write_catalog(tmp_path / "catalog", rows)
     queries = [q["q"] for q in json.loads((Path(settings.BASE_DIR) / "data" / "shopper-queries.json").read_text())]
-    with RunningSite(tmp_path / "site", catalog) as site:
+    token = "soak-scraper-token"
+    with RunningSite(tmp_path / "site", catalog, env={"FINDER_METRICS_TOKEN": token, "FINDER_LOG_FORMAT": "json",
+                                                      "LOG_LEVEL": "INFO"}) as site:
         site.wait_until_serving()
         site.wait_until_indexed(len(rows))
         # runfinder's processes share the cores, so their models' threads do not spin (FINDER_MODEL_SPIN).
@@ -72,9 +83,20 @@ def test_mixed_load_serves_every_request_and_memory_stays_flat(tmp_path: Path) -
             stop.set()
             sampler.join()
         samples.append(site.memory_mb())
+        scrape = urllib.request.Request(f"{site.base_url}/metrics", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(scrape, timeout=30) as answer:
+            scraped = _samples(answer.read().decode())
+        logged = (tmp_path / "site" / "runfinder.log").read_text(errors="replace").splitlines()
     print(f"soak: {result.summary()}; memory MB first {samples[0]}, last {samples[-1]}")
     assert result.failed == 0, result.errors[:10]
     assert result.requests >= seconds * 20, result.summary()
     for role in ("web", "worker"):
         first, last = samples[0][role], samples[-1][role]
         assert last <= first * (1 + GROWTH_SHARE) + GROWTH_MB, (role, [s[role] for s in samples])
+    # Every web process's requests (the scrape landed on one of them) and the workers' embeddings.
+    assert scraped["finder_http_requests_total"] >= result.requests
+    assert scraped['finder_embeddings_total{kind="text"}'] >= len(rows)
+    assert scraped['finder_tasks_total{state="succeeded",task="search.tasks.embed"}'] > 0
+    records = [json.loads(line) for line in logged if line.startswith("{")]
+    assert any(r["logger"] == "finder.requests" and r["request_id"] != "-" for r in records)
+    assert any(r["logger"].startswith("celery") for r in records)  # the workers' lines too

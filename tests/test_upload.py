@@ -15,22 +15,13 @@ from django.test import Client
 
 from catalog.models import ImportRun, Product
 from search.lifecycle import ensure_index
-from tests.support import DEMO, demo_rows, write_catalog
+from tests.support import DEMO, demo_rows, write_catalog, zipped
 
 
 @pytest.fixture
 def uploads(search_settings, tmp_path):
     search_settings.FINDER_UPLOAD_DIR = tmp_path / "uploads"
     return search_settings
-
-
-def _zip(folder: Path) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for path in folder.rglob("*"):
-            if path.is_file():
-                archive.write(path, Path("shop") / path.relative_to(folder))
-    return out.getvalue()
 
 
 def _wait_done(staff: Client, run: ImportRun) -> dict:
@@ -51,7 +42,7 @@ def test_a_zip_upload_is_imported_with_a_report_and_progress(uploads, celery_wor
     rows = demo_rows(10)
     folder = write_catalog(tmp_path / "catalog", rows, ["123,Men,Apparel"])
     response = staff.post("/admin/catalog/importrun/add/",
-                          {"archive": SimpleUploadedFile("shop.zip", _zip(folder), "application/zip")})
+                          {"archive": SimpleUploadedFile("shop.zip", zipped(folder), "application/zip")})
     assert response.status_code == 302
     run = ImportRun.objects.get()
     progress = _wait_done(staff, run)
@@ -62,7 +53,7 @@ def test_a_zip_upload_is_imported_with_a_report_and_progress(uploads, celery_wor
 
     # The same upload again changes nothing.
     staff.post("/admin/catalog/importrun/add/",
-               {"archive": SimpleUploadedFile("shop.zip", _zip(folder), "application/zip")})
+               {"archive": SimpleUploadedFile("shop.zip", zipped(folder), "application/zip")})
     again = ImportRun.objects.order_by("-pk").first()
     _wait_done(staff, again)
     again.refresh_from_db()
@@ -129,7 +120,7 @@ def test_a_hostile_catalog_imports_its_good_rows_and_reports_every_bad_one(uploa
     (folder / "images" / f"{rows[0]['id']}.jpg").unlink()
     (folder / "images" / f"{rows[0]['id']}.png").write_bytes(strip.getvalue())
     staff.post("/admin/catalog/importrun/add/",
-               {"archive": SimpleUploadedFile("shop.zip", _zip(folder), "application/zip")})
+               {"archive": SimpleUploadedFile("shop.zip", zipped(folder), "application/zip")})
     run = ImportRun.objects.get()
     progress = _wait_done(staff, run)
     assert progress["state"] == "done", progress

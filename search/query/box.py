@@ -12,6 +12,7 @@ import numpy as np
 import redis
 
 from catalog.attributes import BY_PARAMETER, TAGS
+from finder import metrics
 from finder.errors import BadRequest
 from search.filters import WORD, Filters, name_words, unprintable
 from search.kinds import BY_NAME
@@ -102,6 +103,7 @@ class _Ranked:
     ranking: list[tuple[str, dict[str, Any]]]
 
 
+@metrics.SEARCH_SECONDS.labels("box").time()
 def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mode: Mode = Mode.FUSED,
                     understanding: bool = True, sort: Sort = Sort.RELEVANCE, exact: bool = False,
                     decided: frozenset[str] = frozenset(), steering: Steering | None = None) -> SearchPage:

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from finder import metrics
 from finder.errors import BadRequest
 from search.filters import Filters, unprintable
 from search.kinds import BY_NAME
@@ -32,6 +33,7 @@ class NothingToSee(BadRequest):
     """The query names nothing a photo shows."""
 
 
+@metrics.SEARCH_SECONDS.labels("photo_words").time()
 def search_by_photos(query: str, filters: Filters, k: int = 12, page: int = 1) -> SearchPage:
     """Page ``page`` of the products whose photos most likely show what ``query`` names (its
     product types, colours, categories, genders), within ``filters``. Each result's

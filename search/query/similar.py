@@ -15,6 +15,7 @@ from django.conf import settings
 from PIL import Image
 from redisvl.query import VectorQuery
 
+from finder import metrics
 from finder.errors import Conflict
 from search.embedding.image import SAME_PHOTO
 from search.filters import Filters
@@ -45,7 +46,7 @@ def similar_products(product_id: str, by: By, filters: Filters, k: int = 12, pag
     dimension; a version that went away meanwhile is looked up again, once. Answers are kept
     until the index changes (:mod:`.answers`).
     """
-    with search_errors():
+    with metrics.SEARCH_SECONDS.labels(f"similar_{by.value}").time(), search_errors():
         return remembered(("similar", product_id, by, tuple(filters.pairs()), k, page, weight),
                           lambda: _similar_products(product_id, by, filters, k, page, weight))
 
@@ -172,6 +173,7 @@ class _Stale(LookupError):
     """The product has no vector of that kind in this version of the index."""
 
 
+@metrics.SEARCH_SECONDS.labels("photo").time()
 def similar_to_image(image: Image.Image, filters: Filters, k: int = 12) -> list[dict[str, Any]]:
     """The ``k`` products whose photos look most like ``image``, within ``filters``."""
     kind = BY_NAME["image"]

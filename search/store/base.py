@@ -41,8 +41,9 @@ class IndexStore(abc.ABC):
     @abc.abstractmethod
     def info(self, name: str | None = None, detailed: bool = False) -> dict[str, Any]:
         """Facts about version ``name`` (None: the live one): ``name``, ``prefix`` (where its
-        documents live), ``num_docs``, ``percent_indexed``, ``vectors`` ({field: {"spec", "dim",
-        "type"}}) and more; raises :class:`NoSuchVersion`."""
+        documents live), ``num_docs``, ``percent_indexed``, ``memory_bytes`` (the index's own, not
+        its documents'), ``vectors`` ({field: {"spec", "dim", "type"}}) and more; raises
+        :class:`NoSuchVersion`."""
 
     @abc.abstractmethod
     def live_name(self) -> str | None:

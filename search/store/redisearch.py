@@ -76,6 +76,7 @@ def index_info(client: redis.Redis, name: str, detailed: bool = False) -> dict[s
         "indexing": int(info.get("indexing", 0)),
         "hash_indexing_failures": int(info["hash_indexing_failures"]),
         "vector_index_sz_mb": float(info.get("vector_index_sz_mb", 0.0)),
+        "memory_bytes": round(float(info.get("total_index_memory_sz_mb", 0.0)) * 2**20),
         "vectors": vectors,
     }
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,7 +48,7 @@ class Command(BaseCommand):
         try:
             redis_env = self._start_redis(replicas, servers)
             # Its processes share the cores: model threads that spin waiting for work take them from the others.
-            env = {"FINDER_MODEL_SPIN": "0", **os.environ, **redis_env}
+            env = {"FINDER_MODEL_SPIN": "0", **os.environ, **redis_env, **_metrics_dir()}
             self.stdout.write(f"Search index: {ensure_index()}")
             while (progress := index_progress()) < 1.0:
                 self.stdout.write(f"Redis is rebuilding the index: {progress:.0%}")
@@ -76,7 +77,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"Loading the demo catalog: {report.created} products queued for indexing")
             children.append(start(
                 [sys.executable, "-m", "gunicorn", "-c", "python:finder.gunicorn", "finder.wsgi",
-                 "--bind", f"127.0.0.1:{port}", "--access-logfile", "-"],
+                 "--bind", f"127.0.0.1:{port}"],
                 env=env))
             self.stdout.write(self.style.SUCCESS(f"Fashion Product Finder: http://127.0.0.1:{port}/  (Ctrl-C stops)"))
             while all(child.poll() is None for child in children):
@@ -129,3 +130,15 @@ def _point_at(redis_env: dict[str, str]) -> None:
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
+
+
+def _metrics_dir() -> dict[str, str]:
+    """Where the children count for /metrics (prometheus-client's multiprocess mode): the
+    environment's ``PROMETHEUS_MULTIPROC_DIR``, or an empty folder under ``var/``, emptied at each
+    start so that a run's counts begin at zero."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return {}
+    folder = Path(settings.VAR_DIR) / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return {"PROMETHEUS_MULTIPROC_DIR": str(folder)}
