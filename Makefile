@@ -10,10 +10,11 @@ export DEBUG ?= 1
 
 .PHONY: install static run test test-fast test-sqlite test-postgres lint browser bench soak
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The locks (requirements*.txt, compiled from the .in files beside them: docs/dependencies.md) pin
+# every package with its hashes; pip refuses anything else.
+$(VENV)/.installed: requirements.txt requirements-export.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
