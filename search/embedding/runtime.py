@@ -9,7 +9,7 @@ import os
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -172,14 +172,18 @@ def _onnx_export(build: Callable[[], Exportable], key: str) -> Path:
     """The module ``build`` makes as an ONNX file, exported once per machine (a few seconds) and
     then reused.
 
-    The file is named by the model, a digest of its weights and the PyTorch release that
-    exported it, so new weights mean a new export; it is written whole and then renamed, so
-    workers starting together never read half a file."""
+    The file is named by ``key`` (:func:`export_key`), so new weights or a new PyTorch mean a new
+    export; it is written whole and then renamed, so workers starting together never read half a
+    file. Where PyTorch is not installed (the runtime image), the export must be there already."""
     cache = Path(settings.FINDER_MODEL_CACHE)
-    path = cache / f"{key}-torch{importlib.metadata.version('torch').split('+')[0]}.onnx"
+    path = cache / f"{key}.onnx"
     if path.is_file():
         return path
-    import torch
+    try:
+        import torch
+    except ModuleNotFoundError:
+        raise ModelUnavailable(f"{path} is missing, and PyTorch is not installed here to export it: export the "
+                               "models where requirements-export.txt is (manage.py export_models)") from None
 
     cache.mkdir(parents=True, exist_ok=True)
     logger.info("exporting %s to ONNX (once per machine)", key)
@@ -194,6 +198,44 @@ def _onnx_export(build: Callable[[], Exportable], key: str) -> Path:
         handle.write(program.model_proto.SerializeToString())
     os.replace(handle.name, path)
     return path
+
+
+def export_key(model: str, weights: Callable[[], Path], files: Sequence[str] = ()) -> str:
+    """The name of ``model``'s export: the model, a digest of its ``weights`` (a file, or a folder
+    of them) and the PyTorch release that exports it.
+
+    Where the weights and PyTorch are installed, the key is worked out and recorded beside the
+    exports (``<model>.key``), and the model's other ``files`` (its tokenizer) are copied from
+    beside the weights into :func:`model_files`. Where they are not (the runtime image, whose
+    builder stage exported the models), the key is the one recorded."""
+    record = Path(settings.FINDER_MODEL_CACHE) / f"{model}.key"
+    try:
+        path = weights()
+        key = f"{model}-{weights_digest(path)}-torch{importlib.metadata.version('torch').split('+')[0]}"
+    except (ModuleNotFoundError, importlib.metadata.PackageNotFoundError):
+        if not record.is_file():
+            raise ModelUnavailable(f"{model} has no export in {record.parent}, and its weights or PyTorch are not "
+                                   "installed here to export it (manage.py export_models)") from None
+        return record.read_text().strip()
+    for name in files:
+        model_files(model).mkdir(parents=True, exist_ok=True)
+        _write_whole(model_files(model) / name, ((path if path.is_dir() else path.parent) / name).read_bytes())
+    if not record.is_file() or record.read_text().strip() != key:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        _write_whole(record, key.encode())
+    return key
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write ``path`` so that a process reading it meanwhile finds the old file or the new, never half."""
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as handle:
+        handle.write(data)
+    os.replace(handle.name, path)
+
+
+def model_files(model: str) -> Path:
+    """Where ``model``'s other files (its tokenizer) are copied by :func:`export_key`."""
+    return Path(settings.FINDER_MODEL_CACHE) / model
 
 
 def _int8_export(path: Path) -> Path:

