@@ -152,3 +152,32 @@ def test_the_worker_takes_every_queue_the_app_sends_to(compose) -> None:
     expected = {kind.queue().replace(default, "celery", 1) for kind in KINDS} | {
         settings.FINDER_IMPORT_QUEUE.replace(default, "celery", 1)}
     assert queues == expected
+
+
+def _bytes(size: str) -> int:
+    """A size as compose and Redis write it ("1536m", "1gb") in bytes."""
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)b?", size.lower()).groups()
+    return int(number) * 1024 ** " kmg".index(unit or " ")
+
+
+def test_every_role_has_a_memory_limit_and_redis_evicts_only_the_cache(compose) -> None:
+    """Each container has a memory limit; every Redis node is capped below its own, evicts only
+    keys with a time to live (the shared cache's: never the index or the queues), and keeps an
+    append-only file written every second. The sentinels have health checks."""
+    override = yaml.safe_load((ROOT / "docker-compose.sentinel.yml").read_text())["services"]
+    services = {**compose["services"], **{name: {**compose["services"].get(name, {}), **service}
+                                          for name, service in override.items()}}
+    for name, service in services.items():
+        if name != "proxy":
+            assert _bytes(service["mem_limit"]) > 0, name
+    nodes = [name for name, service in services.items() if "redis-server -" in " ".join(service.get("command", []))]
+    assert sorted(nodes) == ["redis", "redis-replica-1", "redis-replica-2"]
+    for name in nodes:
+        command, environment = " ".join(services[name]["command"]), services[name]["environment"]
+        assert "--maxmemory-policy volatile-lru" in command and "--maxmemory $$REDIS_MAXMEMORY" in command
+        assert "--appendonly yes --appendfsync everysec" in command
+        cap = re.fullmatch(r"\$\{REDIS_MAXMEMORY:-(\w+)\}", environment["REDIS_MAXMEMORY"]).group(1)
+        assert _bytes(cap) < _bytes(services[name]["mem_limit"]), name  # room for the server itself
+        assert int(services[name]["image"].split(":")[1].split(".")[0]) >= 8  # search and JSON built in
+    for name in ("sentinel-1", "sentinel-2", "sentinel-3"):
+        assert "get-master-addr-by-name finder" in " ".join(services[name]["healthcheck"]["test"])
