@@ -1,8 +1,10 @@
 """What search tells Prometheus (:mod:`finder.metrics`): its kinds of search, declared at zero;
-and at each scrape, the live index's documents and memory, and the tasks waiting in each queue."""
+and at each scrape, each version of the index's documents and memory, and the tasks waiting in
+each queue."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 
@@ -33,20 +35,25 @@ def queues() -> list[str]:
 
 
 class SearchCollector(Collector):
-    """The live index's documents and memory, and the tasks waiting per queue, read at each
-    scrape. What Redis cannot answer is left out of that scrape (logged), not reported as zero."""
+    """Each version of the index (the live one, and one being built), its documents and memory,
+    and the tasks waiting per queue, read at each scrape. What Redis cannot answer is left out of
+    that scrape (logged), not reported as zero."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        documents = GaugeMetricFamily("finder_index_documents", "Documents in the live search index")
-        memory = GaugeMetricFamily("finder_index_memory_bytes",
-                                   "Memory the live search index takes in Redis (its own, not its documents')")
+        labels = ["index", "role"]
+        documents = GaugeMetricFamily("finder_index_documents", "Documents in each version of the search index "
+                                      "(role: live, or building)", labels=labels)
+        memory = GaugeMetricFamily("finder_index_memory_bytes", "Memory each version of the search index takes "
+                                   "in Redis (its own, not its documents')", labels=labels)
+        store = get_store()
         try:
-            info = get_store().info()
-            documents.add_metric([], info["num_docs"])
-            memory.add_metric([], info["memory_bytes"])
-        except NoSuchVersion:
-            documents.add_metric([], 0)
-            memory.add_metric([], 0)
+            live = store.live_name()
+            for name in store.versions():
+                with contextlib.suppress(NoSuchVersion):  # dropped meanwhile
+                    info = store.info(name)
+                    role = "live" if name == live else "building"
+                    documents.add_metric([name, role], info["num_docs"])
+                    memory.add_metric([name, role], info["memory_bytes"])
         except SearchUnavailable as exc:
             logger.warning("the index's metrics are left out of this scrape: %s", exc)
         yield documents

@@ -69,8 +69,8 @@ def test_metrics_are_for_the_scraper_and_count_what_happens(indexed, settings) -
     for queue in ("celery", "celery.imports"):
         assert f'finder_queue_tasks_waiting{{queue="{queue}"}}' in before
     assert _sample(before, "finder_imports_running", stage="reading") == 0
-    assert _sample(before, "finder_index_documents") >= 50  # the indexed slice
-    assert _sample(before, "finder_index_memory_bytes") > 0
+    assert _sample(before, "finder_index_documents", role="live") >= 50  # the indexed slice
+    assert _sample(before, "finder_index_memory_bytes", role="live") > 0
 
     assert client.get("/search/", {"q": "black watch"}).status_code == 200
     failed = _sample(before, "finder_tasks_total", task="search.tasks.embed", state="failed")

@@ -218,8 +218,10 @@ def export_key(model: str, weights: Callable[[], Path], files: Sequence[str] = (
                                    "installed here to export it (manage.py export_models)") from None
         return record.read_text().strip()
     for name in files:
-        model_files(model).mkdir(parents=True, exist_ok=True)
-        _write_whole(model_files(model) / name, ((path if path.is_dir() else path.parent) / name).read_bytes())
+        data, copy = ((path if path.is_dir() else path.parent) / name).read_bytes(), model_files(model) / name
+        if not copy.is_file() or copy.read_bytes() != data:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            _write_whole(copy, data)
     if not record.is_file() or record.read_text().strip() != key:
         record.parent.mkdir(parents=True, exist_ok=True)
         _write_whole(record, key.encode())

@@ -131,7 +131,6 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-
 def _metrics_dir() -> dict[str, str]:
     """Where the children count for /metrics (prometheus-client's multiprocess mode): the
     environment's ``PROMETHEUS_MULTIPROC_DIR``, or an empty folder under ``var/``, emptied at each
