@@ -142,19 +142,6 @@ def shopper(indexed, db):
     return client
 
 
-@pytest.fixture
-def staff_client(db):
-    """A client signed in as a superuser: the shop's owner in the admin."""
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    user = get_user_model().objects.create_user("staff", password="a-long-Passphrase-42", is_staff=True,
-                                                is_superuser=True)
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture(scope="session")
 def resnet50_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A ResNet-50 weights file: untrained (the real ones cannot be downloaded here), seeded, so

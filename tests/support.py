@@ -19,6 +19,7 @@ from pathlib import Path
 from django.conf import settings as django_settings
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from django.test import Client
 
 DEMO = Path(django_settings.BASE_DIR) / "data" / "demo-catalog"
 SLICE = 60
@@ -151,3 +152,42 @@ def zipped(folder: Path) -> bytes:
             if path.is_file():
                 archive.write(path, Path("shop") / path.relative_to(folder))
     return out.getvalue()
+
+
+def hearts(client: Client, path: str) -> dict[str, bool]:
+    """Each product's heart on a page: pressed or not."""
+    html = client.get(path).content.decode()
+    found = {}
+    for card in html.split('<article class="card" data-product-id="')[1:]:
+        product_id = card.split('"', 1)[0]
+        found[product_id] = 'aria-pressed="true"' in card.split("</form>", 1)[0]
+    return found
+
+
+def wait_for_import(staff: Client, run: object) -> dict:
+    """An upload's progress, as the admin's page polls it, once the run is done or failed (3 minutes at most)."""
+    deadline = time.monotonic() + 180
+    while (progress := staff.get(f"/admin/catalog/importrun/{run.pk}/progress/").json())["state"] not in (
+            "done", "failed"):
+        assert time.monotonic() < deadline, progress
+        time.sleep(0.3)
+    return progress
+
+
+#: Hostile rows of a catalog, by the id each is reported under, and the reason each is refused for.
+GOOD = "Men,Apparel,Topwear,Tshirts,White,Summer,2011,Casual,"
+HOSTILE = {
+    "²": f"²,{GOOD}Superscript id",  # '²'.isdigit() is true, int('²') raises
+    "૧૨": f"૧૨,{GOOD}Gujarati digits",
+    "1" * 64: f"{'1' * 70},{GOOD}Seventy-digit id (reported by its first 64)",
+    "a/b": f"a/b,{GOOD}A slash in the id",
+    ".hidden": f".hidden,{GOOD}An id that starts with a dot",
+    "8100001": f"8100001,{GOOD}Nul\x00in the name",
+    "8100002": "8100002,Men,Apparel,Topwear,Tshirts,Red|Blue,Summer,2011,Casual,Tag separator",
+    "8100003": "8100003,Men,Apparel,Topwear,Tshirts,White,Summer,\uff12\uff10\uff11\uff11,Casual,Fullwidth year",
+    "8100004": f"8100004,{GOOD}Escape \x1b[31m in the name",
+    "8100005": "8100005,Men,Apparel,Topwear,Tshirts,White,Summer,99999999999999999999,Casual,Huge year",
+}
+REASONS = {"²": "must be 1 to 64", "૧૨": "must be 1 to 64", "1" * 64: "must be 1 to 64", "a/b": "must be 1 to 64",
+           ".hidden": "must be 1 to 64", "8100001": "control character", "8100002": "separates tags",
+           "8100003": "must be a number", "8100004": "control character", "8100005": "from 1900 to 2100"}

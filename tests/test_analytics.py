@@ -37,7 +37,7 @@ def open_result(client: Client, search_id: str, ids: list[int], position: int) -
 
 
 @pytest.mark.django_db
-def test_the_counts_match_a_scripted_session_exactly(fresh_stream, staff_client) -> None:
+def test_the_counts_match_a_scripted_session_exactly(fresh_stream, staff) -> None:
     first, second = Client(HTTP_USER_AGENT="first shopper"), Client(HTTP_USER_AGENT="second shopper")
     relaxed = []  # whether each search counted was relaxed, as its page said
 
@@ -72,7 +72,7 @@ def test_the_counts_match_a_scripted_session_exactly(fresh_stream, staff_client)
     # typing once), "watch" opened at 1 (once, and again at 3) and 2, "sunglasses" at 1.
     assert Search.objects.count() == 8 and not Search.objects.filter(query__in=["sun", "sungl"]).exists()
     reciprocal = [1.0, 0.0, 0.0, 0.0, 0.5, 0.0, 1.0, 0.0]
-    answer = staff_client.get("/api/v1/analytics", {"days": 1}).json()
+    answer = staff.get("/api/v1/analytics", {"days": 1}).json()
     assert answer["searches"] == 8
     assert answer["zero_result"] == 2
     assert answer["relaxed"] == sum(relaxed) and len(relaxed) == 8
@@ -87,12 +87,12 @@ def test_the_counts_match_a_scripted_session_exactly(fresh_stream, staff_client)
 
 @pytest.mark.django_db
 def test_the_dashboard_links_zero_result_queries_to_the_synonym_editor_and_its_csv_is_safe(fresh_stream,
-                                                                                          staff_client) -> None:
+                                                                                          staff) -> None:
     shopper = Client()
     search(shopper, "=HYPERLINK(\"http://evil.example\")")
     search(shopper, "qwzxvj")
     roll_up()
-    owner = staff_client
+    owner = staff
     page = owner.get("/admin/analytics/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -109,7 +109,7 @@ def test_the_dashboard_links_zero_result_queries_to_the_synonym_editor_and_its_c
 
 
 @pytest.mark.django_db
-def test_analytics_are_for_the_shops_staff_only(fresh_stream, staff_client) -> None:
+def test_analytics_are_for_the_shops_staff_only(fresh_stream, staff) -> None:
     assert Client().get("/api/v1/analytics").status_code == 401
     shopper = Client()
     shopper.force_login(get_user_model().objects.create_user("curious"))
@@ -119,7 +119,7 @@ def test_analytics_are_for_the_shops_staff_only(fresh_stream, staff_client) -> N
     clerk.force_login(get_user_model().objects.create_user("clerk", is_staff=True))
     assert clerk.get("/api/v1/analytics").status_code == 403
     assert clerk.get("/admin/analytics/").status_code == 403
-    assert staff_client.get("/api/v1/analytics", {"days": 0}).status_code == 400
+    assert staff.get("/api/v1/analytics", {"days": 0}).status_code == 400
 
 
 @pytest.mark.django_db

@@ -35,8 +35,7 @@ from search.query.similar import similar_products
 from search.store import get_store
 from search.store.connection import get_reader
 from search.store.schema import configured_layout
-from tests.support import demo_rows, wait_for_epoch, wait_until_settled
-from tests.test_favourites import hearts
+from tests.support import demo_rows, hearts, wait_for_epoch, wait_until_settled
 
 
 @pytest.mark.django_db(transaction=True)

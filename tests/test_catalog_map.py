@@ -50,11 +50,11 @@ def test_pca_lays_out_a_handful_and_both_methods_keep_neighbours_apart_from_stra
 
 
 @pytest.mark.django_db
-def test_the_map_page_and_its_data_are_for_staff_who_may_see_the_index(indexed, staff_client) -> None:
+def test_the_map_page_and_its_data_are_for_staff_who_may_see_the_index(indexed, staff) -> None:
     refresh_maps()
-    page = staff_client.get("/admin/catalog-map/")
+    page = staff.get("/admin/catalog-map/")
     assert page.status_code == 200 and b'<canvas id="catalog-map"' in page.content
-    data = staff_client.get("/admin/catalog-map/image.json").json()
+    data = staff.get("/admin/catalog-map/image.json").json()
     ids = CatalogMap.objects.get(kind="image").points["ids"]
     assert data["ids"] == ids and len(data["x"]) == len(ids)
     article_types = data["attributes"]["article_type"]
@@ -62,7 +62,7 @@ def test_the_map_page_and_its_data_are_for_staff_who_may_see_the_index(indexed, 
     for pid, code in zip(ids, article_types["codes"], strict=True):
         value = article_types["values"][code]
         assert value == names[pid] or value == "other"
-    assert staff_client.get("/admin/catalog-map/nothing.json").status_code == 404
+    assert staff.get("/admin/catalog-map/nothing.json").status_code == 404
     clerk = Client()
     clerk.force_login(get_user_model().objects.create_user("map-clerk", is_staff=True))
     assert clerk.get("/admin/catalog-map/").status_code == 403

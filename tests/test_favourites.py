@@ -11,18 +11,9 @@ from django.test import Client
 from catalog.models import Product
 from shoppers.models import Favourite, View
 from shoppers.services import VIEWS_KEPT
+from tests.support import hearts
 
 PASSWORD = "a-long-Passphrase-42"
-
-
-def hearts(client: Client, path: str) -> dict[str, bool]:
-    """Each product's heart on a page: pressed or not."""
-    html = client.get(path).content.decode()
-    found = {}
-    for card in html.split('<article class="card" data-product-id="')[1:]:
-        product_id = card.split('"', 1)[0]
-        found[product_id] = 'aria-pressed="true"' in card.split("</form>", 1)[0]
-    return found
 
 
 @pytest.mark.django_db

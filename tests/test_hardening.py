@@ -138,7 +138,7 @@ def test_clients_trickling_uploads_leave_the_site_serving(tmp_path) -> None:
 
 
 @pytest.mark.django_db
-def test_hostile_searches_and_clicks_never_stop_the_analytics_roll_up(indexed, staff_client) -> None:
+def test_hostile_searches_and_clicks_never_stop_the_analytics_roll_up(indexed, staff) -> None:
     """On PostgreSQL a NUL in a query, or a click on a product id past 2^31, made every later
     roll-up fail while the stream grew without end."""
     get_client().delete(stream_key())
@@ -160,7 +160,7 @@ def test_hostile_searches_and_clicks_never_stop_the_analytics_roll_up(indexed, s
     assert Click.objects.filter(product_id=str(big.id)).count() == 1
     assert set(Search.objects.values_list("normalised", flat=True)) >= {"shirt", "dress"}
     assert get_client().xlen(stream_key()) == 0
-    dashboard = staff_client.get("/admin/analytics/").content.decode()
+    dashboard = staff.get("/admin/analytics/").content.decode()
     set_aside = "2 search events" if connection.vendor == "postgresql" else "1 search event"
     assert f"{set_aside} could not be stored" in dashboard
 
@@ -295,7 +295,7 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.mark.django_db
-def test_staff_take_a_planted_popular_search_out_of_autocomplete(indexed, staff_client) -> None:
+def test_staff_take_a_planted_popular_search_out_of_autocomplete(indexed, staff) -> None:
     def suggested() -> list[str]:
         return [s["text"] for s in Client().get("/api/v1/suggest", {"q": "navy sh"}).json()["suggestions"]
                 if s["kind"] == "query"]
@@ -306,7 +306,7 @@ def test_staff_take_a_planted_popular_search_out_of_autocomplete(indexed, staff_
 
     planted(range(1, 4))
     assert "navy shirt" in suggested()
-    answer = staff_client.post("/admin/search-index/", {"suggestion": "Navy  Shirt"}, follow=True)
+    answer = staff.post("/admin/search-index/", {"suggestion": "Navy  Shirt"}, follow=True)
     assert "is no longer suggested" in answer.content.decode()
     planted(range(4, 8))  # searched again by others: not planted again
     assert "navy shirt" not in suggested()

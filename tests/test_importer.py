@@ -11,6 +11,7 @@ from django.conf import settings
 from PIL import Image
 
 from catalog.importer import CatalogError, CatalogSource, Rejected, Row, parse_styles
+from tests.support import GOOD, HOSTILE, REASONS
 
 HEADER = "id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,productDisplayName\n"
 FULL = Path(settings.BASE_DIR) / "data" / "styles-full.csv"
@@ -122,24 +123,6 @@ def test_a_duplicate_id_in_one_file_last_row_wins_and_is_reported(search_setting
 
 
 # Hostile rows: each rejected with its line and reason; the good rows around them imported.
-GOOD = "Men,Apparel,Topwear,Tshirts,White,Summer,2011,Casual,"
-HOSTILE = {
-    "²": f"²,{GOOD}Superscript id",  # '²'.isdigit() is true, int('²') raises
-    "૧૨": f"૧૨,{GOOD}Gujarati digits",
-    "1" * 64: f"{'1' * 70},{GOOD}Seventy-digit id (reported by its first 64)",
-    "a/b": f"a/b,{GOOD}A slash in the id",
-    ".hidden": f".hidden,{GOOD}An id that starts with a dot",
-    "8100001": f"8100001,{GOOD}Nul\x00in the name",
-    "8100002": "8100002,Men,Apparel,Topwear,Tshirts,Red|Blue,Summer,2011,Casual,Tag separator",
-    "8100003": "8100003,Men,Apparel,Topwear,Tshirts,White,Summer,\uff12\uff10\uff11\uff11,Casual,Fullwidth year",
-    "8100004": f"8100004,{GOOD}Escape \x1b[31m in the name",
-    "8100005": "8100005,Men,Apparel,Topwear,Tshirts,White,Summer,99999999999999999999,Casual,Huge year",
-}
-REASONS = {"²": "must be 1 to 64", "૧૨": "must be 1 to 64", "1" * 64: "must be 1 to 64", "a/b": "must be 1 to 64",
-           ".hidden": "must be 1 to 64", "8100001": "control character", "8100002": "separates tags",
-           "8100003": "must be a number", "8100004": "control character", "8100005": "from 1900 to 2100"}
-
-
 def hostile_csv() -> str:
     lines = [f"8100100,{GOOD}A good tee"]
     for row in HOSTILE.values():

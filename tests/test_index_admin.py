@@ -16,9 +16,9 @@ from tests.support import text_pending
 
 
 @pytest.mark.django_db
-def test_the_search_index_page_shows_the_live_index_and_measures_recall(indexed, staff_client) -> None:
+def test_the_search_index_page_shows_the_live_index_and_measures_recall(indexed, staff) -> None:
     live = live_index_name(get_client())
-    page = staff_client.get("/admin/search-index/")
+    page = staff.get("/admin/search-index/")
     assert page.status_code == 200
     html = page.content.decode()
     assert live in html and "live" in html
@@ -26,10 +26,10 @@ def test_the_search_index_page_shows_the_live_index_and_measures_recall(indexed,
     assert f"all {int(documents):,} documents indexed" in html  # facts in words, not "1 of 1"
     assert "HNSW:COSINE:EF_CONSTRUCTION=200,EF_RUNTIME=100,EPSILON=0.01,M=16" in html
     # The check runs in a worker, not in the web process: the page says so until it is done.
-    started = staff_client.post("/admin/search-index/")
+    started = staff.post("/admin/search-index/")
     assert started.status_code == 303
     deadline = time.monotonic() + 120
-    while (checked := staff_client.get("/admin/search-index/")).context["recall"]["state"] == "running":
+    while (checked := staff.get("/admin/search-index/")).context["recall"]["state"] == "running":
         assert 'id="recall-running"' in checked.content.decode()
         assert time.monotonic() < deadline
         time.sleep(0.2)

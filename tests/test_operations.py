@@ -20,12 +20,11 @@ from django.test import Client
 from pythonjsonlogger.json import JsonFormatter
 
 from catalog.models import ImportRun
-from catalog.selectors import import_progress
 from finder import metrics
 from finder.celery import app
 from finder.logs import RequestIdFilter
 from search.lifecycle import ensure_index
-from tests.support import demo_rows, write_catalog, zipped
+from tests.support import demo_rows, wait_for_import, write_catalog, zipped
 
 TOKEN = "scraper-token-of-forty-characters-000000"
 
@@ -138,12 +137,7 @@ def test_json_logs_follow_a_request_into_the_tasks_it_starts(search_settings, ce
                               {"archive": SimpleUploadedFile("shop.zip", zipped(folder), "application/zip")},
                               HTTP_X_REQUEST_ID="upload-7.a_b")
         assert uploaded.status_code == 302 and uploaded["X-Request-ID"] == "upload-7.a_b"
-        run = ImportRun.objects.get()
-        deadline = time.monotonic() + 120
-        while import_progress(run)["state"] not in ("done", "failed"):
-            assert time.monotonic() < deadline
-            time.sleep(0.3)
-            run.refresh_from_db()
+        wait_for_import(staff, ImportRun.objects.get())
         hostile = Client().get("/search/", {"q": "my secret words"}, HTTP_X_REQUEST_ID="two words\n{}")
         too_long = Client().get("/healthz", HTTP_X_REQUEST_ID="a" * 65)
     finally:

@@ -30,7 +30,7 @@ from catalog.services import import_catalog
 from search.lifecycle import ensure_index
 from search.models import IndexEntry
 from search.store.connection import get_client
-from tests.support import DEMO, demo_rows, wait_until_settled
+from tests.support import DEMO, demo_rows, wait_for_import, wait_until_settled
 
 HEADER = ("id\tTitle\tdescription\tlink\tg:image_link\tprice\tsale_price\tavailability\tbrand\tgender\tage_group\t"
           "color\tproduct_type\tgoogle_product_category\titem_group_id")
@@ -339,7 +339,6 @@ def test_staff_upload_a_feed_in_the_admin_and_sync_it(shop, celery_worker, staff
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from catalog.models import ImportRun
-    from tests.test_upload import _wait_done
 
     shop.FINDER_UPLOAD_DIR = tmp_path / "uploads"
     ensure_index()
@@ -349,7 +348,7 @@ def test_staff_upload_a_feed_in_the_admin_and_sync_it(shop, celery_worker, staff
         "feed": SimpleUploadedFile("products.xml", feed, "application/xml"), "sync": "on"})
     assert response.status_code == 302
     run = ImportRun.objects.get()
-    progress = _wait_done(staff, run)
+    progress = wait_for_import(staff, run)
     assert (progress["state"], progress["created"], progress["rejected_rows"]) == ("done", 2, 1), progress
     run.refresh_from_db()
     assert run.removed == 1 and not Product.objects.filter(pk="GONE-1").exists()

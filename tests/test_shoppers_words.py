@@ -88,12 +88,12 @@ def test_a_need_an_occasion_or_a_category_word_reaches_what_serves_it(indexed) -
 
 
 @pytest.mark.django_db
-def test_staff_edit_a_gloss_and_the_next_search_reads_it(indexed, staff_client) -> None:
+def test_staff_edit_a_gloss_and_the_next_search_reads_it(indexed, staff) -> None:
     query = "somewhere to keep a dragon's coins"
     assert search_products(query, Filters()).understood.get("article_type") != "wallets"
     gloss = Gloss.objects.get(attribute="article_type", value="Wallets")
-    assert staff_client.get("/admin/search/gloss/").status_code == 200
-    saved = staff_client.post(f"/admin/search/gloss/{gloss.pk}/change/", {
+    assert staff.get("/admin/search/gloss/").status_code == 200
+    saved = staff.post(f"/admin/search/gloss/{gloss.pk}/change/", {
         "attribute": "article_type", "value": "Wallets", "text": "a dragon's purse, somewhere to keep its coins"})
     assert saved.status_code == 302
     found = search_products(query, Filters())

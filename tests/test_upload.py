@@ -15,24 +15,13 @@ from django.test import Client
 
 from catalog.models import ImportRun, Product
 from search.lifecycle import ensure_index
-from tests.support import DEMO, demo_rows, write_catalog, zipped
+from tests.support import DEMO, HOSTILE, REASONS, demo_rows, wait_for_import, write_catalog, zipped
 
 
 @pytest.fixture
 def uploads(search_settings, tmp_path):
     search_settings.FINDER_UPLOAD_DIR = tmp_path / "uploads"
     return search_settings
-
-
-def _wait_done(staff: Client, run: ImportRun) -> dict:
-    import time
-
-    deadline = time.monotonic() + 180
-    while (progress := staff.get(f"/admin/catalog/importrun/{run.pk}/progress/").json())["state"] not in (
-            "done", "failed"):
-        assert time.monotonic() < deadline, progress
-        time.sleep(0.3)
-    return progress
 
 
 @pytest.mark.django_db(transaction=True)
@@ -45,7 +34,7 @@ def test_a_zip_upload_is_imported_with_a_report_and_progress(uploads, celery_wor
                           {"archive": SimpleUploadedFile("shop.zip", zipped(folder), "application/zip")})
     assert response.status_code == 302
     run = ImportRun.objects.get()
-    progress = _wait_done(staff, run)
+    progress = wait_for_import(staff, run)
     assert progress["state"] == "done", progress
     assert (progress["total"], progress["indexed"], progress["failed"], progress["rejected_rows"]) == (10, 10, 0, 1)
     page = staff.get(f"/admin/catalog/importrun/{run.pk}/change/").content.decode()
@@ -55,7 +44,7 @@ def test_a_zip_upload_is_imported_with_a_report_and_progress(uploads, celery_wor
     staff.post("/admin/catalog/importrun/add/",
                {"archive": SimpleUploadedFile("shop.zip", zipped(folder), "application/zip")})
     again = ImportRun.objects.order_by("-pk").first()
-    _wait_done(staff, again)
+    wait_for_import(staff, again)
     again.refresh_from_db()
     assert (again.created, again.updated, again.unchanged) == (0, 0, 10)
 
@@ -76,7 +65,7 @@ def test_a_csv_with_a_zip_of_images(uploads, celery_worker, staff, tmp_path) -> 
     })
     assert response.status_code == 302
     run = ImportRun.objects.get()
-    assert _wait_done(staff, run)["indexed"] == 6
+    assert wait_for_import(staff, run)["indexed"] == 6
     run.refresh_from_db()
     assert [p["id"] for p in run.image_problems] == [rows[5]["id"]]
     assert Product.objects.exclude(image="").count() == 5
@@ -109,8 +98,6 @@ def test_a_hostile_catalog_imports_its_good_rows_and_reports_every_bad_one(uploa
     odd digits, huge ids, NULs, control characters, tag separators, a strip of a photo."""
     from PIL import Image
 
-    from tests.test_importer import HOSTILE, REASONS
-
     Product.objects.all().delete()
     ensure_index()
     rows = demo_rows(6)
@@ -122,7 +109,7 @@ def test_a_hostile_catalog_imports_its_good_rows_and_reports_every_bad_one(uploa
     staff.post("/admin/catalog/importrun/add/",
                {"archive": SimpleUploadedFile("shop.zip", zipped(folder), "application/zip")})
     run = ImportRun.objects.get()
-    progress = _wait_done(staff, run)
+    progress = wait_for_import(staff, run)
     assert progress["state"] == "done", progress
     assert (progress["total"], progress["indexed"], progress["rejected_rows"]) == (6, 6, len(HOSTILE))
     run.refresh_from_db()
@@ -148,7 +135,7 @@ def test_an_unexpected_failure_ends_the_run_as_failed_never_stuck(uploads, celer
     staff.post("/admin/catalog/importrun/add/",
                {"archive": SimpleUploadedFile("shop.zip", bytes(damaged), "application/zip")})
     run = ImportRun.objects.get()
-    progress = _wait_done(staff, run)
+    progress = wait_for_import(staff, run)
     assert progress["state"] == "failed"
     assert "unexpected error" in progress["error"] and "CRC" in progress["error"]
     # Delivered again (as after a crash), a finished run is left as it is.
