@@ -45,6 +45,20 @@ def test_a_shade_is_read_as_the_catalogs_nearest_colours() -> None:
     assert read("crimson heels") == ("maroon",) and "red" in crimson.farther["base_colour"]
 
 
+def test_what_the_shopper_has_is_not_what_they_look_for() -> None:
+    vocabulary = {**COLOURS, "gender": ["men", "women"],
+                  "article_type": ["Belts", "Dresses", "Socks", "Sports Shoes", "Trousers", "Watches"]}
+    assert "article_type" not in understand("something to hold up my trousers", vocabulary).values
+    assert understand("socks for my running shoes", {**vocabulary, "article_type": ["Socks", "Running Shoes"]}).values[
+        "article_type"] == "Socks"
+    matched = understand("shoes to match my red dress", vocabulary).values
+    assert "base_colour" not in matched and matched.get("article_type") != "Dresses"
+    # The phrase had ends at a relative word: what follows is what they look for.
+    assert understand("a gift for my girlfriend who loves watches", vocabulary).values == {"article_type": "Watches"}
+    assert understand("red trousers for men", vocabulary).values == {
+        "gender": "men", "article_type": "Trousers", "base_colour": "red"}
+
+
 def test_values_joined_by_and_or_or_are_read_as_either() -> None:
     vocabulary = {**COLOURS, "article_type": ["Dresses", "Eyeliner", "Kajal and Eyeliner", "Mascara", "Shirts"]}
 

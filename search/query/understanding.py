@@ -29,6 +29,11 @@ GENDER_SYNONYMS = {
     "girls": ("girls", "girl"),
     "unisex": ("unisex",),
 }
+#: Words after which a query speaks of what the shopper has (:func:`_owned`). Not "her": "for her" is a gender.
+POSSESSIVES = frozenset(("my", "your", "our", "their", "his"))
+#: Words that start a clause about what the shopper has, and the longest phrase read as had.
+RELATIVES = frozenset(("who", "whose", "which", "where", "when"))
+OWNED_WORDS = 3
 #: Words that join two values of one attribute into either ("mascara and eyeliner", "black or white").
 EITHER = frozenset(("and", "or"))
 #: The shortest value read from a query: "W" or "ID" may be brands, but not what a shopper typing
@@ -72,6 +77,9 @@ def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = ()
     the attribute starts so; alone, only where it is no word in itself (not ``whole``: "night" is
     no start of "Nightdress")."""
     words_said = tokens(query)
+    # What the shopper has ("my trousers") is no product they look for: its words read nothing.
+    owned = _owned(words_said)
+    words_read = ["" if i in owned else word for i, word in enumerate(words_said)]
     values: dict[str, str] = {}
     words: dict[str, str] = {}
     taken: dict[int, str] = {}  # query word position -> the attribute that read it
@@ -87,7 +95,7 @@ def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = ()
     # "red" is a colour). An attribute and the one it narrows may share words.
     partial = partial.lower() if words_said and words_said[-1] == stem(partial.lower()) else ""
     readings = [(attribute, match) for attribute in UNDERSTOOD if attribute.parameter != "gender"
-                if (match := _longest_match(words_said, vocabulary.get(attribute.parameter, []), groups,
+                if (match := _longest_match(words_read, vocabulary.get(attribute.parameter, []), groups,
                                             partial, whole))]
     related = {frozenset((a.parameter, a.narrows)) for a in UNDERSTOOD if a.narrows}
     completed: dict[str, str] = {}
@@ -108,7 +116,7 @@ def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = ()
             mine = {i for i, said in taken.items() if said == attribute.parameter}
             free = {i for i in range(len(words_said))
                     if i not in taken or frozenset((taken[i], attribute.parameter)) in related}
-            more = _joined(words_said, mine, free, spellings)
+            more = _joined(words_read, mine, free, spellings)
             if more:
                 candidates = vocabulary[attribute.parameter]
                 also[attribute.parameter] = tuple(dict.fromkeys(candidates[order] for order, _, _ in more
@@ -119,7 +127,7 @@ def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = ()
     # A shade no value of the catalog names ("scarlet") is the catalog's nearest colour.
     for attribute in UNDERSTOOD:
         if attribute.shades and attribute.parameter not in values:
-            free = set(range(len(words_said))) - set(taken)
+            free = set(range(len(words_said))) - set(taken) - owned
             shade = read_shade(words_said, free, tuple(vocabulary.get(attribute.parameter, [])))
             if shade:
                 (value, *others), positions = shade.near, range(shade.start, shade.start + shade.size)
@@ -162,6 +170,21 @@ def _longest_match(words: list[str], candidates: list[str], groups: Groups, part
                 order, last = min(starting)
                 return candidates[order], len(words) - size, size, last
     return None
+
+
+def _owned(words: list[str]) -> set[int]:
+    """The places of the words that follow a possessive ("my", "your"...): what the shopper has,
+    not what they look for ("hold up my trousers", "keep my neck warm", "shoes to match my red
+    dress"). The phrase ends at a function word or a relative one ("my girlfriend who loves
+    jewellery"), and has ``OWNED_WORDS`` at most."""
+    owned: set[int] = set()
+    for place, word in enumerate(words):
+        if word in POSSESSIVES:
+            for after in range(place + 1, min(place + 1 + OWNED_WORDS, len(words))):
+                if words[after] in STOPWORDS or words[after] in POSSESSIVES or words[after] in RELATIVES:
+                    break
+                owned.add(after)
+    return owned
 
 
 def _joined(words: list[str], mine: set[int], free: set[int], spellings: _Spellings) -> list[tuple[int, int, int]]:
