@@ -93,6 +93,10 @@ def test_a_need_an_occasion_or_a_category_word_reaches_what_serves_it(indexed) -
     # finds the colours farther from it too (no Maroon kurta here, a Red one), not every kurta.
     both = search_products("sunglasses and watches", Filters(), k=30)
     assert {r["article_type"] for r in both.results} == {"Sunglasses", "Watches"}
+    # Those of the nearest colours come first: the one red tshirt, then the farther shades'.
+    scarlet = search_products("scarlet tshirt", Filters())
+    assert scarlet.results[0]["base_colour"] == "Red" and "farther" not in scarlet.results[0]["explanation"]
+    assert len(scarlet.results) > 1 and all(r["explanation"]["farther"] for r in scarlet.results[1:])
     crimson = search_products("crimson kurta", Filters())
     assert not crimson.relaxed and "Red" in {r["base_colour"] for r in crimson.results}
     assert all(r["article_type"] == "Kurtas" and r["base_colour"] not in {"Black", "White", "Navy Blue"}

@@ -152,7 +152,7 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
 
         ranked = ranking(understood)
         if len(ranked.ranking) < k and any(attribute in reading.farther for attribute in understood):
-            ranked = ranking(understood, farther=True)  # "crimson heels": one Maroon pair, so Red's too
+            ranked = _after(ranked.ranking, ranking(understood, farther=True))  # "crimson heels": Maroon's, then Red's
         relaxed = bool(understood) and not ranked.ranking
         for dropped in _relaxations(understood, reading.meant) if relaxed else ():
             understood = {a: v for a, v in understood.items() if a not in dropped}
@@ -285,6 +285,19 @@ def _with_needs(reading: Understanding, read: str, known: dict[str, list[str]]) 
             attribute, (value, *others) = meant
             values[attribute], also[attribute] = value, tuple(others)
     return dataclasses.replace(reading, values=values, words=words, also=also, farther=farther)
+
+
+def _after(first: list[tuple[str, dict[str, Any]]], wider: _Ranked) -> _Ranked:
+    """``wider``'s matches with those of ``first`` (the nearest values', fewer than a page) ranked
+    before every other: the others keep their order, with scores below the lowest of ``first``
+    (``farther`` in their explanation)."""
+    near = {product_id for product_id, _ in first}
+    rest = [(product_id, why) for product_id, why in wider.ranking if product_id not in near]
+    if not first or not rest:
+        return wider
+    scale = min(why["score"] for _, why in first) / max(why["score"] for _, why in rest) * 0.999
+    farther = [(product_id, {**why, "score": why["score"] * scale, "farther": True}) for product_id, why in rest]
+    return dataclasses.replace(wider, ranking=[*first, *farther])
 
 
 def _relaxations(understood: dict[str, str], meant: frozenset[str]) -> list[set[str]]:

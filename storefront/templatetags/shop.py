@@ -139,6 +139,8 @@ def why_this(product: dict[str, Any]) -> str:
     if why.get("keyword_rank"):
         parts.append(f"#{why['keyword_rank']} best match for its words")
     said = (" and ".join(parts) + ": the two rankings are combined.") if parts else ""
+    if why.get("farther"):
+        said += " Its colour is farther from the shade you asked for: it comes after those nearest."
     moved = "; ".join(why.get("rules", ()))
     return f"{said} The shop moved it: {moved}.".strip() if moved else said
 
