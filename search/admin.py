@@ -26,8 +26,8 @@ from search.indexing import queue_embedding
 from search.kinds import BY_NAME, KINDS
 from search.mapping import map_points
 from search.models import CatalogMap, Gloss, IndexEntry, Rule, SynonymGroup
-from search.query.box import search_products
 from search.query.rules import preview
+from search.query.search_box import search_products
 from search.query.suggest import MAX_QUERY_LENGTH, remove_suggestion
 from search.selectors import embedding_backlog
 from search.store import get_store

@@ -25,9 +25,9 @@ from search.filters import Filters, name_words
 from search.kinds import BY_NAME, KINDS, By
 from search.looks import catalog_labels, fit
 from search.mapping import indexed_vectors
-from search.query.box import Mode, read_query, search_products
 from search.query.looks import CANDIDATES as LOOKS_CANDIDATES
 from search.query.recommend import recommended
+from search.query.search_box import Mode, read_query, search_products
 from search.query.similar import similar_products, similar_to_image
 from search.selectors import searchable_products
 from search.store.connection import SearchUnavailable, get_client, get_reader, search_errors

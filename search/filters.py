@@ -2,7 +2,7 @@
 
 It holds only the choices. Reading them from request parameters is the storefront's
 (:mod:`storefront.filtering`); turning them into the index's query language is the index
-store's (:mod:`search.store.compiler`); the database's, :mod:`search.query.listing`.
+store's (:mod:`search.store.compiler`); the database's, :mod:`search.query.catalog_grid`.
 """
 
 from __future__ import annotations

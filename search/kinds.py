@@ -13,15 +13,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 from django.utils.module_loading import import_string
 
 from catalog.models import SEARCH_TEXT_FIELDS
 from search.embedding.image import image_embedder, image_model
-from search.embedding.runtime import ModelInfo
+from search.embedding.runtime import Embedder, ModelInfo
 from search.embedding.text import text_embedder, text_model
 
 
@@ -39,8 +39,8 @@ class VectorKind:
     queue_suffix: str
     #: The model's name and dimension, known without loading it.
     model: Callable[[], ModelInfo]
-    #: The loaded model (once per process): ``embed(inputs) -> vectors``.
-    embedder: Callable[[], Any]
+    #: The loaded model (once per process).
+    embedder: Callable[[], Embedder]
     #: Dotted paths to ``(product_ids) -> None``, which embeds a batch and writes it to the
     #: index, and to ``(product_ids, reason) -> None``, which records that it could not.
     writer: str
@@ -76,8 +76,18 @@ BY_NAME = {kind.name: kind for kind in KINDS}
 PRIMARY = next(kind for kind in KINDS if kind.primary)
 
 
-#: What "similar" compares: ``?by=`` one kind of vector, or ``both``, the first two blended.
-By = enum.StrEnum("By", {**{kind.name.upper(): kind.name for kind in KINDS}, "BOTH": "both"})
+class By(enum.StrEnum):
+    """What "similar" compares: ``?by=`` one kind of vector (a member for each of :data:`KINDS`,
+    checked below), or ``both``, the first two blended."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    BOTH = "both"
+
+
+if set(By) != {kind.name for kind in KINDS} | {By.BOTH}:
+    raise ImproperlyConfigured(f"search.kinds.By needs a member for each vector kind and no other: {sorted(By)} "
+                               f"for {[kind.name for kind in KINDS]}")
 
 
 def compared(by: By) -> tuple[VectorKind, ...]:

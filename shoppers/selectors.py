@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from catalog.models import Product
 from search.filters import Filters
-from search.query import listing
+from search.query import catalog_grid
 from search.query.ordering import Sort
 from search.query.recommend import recommended
 from search.store import get_store
@@ -96,7 +96,7 @@ def popular(filters: Filters, k: int, exclude: Collection[str] = ()) -> list[dic
         fans[pid] += 2 * n
     for pid, n in View.objects.values_list("product").annotate(n=Count("id")):
         fans[pid] += n
-    passing = listing.products(filters, Sort.NEWEST).exclude(id__in=list(exclude))
+    passing = catalog_grid.products(filters, Sort.NEWEST).exclude(id__in=list(exclude))
     liked = [pid for pid, _ in fans.most_common()]
     allowed = set(passing.filter(id__in=liked).values_list("id", flat=True))
     chosen = [pid for pid in liked if pid in allowed][:k]

@@ -37,10 +37,10 @@ from search import selectors as search_selectors
 from search.filters import Filters
 from search.kinds import By
 from search.models import Rule
-from search.query import listing
-from search.query.box import MAX_RESULTS
+from search.query import catalog_grid
 from search.query.facets import facet_counts
 from search.query.ordering import Sort
+from search.query.search_box import MAX_RESULTS
 from search.query.similar import NotSearchable, similar_products, similar_to_image
 from search.query.suggest import MAX_QUERY_LENGTH, Suggestion, suggestions
 from shoppers.selectors import favourite_products, picks_for
@@ -137,7 +137,7 @@ class ProductListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Product]:
         params = SortParams(data=self.request.query_params)
         params.is_valid(raise_exception=True)
-        return listing.products(params.filters(), Sort(params.validated_data["sort"]))
+        return catalog_grid.products(params.filters(), Sort(params.validated_data["sort"]))
 
 
 class ProductView(APIView):

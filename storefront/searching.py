@@ -10,8 +10,8 @@ from django.http import HttpRequest
 from analytics.services import record_search, timed
 from finder.throttling import client_network
 from search.filters import Filters
-from search.query.box import SearchPage, search_products
 from search.query.looks import search_by_photos
+from search.query.search_box import SearchPage, search_products
 from search.query.suggest import remember_query
 
 #: What a search ranks by (``?by=``): the products' words and meaning, or what their photos show.

@@ -15,9 +15,9 @@ from catalog.attributes import BY_PARAMETER, RANGES
 from search import selectors as search_selectors
 from search.filters import Filters
 from search.query.answers import remembered
-from search.query.box import SearchPage
 from search.query.facets import facet_counts
 from search.query.matches import Matches
+from search.query.search_box import SearchPage
 from search.store.connection import SearchUnavailable
 from search.store.versions import live_index
 

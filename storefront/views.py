@@ -30,9 +30,9 @@ from finder.throttling import limit
 from search import selectors as search_selectors
 from search.filters import Filters
 from search.kinds import KINDS, By
-from search.query import listing
-from search.query.box import MAX_RESULTS
+from search.query import catalog_grid
 from search.query.ordering import Sort, parse_sort
+from search.query.search_box import MAX_RESULTS
 from search.query.similar import NotSearchable, similar_products, similar_to_image
 from search.store import get_store
 from shoppers.selectors import favourite_products, picks_for
@@ -66,7 +66,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
     problem, filters, sort = Problem(), Filters(), parse_sort(request.GET.get("sort"))
     with problem.caught():
         filters = filters_from_query(request.GET)
-    page = Paginator(listing.products(filters, sort), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(catalog_grid.products(filters, sort), PAGE_SIZE).get_page(request.GET.get("page"))
     keep = urlencode([*filters.pairs(), *_sort_pair(sort)])
     return render(request, "storefront/product_list.html", {
         "page": page, "filters": filters, "sidebar": sidebar(filters), "sort": sort, "sorts": list(Sort),

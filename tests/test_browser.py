@@ -19,7 +19,7 @@ from catalog.models import Product
 from catalog.services import import_catalog
 from search.filters import Filters
 from search.lifecycle import ensure_index
-from search.query.box import search_products
+from search.query.search_box import search_products
 from tests.support import DEMO, demo_rows, indexed_products, wait_until_settled
 
 #: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.

@@ -42,7 +42,7 @@ def test_every_file_the_docs_name_exists() -> None:
             if path.startswith(NOT_OURS) or "..." in path:
                 continue
             if re.fullmatch(r"[\w.-]+(/[\w.-]+)+/?", path) and not re.fullmatch(r"\d+/[a-z]", path):
-                # A path from the top (`search/query/box.py`), or the end of one (`query/box.py`).
+                # A path from the top (`search/query/search_box.py`), or the end of one (`query/search_box.py`).
                 if not (ROOT / path).exists() and not any(name.endswith(f"/{path}") for name in tracked):
                     missing.append((page.name, quoted))
             elif re.fullmatch(r"[\w-]+\.(py|md|yml|yaml|json|txt|toml|in|tsv|html)", path) and path not in names:

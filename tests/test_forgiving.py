@@ -10,8 +10,8 @@ from django.test import Client
 from catalog.models import Product
 from search.filters import Filters
 from search.models import SynonymGroup
-from search.query.box import search_products
 from search.query.ordering import Sort
+from search.query.search_box import search_products
 
 
 @pytest.mark.django_db

@@ -20,8 +20,8 @@ from analytics.selectors import Period, rule_hits
 from analytics.services import roll_up
 from catalog.models import Product
 from search.filters import Filters
-from search.query.box import search_products
 from search.query.highlights import Marks
+from search.query.search_box import search_products
 from search.query.understanding import understand
 from search.store import get_store
 from tests.support import card_ids

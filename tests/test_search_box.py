@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from catalog.models import Product
 from search.filters import Filters
-from search.query.box import search_products
+from search.query.search_box import search_products
 from search.query.understanding import understand
 from tests.strategies import HOSTILE
 from tests.support import card_ids

@@ -18,7 +18,7 @@ from search.kinds import By
 from search.lifecycle import ensure_index
 from search.mapping import fingerprint
 from search.models import Gloss
-from search.query.box import search_products
+from search.query.search_box import search_products
 from search.query.similar import similar_products
 from search.query.understanding import understand
 from tests.support import demo_rows, wait_until_settled

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 from django.conf import settings
@@ -45,6 +45,20 @@ class ModelInfo:
 
     name: str
     dim: int
+
+
+class Embedder(Protocol):
+    """What every loaded model is (redisvl's ``BaseVectorizer``, for this project): its name, the
+    dimension of its vectors, and a batch of inputs (texts, photos) in, one unit vector a row out:
+    :class:`.text.TextEmbedder` and :class:`.image.ImageEmbedder` are."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed(self, inputs: Sequence[Any], /) -> np.ndarray: ...
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:

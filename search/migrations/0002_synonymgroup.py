@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-from search.synonyms import SEED
+from search.synonym_seeds import SEED
 
 
 def seed(apps, schema_editor):

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-from search.glosses import SEED
+from search.gloss_seeds import SEED
 
 
 def seed(apps, schema_editor):

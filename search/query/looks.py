@@ -19,7 +19,7 @@ from finder.errors import BadRequest
 from search.filters import Filters, unprintable
 from search.kinds import BY_NAME
 from search.looks import current_classifiers
-from search.query.box import BadQuery, SearchPage, read_query
+from search.query.search_box import BadQuery, SearchPage, read_query
 from search.store import get_store
 from search.store.connection import SearchUnavailable, get_reader, search_errors, text
 from search.store.versions import live_index, product_of

@@ -2,7 +2,7 @@
 facets, and orders it by any sort down to its last product.
 
 A search's matches are the products whose words match its keywords (within the filters its words
-were read as), the nearest products by meaning (the vector search's :data:`~search.query.box.CANDIDATES`),
+were read as), the nearest products by meaning (the vector search's :data:`~search.query.search_box.CANDIDATES`),
 and the products a rule pinned; all within the shopper's own filters, less those a rule hid. The
 ranking pages through exactly these, so a page's ``count`` is where paging ends.
 """

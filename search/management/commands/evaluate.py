@@ -18,7 +18,7 @@ from search.evaluation import (
     similarity_precision,
 )
 from search.kinds import By
-from search.query.box import Mode
+from search.query.search_box import Mode
 from search.store.connection import SearchUnavailable
 
 DEFAULT_QUERIES = Path(settings.BASE_DIR) / "data" / "shopper-queries.json"
