@@ -18,7 +18,6 @@ from django.utils.html import format_html
 from catalog import selectors, services
 from catalog.forms import CatalogUploadForm, ProductAdminForm
 from catalog.models import ImportRun, Product
-from catalog.tasks import import_upload
 from finder.middleware import limit_bodies
 
 
@@ -104,7 +103,7 @@ class ImportRunAdmin(admin.ModelAdmin):
             form = CatalogUploadForm(request.POST, request.FILES)
             if form.is_valid():
                 run = services.store_upload(form.files_by_role(), request.user, sync=form.cleaned_data["sync"])
-                transaction.on_commit(lambda: import_upload.delay(run.pk))
+                services.queue_import(run)
                 return HttpResponseRedirect(reverse("admin:catalog_importrun_change", args=[run.pk]))
         return TemplateResponse(request, "admin/catalog/upload.html", {
             **self.admin_site.each_context(request), "title": "Upload a catalog", "form": form,

@@ -43,6 +43,7 @@ FETCH_BATCH = 20
 #: The task that fetches products' photos from their image links: named, not imported (the
 #: tasks import this module).
 FETCH_TASK = "catalog.tasks.fetch_images"
+IMPORT_TASK = "catalog.tasks.import_upload"
 
 
 @dataclass
@@ -334,7 +335,7 @@ def delete_products(products: QuerySet[Product]) -> int:
 
 def store_upload(files: dict[str, UploadedFile], user: AbstractBaseUser | None, sync: bool = False) -> ImportRun:
     """Keep an admin upload on disk; the run that reports on it, for the caller to queue its import
-    (:func:`catalog.tasks.import_upload`).
+    (:func:`queue_import`).
 
     ``files`` holds ``archive`` (a .zip in the public set's layout), or ``feed`` (a Merchant
     Center feed), or ``styles`` (the CSV) with, optionally, ``images`` (a .zip of the images).
@@ -353,6 +354,12 @@ def store_upload(files: dict[str, UploadedFile], user: AbstractBaseUser | None, 
     run.folder = str(folder / single if single else folder)
     run.save(update_fields=["folder"])
     return run
+
+
+def queue_import(run: ImportRun) -> None:
+    """Queue the import of a stored upload (:func:`run_import`, in a worker) once the transaction
+    that stored it commits."""
+    transaction.on_commit(lambda: app.send_task(IMPORT_TASK, (run.pk,)))
 
 
 def run_import(run_id: int) -> None:

@@ -36,6 +36,7 @@ from search.store.versions import live_index
 
 #: How long the last recall check's result is kept to be shown.
 RECALL_KEPT_SECONDS = 86_400
+CHECK_RECALL_TASK = "search.tasks.check_recall"
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def start_recall_check(samples: int) -> None:
     """Queue a recall check for a worker: it costs a brute-force pass over every vector, which
     no web process should spend its time on."""
     cache.set(_recall_key(), {"state": "running", "at": timezone.now()}, RECALL_KEPT_SECONDS)
-    app.send_task("search.tasks.check_recall", (samples,))
+    app.send_task(CHECK_RECALL_TASK, (samples,))
 
 
 def run_recall_check(samples: int) -> None:

@@ -150,3 +150,15 @@ def test_with_the_image_worker_gone_text_keeps_up_and_photos_are_shown_delayed(s
             if worker is not None:
                 stop(worker, 60, group=True)
     assert Path(tmp_path / "text-worker.log").is_file()
+
+
+def test_every_task_queued_by_name_is_a_task() -> None:
+    """Services queue tasks by name (``app.send_task(X_TASK, ...)``: tasks import services, never
+    the reverse), each name a constant beside its sender: each names a task the workers run."""
+    from catalog import services
+    from search import evaluation, indexing, lifecycle
+
+    app.loader.import_default_modules()
+    names = {value for module in (services, evaluation, indexing, lifecycle)
+             for name, value in vars(module).items() if name.endswith("_TASK")}
+    assert len(names) == 6 and names <= set(app.tasks)
