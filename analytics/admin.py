@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 
 from analytics import selectors
 from analytics.charts import bar_chart
@@ -82,8 +82,3 @@ def neutralised(value: Any) -> Any:
     """A text cell that a spreadsheet would run as a formula, made plain text (a leading ')."""
     return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
-
-urlpatterns = [
-    path("analytics/", admin.site.admin_view(dashboard), name="analytics"),
-    path("analytics/export.csv", admin.site.admin_view(export), name="analytics-export"),
-]

@@ -27,8 +27,8 @@ login = limit("login", key="ip")(limit("login_username", key="post:username")(au
 urlpatterns = [
     path("healthz", health, name="health"),
     path("metrics", metrics, name="metrics"),
-    path("admin/", include("search.admin")),
-    path("admin/", include("analytics.admin")),
+    path("admin/", include("search.admin_urls")),
+    path("admin/", include("analytics.admin_urls")),
     path("admin/login/", limit("login", key="ip", group="admin-login")(admin.site.login)),
     path("admin/", admin.site.urls),
     path("accounts/signup/", limit("signup", key="ip")(SignUpView.as_view()), name="signup"),

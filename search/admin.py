@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 
 from catalog.attributes import TAGS
 from finder.errors import FinderError
@@ -188,9 +188,3 @@ def catalog_map_data(request: HttpRequest, kind: str) -> JsonResponse:
         raise Http404("No map yet: it is drawn once the catalog's embedding has settled.")
     return JsonResponse(points)
 
-
-urlpatterns = [
-    path("search-index/", admin.site.admin_view(search_index_view), name="search-index"),
-    path("catalog-map/", admin.site.admin_view(catalog_map_view), name="catalog-map"),
-    path("catalog-map/<str:kind>.json", admin.site.admin_view(catalog_map_data), name="catalog-map-data"),
-]
