@@ -117,7 +117,8 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     A gender, colour, product type or brand the query names (in the catalog's words or a
     synonym) becomes a filter too, unless the shopper set that filter, or ``decided`` it (unticked
     the value the query was read as: the query is then not read for that attribute); if nothing passes them
-    all, they are dropped again, the narrowest first (``relaxed``).
+    all, they are dropped again, the narrowest first (``relaxed``). A shade whose nearest colours
+    leave a page short also reads the colours farther from it, their products after the nearest's.
 
     The shop's rules for the query apply (:mod:`search.query.rules`; ``steering`` in their
     place, for the admin's preview): pinned products first
@@ -293,9 +294,9 @@ def _after(first: list[tuple[str, dict[str, Any]]], wider: _Ranked) -> _Ranked:
     (``farther`` in their explanation)."""
     near = {product_id for product_id, _ in first}
     rest = [(product_id, why) for product_id, why in wider.ranking if product_id not in near]
-    if not first or not rest:
+    if not rest:
         return wider
-    scale = min(why["score"] for _, why in first) / max(why["score"] for _, why in rest) * 0.999
+    scale = min(why["score"] for _, why in first) / max(why["score"] for _, why in rest) * 0.999 if first else 1.0
     farther = [(product_id, {**why, "score": why["score"] * scale, "farther": True}) for product_id, why in rest]
     return dataclasses.replace(wider, ranking=[*first, *farther])
 
