@@ -223,3 +223,31 @@ def same_kind(classifiers: Classifiers, vectors: np.ndarray, vector: np.ndarray)
     if classifier is None:
         return None
     return classifier.probabilities(vectors) @ classifier.probabilities(vector[None, :])[0]
+
+
+#: A value the photo classifiers give this probability or more is suggested for an attribute the
+#: shop's catalog leaves empty.
+SUGGEST_FROM = 0.8
+
+
+def suggestions(product: Product) -> dict[str, tuple[str, float]]:
+    """For each seen attribute ``product`` leaves empty (a feed without colours), the value its
+    photo most likely shows, and how likely (``SUGGEST_FROM`` or more), by the attribute's field:
+    shown as suggested, never written to the product. Empty before the first fit, and for a product
+    without a photo in the index."""
+    empty = [attribute for attribute in SEEN if not getattr(product, attribute.field)]
+    classifiers = current_classifiers() if empty else None
+    if classifiers is None:
+        return {}
+    ids, vectors = indexed_vectors(BY_NAME["image"], [product.id])
+    if not ids or not classifiers.reads(vectors.shape[1]):
+        return {}
+    found = {}
+    for attribute in empty:
+        classifier = classifiers.by_attribute.get(attribute.parameter)
+        if classifier is not None:
+            chances = classifier.probabilities(vectors)[0]
+            best = int(np.argmax(chances))
+            if chances[best] >= SUGGEST_FROM:
+                found[attribute.field] = (classifier.values[best], float(chances[best]))
+    return found

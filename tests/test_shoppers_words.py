@@ -154,6 +154,23 @@ def test_words_find_products_by_their_photos(indexed, monkeypatch, settings) -> 
     page = client.get("/search/", {"q": "sunglasses", "by": "image"})
     assert page.status_code == 200 and b"Photos that show" in page.content
     assert b'<option value="image" selected>' in page.content
+    # A colour the catalog leaves empty is suggested from the photo, never written to the product.
+    # (Sixty photos teach colours less surely than a shop's catalog: a lower bar for this slice.)
+    monkeypatch.setattr(looks, "SUGGEST_FROM", 0.6)
+    products = list(Product.objects.exclude(image="").exclude(base_colour=""))
+    suggested = {}
+    for product in products:
+        colour, product.base_colour = product.base_colour, ""
+        if found := looks.suggestions(product):
+            suggested[product.id] = (found["base_colour"], colour.lower())
+    assert len(suggested) >= 10  # colours with photos enough to learn from, and a sure enough guess
+    assert sum(guess == truth for (guess, _), truth in suggested.values()) >= 0.9 * len(suggested)
+    shown = next(pid for pid, ((guess, _), truth) in suggested.items() if guess == truth)
+    Product.objects.filter(id=shown).update(base_colour="")
+    detail = client.get(f"/products/{shown}/").content.decode()
+    assert f"{suggested[shown][1].title()} <small" in detail and "suggested" in detail
+    assert Product.objects.get(id=shown).base_colour == ""
+    assert looks.suggestions(Product.objects.exclude(base_colour="").first()) == {}  # nothing is empty
 
 
 @pytest.mark.django_db(transaction=True)
