@@ -5,6 +5,7 @@ base class of the tasks whose messages must not come back forever."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import logging.config
 import os
@@ -74,8 +75,10 @@ def _retried(sender: Task, **kwargs: Any) -> None:
     metrics.TASKS.labels(sender.name, "retried").inc()
 
 
+@functools.cache
 def declare_task_metrics() -> None:
-    """Declare every task's counts at zero, so that a scrape shows them before any ran."""
+    """Declare every task's counts at zero, once per process, so that a scrape shows them before
+    any ran."""
     app.loader.import_default_modules()
     metrics.declare(metrics.TASKS, [name for name in app.tasks if not name.startswith("celery.")],
                     metrics.TASK_STATES)

@@ -1,7 +1,6 @@
 """Pages of the project itself: sign-up (Django's auth app ships none), the account page (with
 clearing its history and deleting it), the health check, the metrics, and the benchmark's floor."""
 
-import functools
 import hmac
 from typing import Any
 
@@ -115,15 +114,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if not token or not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
                                             f"Bearer {token}".encode()):
         raise Http404
-    _declared()
+    declare_task_metrics()
     body, content_type = finder_metrics.exposition()
     return HttpResponse(body, content_type=content_type)
-
-
-@functools.cache
-def _declared() -> None:
-    """Every task's counts, declared at zero once per process: scraped before any task ran."""
-    declare_task_metrics()
 
 
 def floor(request: HttpRequest) -> HttpResponse:

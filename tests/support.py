@@ -191,3 +191,9 @@ HOSTILE = {
 REASONS = {"²": "must be 1 to 64", "૧૨": "must be 1 to 64", "1" * 64: "must be 1 to 64", "a/b": "must be 1 to 64",
            ".hidden": "must be 1 to 64", "8100001": "control character", "8100002": "separates tags",
            "8100003": "must be a number", "8100004": "control character", "8100005": "from 1900 to 2100"}
+
+
+def prometheus_samples(text: str) -> dict[str, float]:
+    """A scrape in Prometheus's text format as {sample with its labels: value}."""
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}

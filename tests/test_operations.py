@@ -24,7 +24,7 @@ from finder import metrics
 from finder.celery import app
 from finder.logs import RequestIdFilter
 from search.lifecycle import ensure_index
-from tests.support import demo_rows, wait_for_import, write_catalog, zipped
+from tests.support import demo_rows, prometheus_samples, wait_for_import, write_catalog, zipped
 
 TOKEN = "scraper-token-of-forty-characters-000000"
 
@@ -33,12 +33,7 @@ def _scrape(client: Client) -> dict[str, float]:
     """/metrics read as {sample with its labels: value}."""
     answer = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert answer.status_code == 200 and answer["Content-Type"].startswith("text/plain")
-    samples = {}
-    for line in answer.content.decode().splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            samples[name] = float(value)
-    return samples
+    return prometheus_samples(answer.content.decode())
 
 
 def _sample(samples: dict[str, float], name: str, **labels: str) -> float:

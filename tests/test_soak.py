@@ -20,7 +20,7 @@ from django.conf import settings
 
 from bench.load import run_load
 from bench.site import SHOPPER, RunningSite
-from tests.support import demo_rows, write_catalog
+from tests.support import demo_rows, prometheus_samples, write_catalog
 
 #: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
 pytestmark = [pytest.mark.slow, pytest.mark.own_database]
@@ -45,12 +45,6 @@ def _mixed(ids: list[int], queries: list[str]):
             f"/api/v1/products?page={rng.randint(1, 5)}", "/api/v1/status",
         ])
     return pick
-
-
-def _samples(text: str) -> dict[str, float]:
-    """Prometheus's text format as {sample with its labels: value}."""
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines() if line and not line.startswith("#")}
 
 
 def test_mixed_load_serves_every_request_and_memory_stays_flat(tmp_path: Path) -> None:
@@ -85,7 +79,7 @@ def test_mixed_load_serves_every_request_and_memory_stays_flat(tmp_path: Path) -
         samples.append(site.memory_mb())
         scrape = urllib.request.Request(f"{site.base_url}/metrics", headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(scrape, timeout=30) as answer:
-            scraped = _samples(answer.read().decode())
+            scraped = prometheus_samples(answer.read().decode())
         logged = (tmp_path / "site" / "runfinder.log").read_text(errors="replace").splitlines()
     print(f"soak: {result.summary()}; memory MB first {samples[0]}, last {samples[-1]}")
     assert result.failed == 0, result.errors[:10]

@@ -155,10 +155,7 @@ def _longest_match(words: list[str], candidates: list[str], groups: Groups, part
     for size in range(min(len(words), max(spellings.longest, 1)), 0, -1):
         found = []
         for start in range(len(words) - size + 1):
-            window = tuple(words[start:start + size])
-            for match in (spellings.exact.get(window), spellings.joined.get("".join(window))):
-                if match is not None and size <= max(3, match[1]):
-                    found.append((match[0], start))
+            found.extend((order, start) for order in spellings.orders(tuple(words[start:start + size])))
         if found:
             order, start = min(found)
             return candidates[order], start, size, ""
@@ -222,10 +219,8 @@ def _value_at(words: list[str], start: int, free: set[int], spellings: _Spelling
     for size in range(min(len(words) - start, spellings.longest), 0, -1):
         if not all(i in free for i in range(start, start + size)):
             continue
-        window = tuple(words[start:start + size])
-        match = spellings.exact.get(window) or spellings.joined.get("".join(window))
-        if match is not None and size <= max(3, match[1]):
-            return match[0], size
+        if orders := spellings.orders(tuple(words[start:start + size])):
+            return min(orders), size
     return None
 
 
@@ -239,6 +234,12 @@ class _Spellings:
     longest: int
     #: The values by their words but the last: (their last word as written, lower case; their place).
     heads: dict[tuple[str, ...], list[tuple[str, int]]]
+
+    def orders(self, window: tuple[str, ...]) -> list[int]:
+        """The places of the values ``window`` spells, by its words or by them run together,
+        where it has three words at most or no more than the value's own."""
+        return [match[0] for match in (self.exact.get(window), self.joined.get("".join(window)))
+                if match is not None and len(window) <= max(3, match[1])]
 
 
 @functools.lru_cache(maxsize=32)
