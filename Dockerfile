@@ -11,7 +11,7 @@ WORKDIR /app
 COPY requirements.txt requirements-export.txt ./
 RUN pip install --no-cache-dir --require-hashes -r requirements-export.txt
 COPY . .
-RUN DEBUG=0 SECRET_KEY=build-only python manage.py export_models
+RUN SECRET_KEY=build-only python manage.py export_models
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
@@ -21,7 +21,7 @@ RUN pip install --no-cache-dir --require-hashes -r requirements.txt
 COPY . .
 ENV FINDER_VAR_DIR=/var/finder FINDER_MODEL_CACHE=/opt/finder/models
 COPY --from=builder /models /opt/finder/models
-RUN DEBUG=0 SECRET_KEY=build-only python manage.py collectstatic --noinput --verbosity 0 \
+RUN SECRET_KEY=build-only python manage.py collectstatic --noinput --verbosity 0 \
     && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin finder \
     && mkdir -p /var/finder/media /var/finder/uploads /var/finder/metrics \
     && chown -R finder:finder /var/finder

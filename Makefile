@@ -4,9 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
-# The settings fail closed (DEBUG off, a secret required, HTTPS only); on a developer's machine
-# the finder runs in development mode unless told otherwise.
-export DEBUG ?= 1
+# The settings fail closed (finder/settings/production.py: DEBUG off, a secret required, HTTPS
+# only); on a developer's machine the finder runs on the local settings unless told otherwise,
+# and the tests on their own (finder/settings/test.py).
+export DJANGO_SETTINGS_MODULE ?= finder.settings.local
+PYTEST := DJANGO_SETTINGS_MODULE=finder.settings.test $(PY) -m pytest
 
 .PHONY: install static run test test-fast test-sqlite test-postgres lint browser bench soak
 
@@ -37,16 +39,16 @@ lint: install
 
 test: static browser lint test-sqlite test-postgres
 
-# The fast tier, on SQLite: everything but the tests marked slow (processes, browsers, minutes); about a minute.
+# The fast tier, on SQLite: everything but the tests marked slow (processes, browsers, minutes); about two minutes.
 test-fast: install
-	$(PY) -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 test-sqlite: install
-	$(PY) -m pytest
+	$(PYTEST)
 
 # Tests that run a whole finder on a database of their own (marked own_database) ran in the SQLite run.
 test-postgres: install
-	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest -m "not own_database"
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PYTEST) -m "not own_database"
 
 # The benchmark suite: writes bench/results.json and bench/results.md (about 20 minutes).
 bench: static
@@ -55,4 +57,4 @@ bench: static
 
 # The soak test in full: 5 minutes of mixed browsing and search at 32 concurrent clients.
 soak: static
-	FINDER_SOAK_SECONDS=300 $(PY) -m pytest tests/test_soak.py -s
+	FINDER_SOAK_SECONDS=300 $(PYTEST) tests/test_soak.py -s

@@ -33,7 +33,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from analytics.models import Click, Cursor, RuleHit, Search, Visit
-from finder.throttling import client_network
+from core.throttling import client_network
 from search.filters import Filters, normal_form
 from search.query.search_box import SearchPage
 from search.store.connection import SearchUnavailable, get_client, search_errors

@@ -37,7 +37,7 @@ from typing import Any
 
 import django
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finder.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finder.settings.local")
 django.setup()
 
 import numpy as np  # noqa: E402
@@ -48,7 +48,7 @@ from PIL import Image  # noqa: E402
 
 from bench import embedding, knn, site, writes, wrk  # noqa: E402
 from bench.report import markdown  # noqa: E402
-from finder.redis_server import EmbeddedRedis  # noqa: E402
+from devserver.redis_server import EmbeddedRedis  # noqa: E402
 from search.embedding.image import image_embedder  # noqa: E402
 from search.embedding.text import text_embedder  # noqa: E402
 from search.store.schema import configured_vector_type  # noqa: E402

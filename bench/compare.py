@@ -31,7 +31,7 @@ from typing import Any
 
 import django
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finder.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "finder.settings.local")
 django.setup()
 
 from django.conf import settings  # noqa: E402

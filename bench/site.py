@@ -22,8 +22,8 @@ import redis
 from django.conf import settings
 
 from bench import load
-from finder.processes import stop
-from finder.redis_server import free_port, running_url
+from devserver.processes import stop
+from devserver.redis_server import free_port, running_url
 
 SHOPPER = ("bench-shopper", "a long bench password 1")
 #: The account whose token writes products, as a shop's feed robot would.
@@ -44,8 +44,10 @@ class RunningSite:
         self.catalog = catalog
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        inherited = {name: value for name, value in os.environ.items()
-                     if name not in ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL", "FINDER_QUEUE")}
+        # Each checkout's manage.py picks its production settings (DEBUG=0 does for a checkout
+        # from before the settings were split by use, as bench.compare may run).
+        inherited = {name: value for name, value in os.environ.items() if name not in (
+            "REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL", "FINDER_QUEUE", "DJANGO_SETTINGS_MODULE")}
         self.env = {**inherited, "FINDER_VAR_DIR": str(folder), "DEBUG": "0", "FINDER_HTTPS": "0",
                     "FINDER_THROTTLE": "0", "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
                     "ALLOWED_HOSTS": "127.0.0.1,localhost",

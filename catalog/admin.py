@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from catalog import selectors, services
 from catalog.forms import CatalogUploadForm, ProductAdminForm
 from catalog.models import ImportRun, Product
-from finder.middleware import limit_bodies
+from core.middleware import limit_bodies
 
 
 def thumbnail(url: str | None) -> str:

@@ -7,6 +7,6 @@ class CatalogConfig(AppConfig):
 
     def ready(self) -> None:
         from catalog.metrics import ImportsCollector
-        from finder.metrics import read_at_scrape
+        from core.metrics import read_at_scrape
 
         read_at_scrape(ImportsCollector())

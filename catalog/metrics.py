@@ -1,4 +1,4 @@
-"""What the catalog tells Prometheus at each scrape (:mod:`finder.metrics`): the imports under way."""
+"""What the catalog tells Prometheus at each scrape (:mod:`core.metrics`): the imports under way."""
 
 from __future__ import annotations
 

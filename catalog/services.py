@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
@@ -29,8 +30,7 @@ from catalog.importer import CatalogError, CatalogSource
 from catalog.models import FETCH_PENDING, ImportRun, Product
 from catalog.rows import Rejected, Row
 from catalog.signals import importing, products_changed, products_deleted, products_deleting
-from finder.celery import app
-from finder.errors import Unavailable
+from core.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def queue_fetches(product_ids: list[str]) -> None:
         return
     try:
         for start in range(0, len(product_ids), FETCH_BATCH):
-            app.send_task(FETCH_TASK, (product_ids[start:start + FETCH_BATCH],))
+            current_app.send_task(FETCH_TASK, (product_ids[start:start + FETCH_BATCH],))
     except OperationalError as exc:
         logger.warning("the broker cannot be reached (%s): %d image links wait for the next sweep",
                        exc, len(product_ids))
@@ -359,7 +359,7 @@ def store_upload(files: dict[str, UploadedFile], user: AbstractBaseUser | None, 
 def queue_import(run: ImportRun) -> None:
     """Queue the import of a stored upload (:func:`run_import`, in a worker) once the transaction
     that stored it commits."""
-    transaction.on_commit(lambda: app.send_task(IMPORT_TASK, (run.pk,)))
+    transaction.on_commit(lambda: current_app.send_task(IMPORT_TASK, (run.pk,)))
 
 
 def run_import(run_id: int) -> None:

@@ -8,7 +8,7 @@ with ``product_ids``, a list (of ids, strings).
 from django.dispatch import Signal
 
 #: Before a catalog file is read. A listener that cannot take the products in raises a
-#: :class:`finder.errors.Unavailable`, and nothing is imported.
+#: :class:`core.errors.Unavailable`, and nothing is imported.
 importing = Signal()
 #: After a transaction that created or changed products (or asked for their re-embedding)
 #: has committed: whatever is derived from them is stale. ``fields`` names the fields that

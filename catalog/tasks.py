@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from catalog import services
-from finder.celery import BoundedTask
+from core.workers import BoundedTask
 
 
 @shared_task(base=BoundedTask, give_up=staticmethod(services.fail_import))

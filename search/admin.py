@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from catalog.attributes import TAGS
-from finder.errors import FinderError
+from core.errors import FinderError
 from search.evaluation import last_recall_check, start_recall_check
 from search.filters import Filters
 from search.indexing import queue_embedding

@@ -10,6 +10,7 @@ class SearchConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from catalog import signals
+        from core.serving import serving_started
         from search import checks, metrics, receivers  # noqa: F401 - checks registers the system checks
         from search.models import Gloss, Rule, SynonymGroup
         from search.query import answers
@@ -28,4 +29,5 @@ class SearchConfig(AppConfig):
             changed.connect(forget_glosses, sender=Gloss, dispatch_uid=f"search-glosses-{changed}")
         request_started.connect(answers.request_started, dispatch_uid="search-one-epoch-a-request")
         request_finished.connect(answers.request_finished, dispatch_uid="search-epoch-per-question")
+        serving_started.connect(receivers.warm_up, dispatch_uid="search-warm-up")
         metrics.start()

@@ -1,4 +1,5 @@
-"""System checks: a bad search setting stops `manage.py` commands with a message naming it."""
+"""System checks: a bad search setting, or a vector kind whose writer cannot be imported, stops
+`manage.py` commands with a message naming it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from search.embedding.image import IMAGE_MODELS
 from search.embedding.runtime import DEVICES
@@ -31,4 +33,12 @@ def check_search_settings(app_configs: Any = None, **kwargs: Any) -> list[checks
                                    id="search.E002"))
     if settings.FINDER_DEVICE not in DEVICES:
         errors.append(checks.Error(f"FINDER_DEVICE must be one of {', '.join(DEVICES)}", id="search.E004"))
+    # The kinds name their writers by dotted path, since the writers read the kinds: a wrong path
+    # is found here, not by the first task that embeds.
+    for kind in KINDS:
+        for path in (kind.writer, kind.on_failure):
+            try:
+                import_string(path)
+            except ImportError as exc:
+                errors.append(checks.Error(f"the {kind.name} vectors' {path}: {exc}", id="search.E005"))
     return errors

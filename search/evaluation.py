@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 import redis
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from PIL import Image
 from redisvl.query import VectorQuery
 
-from finder.celery import app
 from search.embedding.image import SAME_PHOTO, image_model, load_image_embedder
 from search.embedding.runtime import default_runtime, device
 from search.filters import Filters, name_words
@@ -103,7 +103,7 @@ def start_recall_check(samples: int) -> None:
     """Queue a recall check for a worker: it costs a brute-force pass over every vector, which
     no web process should spend its time on."""
     cache.set(_recall_key(), {"state": "running", "at": timezone.now()}, RECALL_KEPT_SECONDS)
-    app.send_task(CHECK_RECALL_TASK, (samples,))
+    current_app.send_task(CHECK_RECALL_TASK, (samples,))
 
 
 def run_recall_check(samples: int) -> None:

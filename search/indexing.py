@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterable
 from datetime import timedelta
 
 import numpy as np
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -23,8 +24,8 @@ from PIL import Image
 
 from catalog.images import ImageRejected, check_file_size, load_image
 from catalog.models import Product
-from finder import metrics
-from finder.celery import app, waiting
+from core import metrics
+from core.workers import waiting
 from search.kinds import BY_NAME, KINDS, PRIMARY, VectorKind
 from search.models import WAITING, IndexEntry
 from search.store import get_store
@@ -56,7 +57,7 @@ def products_changed(product_ids: list[str], fields: Collection[str] | None) -> 
         queue_embedding(product_ids, embedded)
     if fields is not None and PRIMARY not in embedded:
         try:
-            app.send_task(REFRESH_TASK, (product_ids,), queue=PRIMARY.queue())
+            current_app.send_task(REFRESH_TASK, (product_ids,), queue=PRIMARY.queue())
         except OperationalError as exc:
             logger.warning("the broker cannot be reached (%s): %d products' documents are rewritten when they "
                            "are next embedded", exc, len(product_ids))
@@ -98,7 +99,7 @@ def _queue_chunk(ids: list[str], kinds: list[VectorKind]) -> bool:
         sent = 0
         try:
             for sent in range(0, len(batch), size):
-                app.send_task(EMBED_TASK, (kind.name, batch[sent:sent + size]), queue=kind.queue())
+                current_app.send_task(EMBED_TASK, (kind.name, batch[sent:sent + size]), queue=kind.queue())
         except OperationalError as exc:
             logger.warning("the broker cannot be reached (%s): %d products stay pending until the sweep "
                            "queues them", exc, len(batch) - sent)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 
+from celery import current_app
 from kombu.exceptions import OperationalError
 
 from catalog.models import Product
-from finder.celery import app
 from search.indexing import queue_embedding, reconcile_index, waiting_tasks
 from search.models import WAITING, IndexEntry
 from search.selectors import searchable_products
@@ -50,7 +50,7 @@ def ensure_index() -> str:
     if store.info(live)["prefix"] != layout.doc_prefix:
         # New models: every product is embedded afresh into the new version's documents.
         queue_embedding(Product.objects.values_list("id", flat=True))
-    app.send_task(COMPLETE_REBUILD_TASK, (layout.index_name,))
+    current_app.send_task(COMPLETE_REBUILD_TASK, (layout.index_name,))
     return f"building {layout.index_name} beside {live}; the alias moves when it is complete"
 
 

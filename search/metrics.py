@@ -1,4 +1,4 @@
-"""What search tells Prometheus (:mod:`finder.metrics`): its kinds of search, declared at zero;
+"""What search tells Prometheus (:mod:`core.metrics`): its kinds of search, declared at zero;
 and at each scrape, each version of the index's documents and memory, and the tasks waiting in
 each queue."""
 
@@ -14,8 +14,8 @@ from kombu.exceptions import OperationalError
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from finder import metrics
-from finder.celery import waiting
+from core import metrics
+from core.workers import waiting
 from search.kinds import KINDS, By
 from search.store import get_store
 from search.store.base import NoSuchVersion

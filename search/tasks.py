@@ -6,7 +6,7 @@ import logging
 
 from celery import Task, shared_task
 
-from finder.celery import BoundedTask
+from core.workers import BoundedTask
 from search import evaluation, indexing, lifecycle, looks, mapping
 from search.kinds import BY_NAME
 from search.store.connection import SearchUnavailable

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from catalog.models import Product
-from finder.errors import Conflict
+from core.errors import Conflict
 from shoppers.models import Dismissal, Favourite, View
 
 logger = logging.getLogger(__name__)

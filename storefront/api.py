@@ -31,8 +31,8 @@ from analytics import selectors as analytics_selectors
 from catalog import services
 from catalog.attributes import BY_PARAMETER, Invalid, Kind, clean_product_id
 from catalog.models import Product
-from finder.errors import TooLarge
-from finder.throttling import ScopedThrottle
+from core.errors import TooLarge
+from core.throttling import ScopedThrottle
 from search import selectors as search_selectors
 from search.filters import Filters
 from search.kinds import By

@@ -1,6 +1,6 @@
 """One mapping from what went wrong to what the shopper sees, for the pages and the API alike.
 
-Every error a user may see is a :class:`finder.errors.FinderError` (its status says which
+Every error a user may see is a :class:`core.errors.FinderError` (its status says which
 HTTP answer it is) or a filter that does not validate (400). Pages show the message with that
 status; the API answers ``{"detail": message}`` with it.
 """
@@ -15,7 +15,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from finder.errors import FinderError
+from core.errors import FinderError
 
 
 def answer(exc: Exception) -> tuple[str, int] | None:

@@ -30,7 +30,7 @@ from django.shortcuts import render
 from django.utils.html import escape
 from markupsafe import Markup
 
-from finder.errors import FinderError
+from core.errors import FinderError
 from search.query.answers import remembered
 from shoppers.selectors import favourite_ids
 

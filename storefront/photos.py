@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import UploadedFile
 from PIL import Image
 
 from catalog.images import ImageRejected, load_image
-from finder.errors import BadRequest
+from core.errors import BadRequest
 
 
 class BadPhoto(BadRequest):

@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from analytics.services import record_search, timed
-from finder.throttling import client_network
+from core.throttling import client_network
 from search.filters import Filters
 from search.query.looks import search_by_photos
 from search.query.search_box import SearchPage, search_products

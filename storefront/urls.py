@@ -1,9 +1,10 @@
 from csp.decorators import csp_update
-from django.urls import path, register_converter
+from django.conf import settings
+from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from catalog.attributes import PRODUCT_ID
-from finder.middleware import limit_body
+from core.middleware import limit_body
 from storefront import api, views
 
 
@@ -56,3 +57,8 @@ urlpatterns = [
     path("api/v1/suggest", api.SuggestView.as_view(), name="api-suggest"),
     path("api/v1/search/image", photo_upload(api.ImageSearchView.as_view()), name="api-search-image"),
 ]
+if settings.FINDER_SERVE_MEDIA:
+    # Product photos, in development, and for a private catalog: behind its login, as its pages
+    # are. A public shop's production deployment serves MEDIA_ROOT from its web server or object
+    # storage instead (docker-compose.yml: the proxy).
+    urlpatterns.append(re_path(r"^media/(?P<path>.*)$", views.photo))

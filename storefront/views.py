@@ -21,12 +21,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
+from django.views.static import serve
 
 from analytics.services import record_click, record_visit
 from catalog.attributes import BY_PARAMETER
 from catalog.models import Product
-from finder.errors import FinderError
-from finder.throttling import limit
+from core.errors import FinderError
+from core.throttling import limit
 from search import selectors as search_selectors
 from search.filters import Filters
 from search.kinds import KINDS, By
@@ -278,3 +279,10 @@ def _page_number(request: HttpRequest, deepest: int | None = None) -> int:
         return max(1, min(int(request.GET.get("page", "1")), (deepest or settings.FINDER_MAX_DEPTH) // SIMILAR_COUNT))
     except ValueError:
         return 1
+
+
+@shopper_page
+def photo(request: HttpRequest, path: str) -> HttpResponse:
+    """A product photo from ``MEDIA_ROOT`` (``FINDER_SERVE_MEDIA``): in development, and for a private
+    catalog, whose photos are behind its login as its pages are."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)

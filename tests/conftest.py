@@ -18,8 +18,8 @@ from django.conf import settings as django_settings
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from devserver.redis_server import EmbeddedRedis
 from finder.celery import app as celery_app
-from finder.redis_server import EmbeddedRedis
 from tests.support import (
     BROKEN_ROW_ID,
     CITIES,

@@ -21,8 +21,8 @@ from django.test.utils import CaptureQueriesContext
 from bench.site import commands
 from catalog.models import Product
 from catalog.services import import_catalog, reembed
-from finder import redis_client
-from finder.cache import CACHE_DATABASE
+from core import redis_client
+from core.cache import CACHE_DATABASE
 from search.embedding.text import text_embedder
 from search.filters import Filters
 from search.indexing import remove_from_index

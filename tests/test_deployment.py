@@ -48,7 +48,7 @@ def test_no_secret_has_a_default(compose) -> None:
         uses = re.findall(r"\$\{" + name + r"([^}]*)\}", text)
         assert uses and all(use.startswith(":?") for use in uses), (name, uses)
     assert "finder:finder@" not in text and "POSTGRES_PASSWORD: finder" not in text
-    assert compose["services"]["web"]["environment"]["DEBUG"] == "0"
+    assert compose["services"]["web"]["environment"]["DJANGO_SETTINGS_MODULE"] == "finder.settings.production"
 
 
 def test_app_containers_run_unprivileged_with_health_checks(compose) -> None:
@@ -88,12 +88,12 @@ def test_https_is_believed_only_from_the_trusted_proxy(tmp_path, allowed, expect
     import urllib.error
     import urllib.request
 
-    from finder.redis_server import free_port
+    from devserver.redis_server import free_port
     from tests.support import subprocess_env
 
     port = free_port()
-    env = {**subprocess_env(tmp_path, "deploy"), "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
-           "ALLOWED_HOSTS": "127.0.0.1"}
+    env = {**subprocess_env(tmp_path, "deploy"), "DJANGO_SETTINGS_MODULE": "finder.settings.production",
+           "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1"}
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "finder.wsgi", "--bind", f"127.0.0.1:{port}",
                                "--forwarded-allow-ips", allowed], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     try:

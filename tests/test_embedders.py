@@ -107,7 +107,7 @@ def test_a_process_that_finds_the_exports_never_imports_pytorch() -> None:
               "assert text_embedder().embed(['a red shirt']).shape == (1, 384)\n"
               f"assert image_embedder().embed([Image.open({str(DEMO / 'images' / '10007.jpg')!r})]).shape[0] == 1\n"
               "print(sorted({'torch', 'transformers', 'sentence_transformers'} & set(sys.modules)))")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "finder.settings",
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "finder.settings.test",
            "FINDER_MODEL_CACHE": str(django_settings.FINDER_MODEL_CACHE)}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                           cwd=django_settings.BASE_DIR, env=env)
@@ -121,7 +121,7 @@ def test_a_runtime_without_pytorch_or_the_weights_runs_the_exports(tmp_path) -> 
     alone): ``export_models`` in the builder stage leaves what it needs in the model cache, and it
     embeds as a full install does."""
     cache = tmp_path / "models"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "finder.settings", "FINDER_MODEL_CACHE": str(cache)}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "finder.settings.test", "FINDER_MODEL_CACHE": str(cache)}
     subprocess.run([sys.executable, "manage.py", "export_models"], check=True, capture_output=True,
                    cwd=django_settings.BASE_DIR, env=env)
     photo = str(DEMO / "images" / "10007.jpg")

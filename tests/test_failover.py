@@ -29,7 +29,7 @@ import redis
 from django.conf import settings
 
 from bench.site import RunningSite
-from finder.redis_server import RedisGroup
+from devserver.redis_server import RedisGroup
 from tests.support import demo_rows, write_catalog
 
 pytestmark = [pytest.mark.slow, pytest.mark.own_database]

@@ -20,8 +20,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from catalog.models import Product
-from finder.processes import stop
-from finder.redis_server import EmbeddedRedis, free_port
+from devserver.processes import stop
+from devserver.redis_server import EmbeddedRedis, free_port
 from search.kinds import BY_NAME
 from search.lifecycle import ensure_index
 from search.store.connection import get_client

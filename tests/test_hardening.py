@@ -30,9 +30,9 @@ from analytics.models import Click, Search
 from analytics.services import roll_up, stream_key
 from catalog.models import ImportRun, Product
 from catalog.services import run_import, store_upload
-from finder import redis_client
-from finder.cache import CACHE_DATABASE
-from finder.redis_server import EmbeddedRedis, free_port
+from core import redis_client
+from core.cache import CACHE_DATABASE
+from devserver.redis_server import EmbeddedRedis, free_port
 from search.store.connection import get_client
 from shoppers.models import Dismissal, Favourite
 from shoppers.services import ACCOUNT_LIMIT
@@ -272,7 +272,7 @@ def test_every_key_of_the_shared_cache_expires(indexed, settings, django_user_mo
 
 def test_a_child_dies_with_the_process_that_started_it(tmp_path) -> None:
     """``make run`` stopped hard (SIGKILL) left its workers and Redis running, holding their ports."""
-    script = ("import sys, time; from finder.processes import start; "
+    script = ("import sys, time; from devserver.processes import start; "
               "child = start([sys.executable, '-c', 'import time; time.sleep(120)']); "
               "print(child.pid, flush=True); time.sleep(120)")
     launcher = subprocess.Popen([sys.executable, "-c", script], cwd=django_settings.BASE_DIR,
@@ -357,7 +357,7 @@ def test_a_private_catalogs_photos_are_behind_its_login(indexed, settings, shopp
 @pytest.mark.slow
 def test_after_its_launcher_is_killed_the_next_start_is_clean(tmp_path) -> None:
     """Killed hard, ``make run`` left its Redis running on its folder and port; the next start refused."""
-    script = ("import sys, time; from pathlib import Path; from finder.redis_server import EmbeddedRedis; "
+    script = ("import sys, time; from pathlib import Path; from devserver.redis_server import EmbeddedRedis; "
               "server = EmbeddedRedis.start(Path(sys.argv[1])); print(server.process.pid, flush=True); "
               "time.sleep(120)")
     launcher = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=django_settings.BASE_DIR,

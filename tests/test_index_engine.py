@@ -195,3 +195,17 @@ def test_a_bad_index_setting_fails_the_system_checks(settings) -> None:
     settings.FINDER_IMAGE_INDEX = "HNSW:MANHATTAN"
     with pytest.raises(SystemCheckError, match="FINDER_IMAGE_INDEX: vector index 'HNSW:MANHATTAN'"):
         call_command("check")
+
+
+def test_a_vector_kind_whose_writer_cannot_be_imported_fails_the_system_checks(monkeypatch) -> None:
+    import dataclasses
+
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    from search import checks, kinds
+
+    moved = dataclasses.replace(kinds.PRIMARY, writer="search.indexing.index_words")
+    monkeypatch.setattr(checks, "KINDS", (moved, *kinds.KINDS[1:]))
+    with pytest.raises(SystemCheckError, match=r"the text vectors' search\.indexing\.index_words"):
+        call_command("check")

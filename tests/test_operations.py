@@ -20,9 +20,9 @@ from django.test import Client
 from pythonjsonlogger.json import JsonFormatter
 
 from catalog.models import ImportRun
-from finder import metrics
+from core import metrics
+from core.logs import RequestIdFilter
 from finder.celery import app
-from finder.logs import RequestIdFilter
 from search.lifecycle import ensure_index
 from tests.support import demo_rows, prometheus_samples, wait_for_import, write_catalog, zipped
 
@@ -96,7 +96,7 @@ def test_one_scrape_reads_every_process(tmp_path, monkeypatch) -> None:
     """In multiprocess mode a scrape sums what every process counted, those that ended included."""
     folder = tmp_path / "metrics"
     folder.mkdir()
-    count = ("from finder import metrics; metrics.TASKS.labels('search.tasks.embed', 'failed').inc({n}); "
+    count = ("from core import metrics; metrics.TASKS.labels('search.tasks.embed', 'failed').inc({n}); "
              "metrics.EMBEDDINGS.labels('image').inc(32)")
     for n in (2, 3):
         subprocess.run([sys.executable, "-c", count.format(n=n)], check=True, cwd=django_settings.BASE_DIR,

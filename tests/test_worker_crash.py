@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from catalog.models import Product
-from finder.processes import stop
+from devserver.processes import stop
 from search.lifecycle import ensure_index
 from search.store.connection import get_client
 from search.store.redisearch import index_info

@@ -19,8 +19,8 @@ from django.core.cache import cache
 from django.test import Client
 
 from catalog.models import ImportRun, Product
+from devserver.processes import stop
 from finder.celery import app
-from finder.processes import stop
 from search.indexing import waiting_tasks
 from search.lifecycle import ensure_index
 from search.store.connection import get_client

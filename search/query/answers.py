@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
-from finder import redis_client
+from core import redis_client
 from search.store import get_store
 
 _lock = threading.Lock()

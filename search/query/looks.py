@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 
-from finder import metrics
-from finder.errors import BadRequest
+from core import metrics
+from core.errors import BadRequest
 from search.filters import Filters, unprintable
 from search.kinds import BY_NAME
 from search.looks import current_classifiers

@@ -12,8 +12,8 @@ import numpy as np
 import redis
 
 from catalog.attributes import BY_PARAMETER, TAGS
-from finder import metrics
-from finder.errors import BadRequest
+from core import metrics
+from core.errors import BadRequest
 from search.filters import WORD, Filters, name_words, unprintable
 from search.kinds import BY_NAME
 from search.query.colours import words as colour_words

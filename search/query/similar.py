@@ -15,8 +15,8 @@ from django.conf import settings
 from PIL import Image
 from redisvl.query import VectorQuery
 
-from finder import metrics
-from finder.errors import Conflict
+from core import metrics
+from core.errors import Conflict
 from search.embedding.image import SAME_PHOTO
 from search.filters import Filters
 from search.kinds import BY_NAME, KINDS, By, VectorKind, compared

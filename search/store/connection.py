@@ -9,8 +9,8 @@ from typing import Any
 import redis
 from redisvl.exceptions import RedisVLError
 
-from finder import redis_client
-from finder.errors import Unavailable
+from core import redis_client
+from core.errors import Unavailable
 
 
 class SearchUnavailable(Unavailable):

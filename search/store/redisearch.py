@@ -25,7 +25,7 @@ from redisvl.query.filter import FilterExpression
 
 from catalog.attributes import SUGGESTED, Kind
 from catalog.models import Product
-from finder.redis_keys import delete_matching
+from core.redis_keys import delete_matching
 from search.filters import Filters
 from search.store.base import IndexStore, NoSuchVersion
 from search.store.compiler import expression

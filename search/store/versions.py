@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from finder import redis_client
+from core import redis_client
 from search.store import get_store
 from search.store.base import NoSuchVersion
 from search.store.connection import SearchUnavailable

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import Product
 from catalog.services import delete_products
-from finder.errors import Unavailable
+from core.errors import Unavailable
 
 
 class Command(BaseCommand):

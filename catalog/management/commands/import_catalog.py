@@ -9,7 +9,7 @@ from tqdm import tqdm
 from catalog import selectors
 from catalog.importer import CatalogError
 from catalog.services import ImportReport, import_catalog
-from finder.errors import Unavailable
+from core.errors import Unavailable
 
 
 class Command(BaseCommand):

@@ -12,21 +12,19 @@ from types import FrameType
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.models import Product
-from catalog.services import import_catalog
-from finder import redis_client
-from finder.celery import app as celery_app
-from finder.processes import start, stop
-from finder.redis_server import EmbeddedRedis, RedisGroup, RedisNotReady, wait_ready
-from search.indexing import reconcile_index
+from core import redis_client
+from devserver.processes import start, stop
+from devserver.redis_server import EmbeddedRedis, RedisGroup, RedisNotReady, private, wait_ready
 from search.kinds import KINDS, PRIMARY
-from search.lifecycle import ensure_index
-from search.store.versions import index_progress
 
 DEMO_CATALOG = settings.BASE_DIR / "data" / "demo-catalog"
 
 
 class Command(BaseCommand):
+    """A supervisor: it starts Redis, then hands everything that uses Redis to child processes,
+    which read the settings with that Redis in their environment. Its own settings, read before
+    Redis started, are never changed."""
+
     help = ("Run the finder: Redis (embedded unless REDIS_URL or REDIS_SENTINELS is set), a Celery worker and the web "
             "server; load the demo catalog when the database has no products. Ctrl-C stops it all.")
 
@@ -49,10 +47,13 @@ class Command(BaseCommand):
             redis_env = self._start_redis(replicas, servers)
             # Its processes share the cores: model threads that spin waiting for work take them from the others.
             env = {"FINDER_MODEL_SPIN": "0", **os.environ, **redis_env, **_metrics_dir()}
-            self.stdout.write(f"Search index: {ensure_index()}")
-            while (progress := index_progress()) < 1.0:
-                self.stdout.write(f"Redis is rebuilding the index: {progress:.0%}")
-                time.sleep(1)
+            preparing = start([sys.executable, "manage.py", "prepare_catalog", "--demo", str(demo)],
+                              cwd=settings.BASE_DIR, env=env)
+            try:
+                if preparing.wait():
+                    raise CommandError("preparing the index and the catalog failed (its error is above)")
+            finally:
+                stop(preparing)
             # A worker for each kind of vector, so that a slow image batch never holds up text.
             # The primary kind's (text) takes everything else too: catalog imports, the periodic
             # sweep (-B). Text is light: one thread leaves the cores to the others. The other
@@ -69,12 +70,6 @@ class Command(BaseCommand):
                     [sys.executable, "-m", "celery", "-A", "finder", "worker", "--loglevel", "INFO",
                      "--concurrency", str(concurrency), "-Q", ",".join(queues), "-n", f"{kind.name}@%h", *extra],
                     env={**env, "FINDER_MODEL_THREADS": threads}))
-            if Product.objects.exists():
-                queued = reconcile_index()
-                self.stdout.write(f"{Product.objects.count()} products; {queued} queued for indexing")
-            else:
-                report = import_catalog(demo)
-                self.stdout.write(f"Loading the demo catalog: {report.created} products queued for indexing")
             children.append(start(
                 [sys.executable, "-m", "gunicorn", "-c", "python:finder.gunicorn", "finder.wsgi",
                  "--bind", f"127.0.0.1:{port}"],
@@ -90,13 +85,15 @@ class Command(BaseCommand):
         finally:
             for child in reversed(children):
                 stop(child)
+            if servers:
+                Path(settings.FINDER_STARTED_REDIS).unlink(missing_ok=True)
             for server in servers:
                 server.stop()
 
     def _start_redis(self, replicas: int, servers: list[EmbeddedRedis | RedisGroup]) -> dict[str, str]:
         """Wait for the Redis the environment names, or start one (or a group of ``replicas``
-        replicas and three sentinels) into ``servers``; point this process at it and return the
-        environment that points the children at it."""
+        replicas and three sentinels) into ``servers``; return the environment that points the
+        children at it, which other processes find in ``FINDER_STARTED_REDIS`` while it runs."""
         if os.environ.get("REDIS_URL") or os.environ.get("REDIS_SENTINELS"):
             wait_ready(os.environ.get("REDIS_URL") or redis_client.connect())
             self.stdout.write(f"Redis: {redis_client.described()}")
@@ -113,18 +110,8 @@ class Command(BaseCommand):
             redis_env = {"REDIS_URL": server.url}
             self.stdout.write(f"Redis with RediSearch and RedisJSON on 127.0.0.1:{server.port} (data in "
                               f"{settings.REDIS_DIR}; its password in the folder, readable by this user alone)")
-        _point_at(redis_env)
+        private(Path(settings.FINDER_STARTED_REDIS), "".join(f"{name}={value}\n" for name, value in redis_env.items()))
         return redis_env
-
-
-def _point_at(redis_env: dict[str, str]) -> None:
-    """Point this process's settings and Celery app at the Redis ``redis_env`` describes."""
-    found = redis_client.servers(redis_env, broker=os.environ.get("CELERY_BROKER_URL", ""))
-    for name in ("REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"):
-        setattr(settings, name, found[name])
-    celery_app.conf.broker_url = found["CELERY_BROKER_URL"]
-    celery_app.conf.broker_transport_options = {**celery_app.conf.broker_transport_options,
-                                                **found["sentinel_transport"]}
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

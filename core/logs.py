@@ -2,7 +2,7 @@
 
 Each request gets an id (:func:`request_id_from`: the client's ``X-Request-ID`` when it is short and
 plain, else a new one), held in a context variable while the request runs
-(:class:`finder.middleware.RequestMiddleware`). Tasks published meanwhile carry it in a message
+(:class:`core.middleware.RequestMiddleware`). Tasks published meanwhile carry it in a message
 header, and a worker holds it again while it runs each one (:mod:`finder.celery`), so an
 import's worker lines carry the id of the upload that started it. :class:`RequestIdFilter` stamps
 it on every log record; ``settings.LOGGING`` writes records as text or, with

@@ -5,7 +5,7 @@ Every web process and worker must see the same sessions, throttle counts and log
 process's memory. It lives on the finder's Redis, in a database of its own (1), apart from
 the index's documents (database 0), and is cleared key by key: a FLUSHDB of any database makes
 RediSearch drop every index of the server. The server is looked up when the cache is first
-used, not when settings are read: ``runfinder`` starts the embedded Redis after that.
+used, not when settings are read: a test points the settings at a Redis of its own after that.
 
 While Redis is down the cache answers as an empty one (reads miss, writes are dropped), so
 that pages keep working: sessions fall back to the database, throttles and lockouts let
@@ -23,8 +23,8 @@ import redis
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.core.exceptions import ImproperlyConfigured
 
-from finder import redis_client
-from finder.redis_keys import delete_matching
+from core import redis_client
+from core.redis_keys import delete_matching
 
 logger = logging.getLogger(__name__)
 

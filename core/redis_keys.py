@@ -1,5 +1,5 @@
 """Deleting keys by pattern, shared by the cache and the search index: never FLUSHDB (see
-:mod:`finder.cache`), never one huge DEL."""
+:mod:`core.cache`), never one huge DEL."""
 
 from __future__ import annotations
 
