@@ -30,6 +30,7 @@ from search.kinds import BY_NAME
 from search.mapping import fingerprint, indexed_vectors
 from search.models import Looks
 from search.selectors import embedding_backlog
+from search.store.connection import SearchUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -233,13 +234,17 @@ SUGGEST_FROM = 0.8
 def suggestions(product: Product) -> dict[str, tuple[str, float]]:
     """For each seen attribute ``product`` leaves empty (a feed without colours), the value its
     photo most likely shows, and how likely (``SUGGEST_FROM`` or more), by the attribute's field:
-    shown as suggested, never written to the product. Empty before the first fit, and for a product
-    without a photo in the index."""
+    shown as suggested, never written to the product. Empty before the first fit, for a product
+    without a photo in the index, and while the index cannot be read (a suggestion is never worth
+    an error)."""
     empty = [attribute for attribute in SEEN if not getattr(product, attribute.field)]
     classifiers = current_classifiers() if empty else None
     if classifiers is None:
         return {}
-    ids, vectors = indexed_vectors(BY_NAME["image"], [product.id])
+    try:
+        ids, vectors = indexed_vectors(BY_NAME["image"], [product.id])
+    except SearchUnavailable:
+        return {}
     if not ids or not classifiers.reads(vectors.shape[1]):
         return {}
     found = {}

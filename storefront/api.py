@@ -55,6 +55,7 @@ from storefront.serializers import (
     FavouritesAnswer,
     ImageSearchAnswer,
     ProblemSerializer,
+    ProductPageSerializer,
     ProductSerializer,
     ProductWriteSerializer,
     RecommendationsAnswer,
@@ -150,9 +151,9 @@ class ProductView(APIView):
 
     permission_classes = [CatalogWriter]
 
-    @extend_schema(parameters=[PRODUCT_ID], responses={200: ProductSerializer, 404: PROBLEM, **ERRORS})
+    @extend_schema(parameters=[PRODUCT_ID], responses={200: ProductPageSerializer, 404: PROBLEM, **ERRORS})
     def get(self, request: Request, product_id: str) -> Response:
-        return Response(ProductSerializer(get_object_or_404(Product, pk=product_id)).data)
+        return Response(ProductPageSerializer(get_object_or_404(Product, pk=product_id)).data)
 
     @extend_schema(parameters=[PRODUCT_ID], request=ProductWriteSerializer, responses={
         200: ProductSerializer, 201: ProductSerializer, 403: PROBLEM, **ERRORS})

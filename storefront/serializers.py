@@ -8,10 +8,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.attributes import STORED, Attribute, Invalid, Kind
 from catalog.models import Product
+from search.looks import suggestions
 from search.models import Rule
 from search.store.documents import FIELDS
 
@@ -31,6 +33,27 @@ class ProductSerializer(serializers.ModelSerializer):
 
     def get_currency(self, product: Product) -> str:
         return settings.FINDER_CURRENCY
+
+
+class SuggestedValue(serializers.Serializer):
+    value = serializers.CharField(help_text="the value, as the catalog's other products spell it")
+    probability = serializers.FloatField(help_text="how likely the photo classifiers find it, 0.8 or more")
+
+
+class ProductPageSerializer(ProductSerializer):
+    """One product, as its own page shows it: with ``suggested``, for each seen attribute the shop
+    left empty (a feed without colours), the value its photo shows, by field. A suggestion is never
+    written to the product, searched or filtered by."""
+
+    suggested = serializers.SerializerMethodField()
+
+    class Meta(ProductSerializer.Meta):
+        fields = [*ProductSerializer.Meta.fields, "suggested"]
+
+    @extend_schema_field(serializers.DictField(child=SuggestedValue()))
+    def get_suggested(self, product: Product) -> dict[str, dict[str, Any]]:
+        return {field: {"value": value, "probability": round(probability, 3)}
+                for field, (value, probability) in suggestions(product).items()}
 
 
 class AttributeField(serializers.Field):

@@ -37,7 +37,6 @@ from search.query.ordering import Sort, parse_sort
 from search.query.search_box import MAX_RESULTS
 from search.query.similar import NotSearchable, similar_products, similar_to_image
 from search.store import get_store
-from search.store.connection import SearchUnavailable
 from shoppers.selectors import favourite_products, picks_for
 from shoppers.services import dismiss, record_view, set_favourite
 from storefront.access import shopper_page
@@ -100,13 +99,9 @@ def product_detail(request: HttpRequest, product_id: str) -> HttpResponse:
             row["problem"] = str(exc)
         rows.append(row)
     sid = request.GET.get("sid", "")
-    try:
-        suggested = suggestions(product)
-    except SearchUnavailable:
-        suggested = {}
     return render(request, "storefront/product_detail.html", {
         "product": product, "rows": rows, "visit_query": f"?{urlencode({'sid': sid})}" if sid else "",
-        "suggested": suggested,
+        "suggested": suggestions(product),
         "search_state": search_selectors.product_state(product.id) if request.user.is_staff else None})
 
 

@@ -169,6 +169,9 @@ def test_words_find_products_by_their_photos(indexed, monkeypatch, settings) -> 
     Product.objects.filter(id=shown).update(base_colour="")
     detail = client.get(f"/products/{shown}/").content.decode()
     assert f"{suggested[shown][1].title()} <small" in detail and "suggested" in detail
+    answer = client.get(f"/api/v1/products/{shown}").json()  # the API's product says the same
+    assert answer["base_colour"] == "" and answer["suggested"]["base_colour"]["value"].lower() == suggested[shown][1]
+    assert answer["suggested"]["base_colour"]["probability"] >= 0.6
     assert Product.objects.get(id=shown).base_colour == ""
     assert looks.suggestions(Product.objects.exclude(base_colour="").first()) == {}  # nothing is empty
 
