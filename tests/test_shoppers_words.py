@@ -43,6 +43,11 @@ def test_a_shade_is_read_as_the_catalogs_nearest_colours() -> None:
     assert read("rainbow dress") == ()  # no value: nothing is read
     crimson = understand("crimson heels", COLOURS)
     assert read("crimson heels") == ("maroon",) and "red" in crimson.farther["base_colour"]
+    # A colour the catalog names, said outright, is read as it is; a short page is filled from the
+    # colours nearest it, nearest first, as a shade's is ("navy formal shirt": Black, Blue...).
+    white = understand("white shirt", COLOURS)
+    assert white.values["base_colour"] == "white" and white.farther["base_colour"][:2] == ("off white", "cream")
+    assert "base_colour" not in understand("red heels", COLOURS).farther  # none within reach in this catalog
 
 
 def test_what_the_shopper_has_is_not_what_they_look_for() -> None:

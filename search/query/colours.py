@@ -79,6 +79,19 @@ def nearest(shade: tuple[str, ...], colours: tuple[str, ...]) -> Shade | None:
     return Shade(near, tuple(colour for distance, colour in distances if distance <= FARTHEST and colour not in near))
 
 
+@functools.lru_cache(maxsize=4096)
+def around(colour: str, colours: tuple[str, ...]) -> tuple[str, ...]:
+    """The catalog ``colours`` within ``FARTHEST`` of the catalog's own ``colour``, nearest first:
+    what fills a page the colour alone leaves short ("charcoal trousers": Black after Charcoal)."""
+    value = value_of(colour)
+    if not value:
+        return ()
+    said = Color(value)
+    distances = sorted((said.delta_e(Color(found), method="2000"), other)
+                       for other in colours if other != colour and (found := value_of(other)))
+    return tuple(other for distance, other in distances if distance <= FARTHEST)
+
+
 def read_shade(words: list[str], free: set[int], colours: tuple[str, ...]) -> Shade | None:
     """The longest run of ``words`` (at ``free`` positions only) that names a colour in the
     lexicon, read as the catalog ``colours`` that pass for it."""

@@ -18,7 +18,7 @@ import redis
 
 from catalog.attributes import TAGS
 from search.filters import WORD
-from search.query.colours import read_shade
+from search.query.colours import around, read_shade
 from search.query.words import STOPWORDS, stem, tokens
 
 VOCABULARY_SECONDS = 60.0
@@ -135,6 +135,13 @@ def understand(query: str, vocabulary: dict[str, list[str]], groups: Groups = ()
                 farther[attribute.parameter] = shade.farther
                 words[attribute.parameter] = " ".join(words_said[i] for i in positions)
                 taken.update((i, attribute.parameter) for i in positions)
+    # A catalog colour said outright fills a short page from the colours nearest it, as a shade does.
+    for attribute in UNDERSTOOD:
+        if attribute.shades and attribute.parameter in values and attribute.parameter not in farther:
+            read = {values[attribute.parameter], *also.get(attribute.parameter, ())}
+            farther[attribute.parameter] = tuple(
+                colour for colour in around(values[attribute.parameter], tuple(vocabulary.get(attribute.parameter, [])))
+                if colour not in read)
     # A narrower attribute says the broader one (an article type, its sub category).
     for attribute in UNDERSTOOD:
         if attribute.narrows and attribute.parameter in values:
