@@ -21,12 +21,15 @@ def health(request: HttpRequest) -> JsonResponse:
         connection.ensure_connection()
     except Exception as exc:
         problems.append(f"database: {type(exc).__name__}")
-    try:
-        redis_client.connect().ping()
-    except redis.BusyLoadingError:
-        problems.append("redis: loading its data")
-    except redis.RedisError as exc:
-        problems.append(f"redis: {type(exc).__name__}")
+    if not redis_client.configured():
+        problems.append("redis: none is named (REDIS_URL or REDIS_SENTINELS)")
+    else:
+        try:
+            redis_client.connect().ping()
+        except redis.BusyLoadingError:
+            problems.append("redis: loading its data")
+        except redis.RedisError as exc:
+            problems.append(f"redis: {type(exc).__name__}")
     return JsonResponse({"status": "unwell" if problems else "ok", "problems": problems},
                         status=503 if problems else 200)
 

@@ -277,3 +277,7 @@ def test_the_health_check_answers_without_a_login(settings) -> None:
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # Redis down
     down = Client().get("/healthz")
     assert down.status_code == 503 and down.json()["problems"][0].startswith("redis: ")
+    settings.REDIS_URL = ""  # none named at all
+    unnamed = Client().get("/healthz")
+    assert unnamed.status_code == 503 and unnamed.json()["problems"] == ["redis: none is named (REDIS_URL or "
+                                                                         "REDIS_SENTINELS)"]
