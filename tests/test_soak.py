@@ -57,6 +57,9 @@ def test_mixed_load_serves_every_request_and_memory_stays_flat(tmp_path: Path) -
                                                       "LOG_LEVEL": "INFO"}) as site:
         site.wait_until_serving()
         site.wait_until_indexed(len(rows))
+        # Other processes on its var/ find the Redis runfinder started (a file only its user reads).
+        started = tmp_path / "site" / "redis.env"
+        assert started.read_text().startswith("REDIS_URL=redis://") and started.stat().st_mode & 0o777 == 0o600
         # runfinder's processes share the cores, so their models' threads do not spin (FINDER_MODEL_SPIN).
         for role in ("web", "worker"):
             assert {process.environ().get("FINDER_MODEL_SPIN") for process in site.processes()[role]} == {"0"}
@@ -82,6 +85,7 @@ def test_mixed_load_serves_every_request_and_memory_stays_flat(tmp_path: Path) -
             scraped = prometheus_samples(answer.read().decode())
         logged = (tmp_path / "site" / "runfinder.log").read_text(errors="replace").splitlines()
     print(f"soak: {result.summary()}; memory MB first {samples[0]}, last {samples[-1]}")
+    assert not started.exists()  # gone with the Redis it named
     assert result.failed == 0, result.errors[:10]
     assert result.requests >= seconds * 20, result.summary()
     for role in ("web", "worker"):
