@@ -70,9 +70,7 @@ def nearest(shade: tuple[str, ...], colours: tuple[str, ...]) -> Shade | None:
     value = lexicon().get(shade)
     if not value:
         return None
-    said = Color(value)
-    distances = sorted((said.delta_e(Color(found), method="2000"), colour)
-                       for colour in colours if (found := value_of(colour)))
+    distances = _by_distance(value, colours)
     if not distances or distances[0][0] > FARTHEST:
         return None
     near = tuple(colour for distance, colour in distances if distance <= NEAR) or (distances[0][1],)
@@ -86,10 +84,15 @@ def around(colour: str, colours: tuple[str, ...]) -> tuple[str, ...]:
     value = value_of(colour)
     if not value:
         return ()
+    return tuple(other for distance, other in _by_distance(value, colours) if distance <= FARTHEST and other != colour)
+
+
+def _by_distance(value: str, colours: tuple[str, ...]) -> list[tuple[float, str]]:
+    """The catalog ``colours`` that have a value, with their CIEDE2000 distance from ``value``,
+    nearest first."""
     said = Color(value)
-    distances = sorted((said.delta_e(Color(found), method="2000"), other)
-                       for other in colours if other != colour and (found := value_of(other)))
-    return tuple(other for distance, other in distances if distance <= FARTHEST)
+    return sorted((said.delta_e(Color(found), method="2000"), colour) for colour in colours
+                  if (found := value_of(colour)))
 
 
 def read_shade(words: list[str], free: set[int], colours: tuple[str, ...]) -> Shade | None:
