@@ -58,14 +58,17 @@ def _direct(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, **OPTIONS)
 
 
-def _sentinel_options(password: str) -> dict[str, Any]:
+def sentinel_options(password: str) -> dict[str, Any]:
+    """How a client talks to the sentinels: their password, if they ask one, and short timeouts,
+    so that a sentinel that does not answer is passed over. The broker's transport uses them too
+    (the settings)."""
     return {"password": password or None, "socket_connect_timeout": 1, "socket_timeout": 1}
 
 
 @functools.cache
 def _sentinels(addresses: tuple[str, ...], password: str) -> Sentinel:
     nodes = [(host, int(port)) for host, _, port in (address.rpartition(":") for address in addresses)]
-    return Sentinel(nodes, sentinel_kwargs=_sentinel_options(password))
+    return Sentinel(nodes, sentinel_kwargs=sentinel_options(password))
 
 
 @functools.cache

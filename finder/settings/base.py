@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 import environ
 
+from core.redis_client import sentinel_options
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -264,8 +266,7 @@ if REDIS_SENTINELS and not env("CELERY_BROKER_URL", default=""):
     _auth = f":{quote(REDIS_PASSWORD, safe='')}@" if REDIS_PASSWORD else ""
     CELERY_BROKER_URL = ";".join(f"sentinel://{_auth}{address}/0" for address in REDIS_SENTINELS)
     _sentinel_transport = {"master_name": REDIS_SENTINEL_MASTER,
-                           "sentinel_kwargs": {"password": REDIS_SENTINEL_PASSWORD or None,
-                                               "socket_connect_timeout": 1, "socket_timeout": 1}}
+                           "sentinel_kwargs": sentinel_options(REDIS_SENTINEL_PASSWORD)}
 #: The queue the app sends tasks to and its workers take them from.
 CELERY_TASK_DEFAULT_QUEUE = env("FINDER_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
