@@ -1,5 +1,6 @@
 """Forgiving search on the real index: misspellings read as the catalog's words, synonyms that
-staff edit and that apply to the next search, relaxation one value at a time, and sorting."""
+staff edit and that apply to the next search, relaxation one value at a time, short pages filled
+from wider readings, and sorting."""
 
 from __future__ import annotations
 
@@ -70,6 +71,28 @@ def test_nothing_matching_every_value_drops_the_narrowest_first(indexed) -> None
     assert found.relaxed
     assert found.understood == {"article_type": "watches"}  # the colour went, the product type stayed
     assert found.results and all(r["article_type"] == "Watches" for r in found.results)
+
+
+@pytest.mark.django_db
+def test_a_short_page_is_filled_from_the_broader_value_after_the_strict_matches(indexed) -> None:
+    # A product type with fewer than a page of products, under a sub category with more.
+    types = Product.objects.values_list("article_type", "sub_category").distinct()
+    article_type, sub_category = next(
+        (kind, under) for kind, under in types
+        if 0 < Product.objects.filter(article_type=kind).count() < 12 <= Product.objects.filter(
+            sub_category=under).count() and not Product.objects.filter(article_type=kind).exclude(
+            sub_category=under).exists() and " " not in kind)
+    strict = Product.objects.filter(article_type=article_type).count()
+    found = search_products(article_type, Filters())
+    assert found.understood == {"article_type": article_type.lower()} and not found.relaxed
+    assert len(found.results) == 12 and found.count > strict and found.filled
+    first, rest = found.results[:strict], found.results[strict:]
+    assert all(r["article_type"] == article_type and "farther" not in r["explanation"] for r in first)
+    assert all(r["explanation"]["farther"] == ["article_type"] for r in rest)
+    # The broader value is read before anything at all: the rest of the page is of its sub category.
+    assert all(r["sub_category"] == sub_category and r["article_type"] != article_type for r in rest)
+    page = Client().get("/search/", {"q": article_type})
+    assert "match part of it" in page.content.decode()
 
 
 @pytest.mark.django_db

@@ -89,7 +89,9 @@ def test_a_need_an_occasion_or_a_category_word_reaches_what_serves_it(indexed) -
     }
     for query, (field, value) in needs.items():
         found = search_products(query, Filters())
-        assert found.results and all(r[field] == value for r in found.results), (query, found.understood)
+        # Where fewer than a page have the value, more of the kind above it follow ("farther").
+        leading = [r for r in found.results if "farther" not in r["explanation"]]
+        assert leading and all(r[field] == value for r in leading), (query, found.understood)
     # What worked keeps working: a gender word, a misspelled type, a shade and a type together.
     gents = search_products("gents watches", Filters())
     assert gents.understood == {"gender": "men", "article_type": "watches"}

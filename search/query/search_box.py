@@ -25,7 +25,7 @@ from search.query.rules import Boost, Steering
 from search.query.rules import steering as rule_steering
 from search.query.spelling import Spelling, corrections
 from search.query.synonyms import Thesaurus, synonym_groups, thesaurus
-from search.query.understanding import Understanding, understand, vocabulary
+from search.query.understanding import Understanding, broader, understand, vocabulary
 from search.query.words import STOPWORDS, stem, tokens
 from search.store import get_store
 from search.store.compiler import ExactTag
@@ -76,6 +76,12 @@ class SearchPage:
         return self.page * self.k < self.count
 
     @property
+    def filled(self) -> bool:
+        """Whether fewer than a page matched all the query was read as, and products that match
+        part of it follow them (``farther`` in their explanation)."""
+        return any(r["explanation"].get("farther") for r in self.results)
+
+    @property
     def found_words(self) -> bool:
         """Whether the catalog has the query's words (an attribute it named, a keyword match):
         nearest neighbours come back for any query, gibberish too."""
@@ -116,9 +122,11 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     The last word is also read as the start of a word ("sungl" finds sunglasses).
     A gender, colour, product type or brand the query names (in the catalog's words or a
     synonym) becomes a filter too, unless the shopper set that filter, or ``decided`` it (unticked
-    the value the query was read as: the query is then not read for that attribute); if nothing passes them
-    all, they are dropped again, the narrowest first (``relaxed``). A shade whose nearest colours
-    leave a page short also reads the colours farther from it, their products after the nearest's.
+    the value the query was read as: the query is then not read for that attribute). Where fewer
+    than a page passes them all, wider readings fill the page after them (``filled``): a shade's
+    farther colours, then a product type read as its sub category (or a sub category as its
+    category). Where nothing passes them all, they are dropped again, the narrowest first, until
+    something matches (``relaxed``).
 
     The shop's rules for the query apply (:mod:`search.query.rules`; ``steering`` in their
     place, for the admin's preview): pinned products first
@@ -141,25 +149,30 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
         meaning = query_vector(f"{read} ({', '.join(also)})" if also else read) if read.strip() else None
         understood = {a: v for a, v in reading.values.items() if a not in filters.tags and a not in decided}
 
-        def ranking(values: dict[str, str], farther: bool = False) -> _Ranked:
-            """The matches with ``values`` as filters (with the values that pass less well, if
-            ``farther``): their words are no keywords, nor their synonyms."""
-            taken = set(" ".join(reading.words.get(a, "") for a in values).split())
+        def ranking(read_as: dict[str, tuple[str, ...]]) -> _Ranked:
+            """The matches with ``read_as`` as filters: the words that named them are no keywords,
+            nor their synonyms."""
+            taken = set(" ".join(reading.words.get(a, "") for a in read_as).split())
             unfiltered = " ".join(word for word in tokens(searched) if word not in taken)
-            read_as = {a: (v, *reading.also.get(a, ()), *(reading.farther.get(a, ()) if farther else ()))
-                       for a, v in values.items()}
             return _search(client, live, searched, meaning, words.expand(unfiltered), filters, read_as, depth, mode,
                            taken, partial, steering.hidden)
 
-        ranked = ranking(understood)
-        if len(ranked.ranking) < k and any(attribute in reading.farther for attribute in understood):
-            ranked = _after(ranked.ranking, ranking(understood, farther=True))  # "crimson heels": Maroon's, then Red's
-        relaxed = bool(understood) and not ranked.ranking
-        for dropped in _relaxations(understood, reading.meant) if relaxed else ():
-            understood = {a: v for a, v in understood.items() if a not in dropped}
-            ranked = ranking(understood)
-            if ranked.ranking:
+        read_as = {a: (v, *reading.also.get(a, ())) for a, v in understood.items()}
+        ranked, read_first = ranking(read_as), understood
+        farther = {a: (*values, *reading.farther[a]) for a, values in read_as.items() if a in reading.farther}
+        if farther and len(ranked.ranking) < k:  # "crimson heels": Maroon's, then Red's
+            ranked = _after(ranked, ranking({**read_as, **farther}), sorted(farther))
+        for dropped in _relaxations(understood, reading.meant) if not ranked.ranking else ():
+            understood = {a: v for a, v in read_first.items() if a not in dropped}
+            read_as = {a: values for a, values in read_as.items() if a in understood}
+            ranked = ranking(read_as)
+            if ranked.ranking:  # nothing matched all: the first reading that matches leads
                 break
+        for wider, lacking in _broader(read_as, broader(client, live.name)):
+            if len(ranked.ranking) >= k:
+                break
+            ranked = _after(ranked, ranking(wider), [lacking])  # "perfume for men": then other fragrance for men
+        relaxed = understood != read_first
         matches = dataclasses.replace(ranked.matches, pinned=steering.pinned)
         total, pinned, boosted = _survey(client, live, filters, matches, steering.boosts,
                                          [pid for pid, _ in ranked.ranking[:BOOSTED_REACH]])
@@ -288,17 +301,20 @@ def _with_needs(reading: Understanding, read: str, known: dict[str, list[str]]) 
     return dataclasses.replace(reading, values=values, words=words, also=also, farther=farther)
 
 
-def _after(first: list[tuple[str, dict[str, Any]]], wider: _Ranked) -> _Ranked:
-    """``wider``'s matches with those of ``first`` (the nearest values', fewer than a page) ranked
-    before every other: the others keep their order, with scores below the lowest of ``first``
-    (``farther`` in their explanation)."""
-    near = {product_id for product_id, _ in first}
+def _after(first: _Ranked, wider: _Ranked, lacking: list[str]) -> _Ranked:
+    """``first``'s matches (fewer than a page) and then ``wider``'s, read with the ``lacking``
+    attributes dropped or farther: ``wider``'s keep their order, with scores below the lowest of
+    ``first``'s, and say what they lack (``farther`` in their explanation). The page counts,
+    facets and sorts the matches of both; the filters it shows chosen stay ``first``'s."""
+    near = {product_id for product_id, _ in first.ranking}
     rest = [(product_id, why) for product_id, why in wider.ranking if product_id not in near]
     if not rest:
-        return wider
-    scale = min(why["score"] for _, why in first) / max(why["score"] for _, why in rest) * 0.999 if first else 1.0
-    farther = [(product_id, {**why, "score": why["score"] * scale, "farther": True}) for product_id, why in rest]
-    return dataclasses.replace(wider, ranking=[*first, *farther])
+        return first
+    lowest = min((why["score"] for _, why in first.ranking), default=0.0)
+    scale = lowest / max(why["score"] for _, why in rest) * 0.999 if first.ranking else 1.0
+    farther = [(product_id, {**why, "score": why["score"] * scale, "farther": lacking}) for product_id, why in rest]
+    found = tuple(dict.fromkeys((*first.matches.found, *wider.matches.found)))
+    return _Ranked(first.filters, dataclasses.replace(wider.matches, found=found), [*first.ranking, *farther])
 
 
 def _relaxations(understood: dict[str, str], meant: frozenset[str]) -> list[set[str]]:
@@ -308,6 +324,23 @@ def _relaxations(understood: dict[str, str], meant: frozenset[str]) -> list[set[
     order = sorted((attribute.parameter for attribute in reversed(TAGS) if attribute.parameter in understood),
                    key=lambda parameter: parameter not in meant)
     return [set(order[:count]) for count in range(1, len(order) + 1)]
+
+
+def _broader(read_as: dict[str, tuple[str, ...]],
+             over: dict[str, dict[str, tuple[str, ...]]]) -> list[tuple[dict[str, tuple[str, ...]], str]]:
+    """The readings that fill a short page with more of the same kind: each value read whose
+    attribute narrows another (a product type, its sub category) read as the values it lies under
+    (``over``), the others kept; each as (the values read, the attribute widened). "bracelet"
+    fills with other jewellery, "perfume for men" with men's personal care, ranked by the words."""
+    widened = []
+    for attribute in reversed(TAGS):
+        if attribute.parameter in read_as and attribute.narrows and attribute.narrows not in read_as:
+            above = over.get(attribute.parameter, {})
+            under = {value for said in read_as[attribute.parameter] for value in above.get(said, ())}
+            if under:
+                kept = {a: values for a, values in read_as.items() if a != attribute.parameter}
+                widened.append(({**kept, attribute.narrows: tuple(sorted(under))}, attribute.parameter))
+    return widened
 
 
 def _known(word: str, thesaurus: Thesaurus) -> bool:

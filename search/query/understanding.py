@@ -12,16 +12,20 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import redis
 
-from catalog.attributes import TAGS
+from catalog.attributes import BY_PARAMETER, TAGS
 from search.filters import WORD
 from search.query.colours import around, read_shade
 from search.query.words import STOPWORDS, stem, tokens
+from search.store.redisearch import _pairs
 
 VOCABULARY_SECONDS = 60.0
+T = TypeVar("T")
 GENDER_SYNONYMS = {
     "men": ("men", "man", "mens", "male", "males", "gents", "gentlemen", "him"),
     "women": ("women", "woman", "womens", "ladies", "lady", "female", "females", "her"),
@@ -281,20 +285,54 @@ def _spellings(candidates: tuple[str, ...], groups: Groups) -> _Spellings:
 
 
 _lock = threading.Lock()
-_cache: dict[str, tuple[float, dict[str, list[str]]]] = {}
+_cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+
+def _kept(index: str, what: str, fetch: Callable[[], T]) -> T:
+    """``fetch()``'s answer about ``index``, asked again once it is a minute old."""
+    with _lock:
+        cached = _cache.get((index, what))
+        if cached and time.monotonic() - cached[0] < VOCABULARY_SECONDS:
+            return cached[1]
+    found = fetch()
+    with _lock:
+        _cache[(index, what)] = (time.monotonic(), found)
+    return found
 
 
 def vocabulary(client: redis.Redis, index: str) -> dict[str, list[str]]:
     """The tag values of the attributes a query is read for in ``index`` (FT.TAGVALS), cached a minute."""
-    with _lock:
-        cached = _cache.get(index)
-        if cached and time.monotonic() - cached[0] < VOCABULARY_SECONDS:
-            return cached[1]
-    pipe = client.pipeline(transaction=False)
-    for attribute in READ:
-        pipe.execute_command("FT.TAGVALS", index, attribute.field)
-    found = {attribute.parameter: sorted(v.decode() if isinstance(v, bytes) else v for v in values)
-             for attribute, values in zip(READ, pipe.execute(), strict=True)}
-    with _lock:
-        _cache[index] = (time.monotonic(), found)
-    return found
+
+    def fetch() -> dict[str, list[str]]:
+        pipe = client.pipeline(transaction=False)
+        for attribute in READ:
+            pipe.execute_command("FT.TAGVALS", index, attribute.field)
+        return {attribute.parameter: sorted(v.decode() if isinstance(v, bytes) else v for v in values)
+                for attribute, values in zip(READ, pipe.execute(), strict=True)}
+
+    return _kept(index, "vocabulary", fetch)
+
+
+def broader(client: redis.Redis, index: str) -> dict[str, dict[str, tuple[str, ...]]]:
+    """For each understood attribute that narrows another, the values of the broader one that each
+    of its values lies under, in lower case as the tags ({"article_type": {"bracelet": ("jewellery",)}}),
+    from ``index`` (FT.AGGREGATE), cached a minute."""
+    narrowing = [attribute for attribute in UNDERSTOOD if attribute.narrows]
+
+    def fetch() -> dict[str, dict[str, tuple[str, ...]]]:
+        pipe = client.pipeline(transaction=False)
+        for attribute in narrowing:
+            fields = (f"@{attribute.field}", f"@{BY_PARAMETER[attribute.narrows].field}")
+            pipe.execute_command("FT.AGGREGATE", index, "*", "GROUPBY", 2, *fields, "DIALECT", 2)
+        found: dict[str, dict[str, tuple[str, ...]]] = {}
+        for attribute, reply in zip(narrowing, pipe.execute(), strict=True):
+            under: dict[str, set[str]] = {}
+            for row in reply[1:]:
+                pairs = _pairs(row)
+                value, wider = pairs.get(attribute.field), pairs.get(BY_PARAMETER[attribute.narrows].field)
+                if value and wider:
+                    under.setdefault(value.lower(), set()).add(wider.lower())
+            found[attribute.parameter] = {value: tuple(sorted(widers)) for value, widers in under.items()}
+        return found
+
+    return _kept(index, "broader", fetch)

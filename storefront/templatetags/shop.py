@@ -16,6 +16,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from catalog.attributes import BY_PARAMETER
 from search.filters import Filters
 from storefront.filtering import describe
 
@@ -140,7 +141,8 @@ def why_this(product: dict[str, Any]) -> str:
         parts.append(f"#{why['keyword_rank']} best match for its words")
     said = (" and ".join(parts) + ": the two rankings are combined.") if parts else ""
     if why.get("farther"):
-        said += " Its colour is farther from the shade you asked for: it comes after those nearest."
+        lacking = " or ".join(BY_PARAMETER[p].label.lower() for p in why["farther"] if p in BY_PARAMETER)
+        said += f" It matches part of your search (its {lacking} differs): it comes after those that match all of it."
     moved = "; ".join(why.get("rules", ()))
     return f"{said} The shop moved it: {moved}.".strip() if moved else said
 
