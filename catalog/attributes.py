@@ -91,6 +91,9 @@ class Attribute:
     #: Its values have glosses (:class:`search.models.Gloss`): the search box reads a query's need
     #: or occasion against them ("keep the sun out of my eyes": Sunglasses).
     glossed: bool = False
+    #: Shops label it loosely (one product serves several occasions): where the value a query
+    #: names leaves the search page short, products without it, ranked by the words, fill the page.
+    loose: bool = False
     #: A photo shows it: words that name its values find products by their photos
     #: (:mod:`search.looks` learns what each value looks like).
     seen: bool = False
@@ -218,7 +221,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("brand", Kind.TAG, "Brand", column="brand", understood=True, suggested=True,
               help="From the catalog's brand column, or the name."),
     Attribute("season", Kind.TAG, "Season", column="season", max_length=32),
-    Attribute("usage", Kind.TAG, "Usage", column="usage", understood=True, glossed=True),
+    Attribute("usage", Kind.TAG, "Usage", column="usage", understood=True, glossed=True, loose=True),
     Attribute("availability", Kind.TAG, "Availability", choices=AVAILABILITY, max_length=16),
     Attribute("google_product_category", Kind.TAG, "Google product category", max_length=255),
     Attribute("group", Kind.TAG, "Product group", filtered=False,

@@ -96,6 +96,20 @@ def test_a_short_page_is_filled_from_the_broader_value_after_the_strict_matches(
 
 
 @pytest.mark.django_db
+def test_a_short_page_is_filled_past_a_loosely_labelled_value(indexed) -> None:
+    # A usage (labelled loosely) that fewer than a page of products have.
+    usages = Product.objects.exclude(usage="").values_list("usage", flat=True).distinct()
+    usage = next(usage for usage in usages
+                 if " " not in usage and 0 < Product.objects.filter(usage=usage).count() < 12)
+    strict = Product.objects.filter(usage=usage).count()
+    found = search_products(f"{usage} wear", Filters())
+    assert found.understood == {"usage": usage.lower()} and not found.relaxed
+    assert len(found.results) == 12 and found.filled
+    assert all(r["usage"] == usage for r in found.results[:strict])
+    assert all(r["explanation"]["farther"] == ["usage"] for r in found.results[strict:])
+
+
+@pytest.mark.django_db
 def test_sorting_reorders_the_relevant_matches(indexed) -> None:
     by_name = search_products("tshirt", Filters(), k=12, sort=Sort.NAME).results
     names = [r["name"].casefold() for r in by_name]

@@ -77,10 +77,12 @@ def _vectors(texts: tuple[str, ...]) -> np.ndarray:
 
 
 def intended(family: tuple[str, ...], vector: np.ndarray, vocabulary: dict[str, list[str]],
-             read: dict[str, str]) -> tuple[str, tuple[str, ...]] | None:
+             read: dict[str, str], over: dict[str, dict[str, tuple[str, ...]]]) -> tuple[str, tuple[str, ...]] | None:
     """The attribute of ``family`` and its values (nearest first) that a query's need (its text
     ``vector``) means; None where it is unsure. ``read``: what the query's words named, which a
-    need replaces only where it reads far better."""
+    need replaces only where it reads far better, or where it narrows it: where every value the
+    need reads lies under it (``over``: the broader values each value lies under), "a bag for
+    college" is Backpacks, a kind of Bags."""
     known = glosses()
     similarity: dict[str, dict[str, float]] = {}
     best: tuple[float, str, tuple[str, ...]] | None = None
@@ -98,7 +100,24 @@ def intended(family: tuple[str, ...], vector: np.ndarray, vocabulary: dict[str, 
             best = (top, attribute, near)
     if best is None:
         return None
-    said = [similarity.get(attribute, {}).get(read[attribute], best[0]) for attribute in family if attribute in read]
+    named = [attribute for attribute in family if attribute in read]
+    if named and all(_under(best[1], value, attribute, read[attribute], over)
+                     for attribute in named for value in best[2]):
+        return best[1], best[2]
+    said = [similarity.get(attribute, {}).get(read[attribute], best[0]) for attribute in named]
     if any(fit >= SIMILAR or best[0] - fit < OVERRIDE for fit in said):
         return None
     return best[1], best[2]
+
+
+def _under(attribute: str, value: str, wider: str, wide: str, over: dict[str, dict[str, tuple[str, ...]]]) -> bool:
+    """Whether ``attribute``'s ``value`` lies under ``wider``'s ``wide`` value, a step or more
+    above it (a product type under its sub category, or under that one's category)."""
+    values = {value}
+    while BY_PARAMETER[attribute].narrows:
+        values = {above for said in values for above in over.get(attribute, {}).get(said, ())}
+        attribute = BY_PARAMETER[attribute].narrows
+        if attribute == wider:
+            return wide in values
+    return False
+

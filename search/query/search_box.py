@@ -124,9 +124,9 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
     synonym) becomes a filter too, unless the shopper set that filter, or ``decided`` it (unticked
     the value the query was read as: the query is then not read for that attribute). Where fewer
     than a page passes them all, wider readings fill the page after them (``filled``): a shade's
-    farther colours, then a product type read as its sub category (or a sub category as its
-    category). Where nothing passes them all, they are dropped again, the narrowest first, until
-    something matches (``relaxed``).
+    farther colours, a product type read as its sub category (or a sub category as its
+    category), then the reading less its guesses (values read from a need, a usage). Where nothing
+    passes them all, they are dropped again, the narrowest first, until something matches (``relaxed``).
 
     The shop's rules for the query apply (:mod:`search.query.rules`; ``steering`` in their
     place, for the admin's preview): pinned products first
@@ -168,10 +168,10 @@ def search_products(query: str, filters: Filters, k: int = 12, page: int = 1, mo
             ranked = ranking(read_as)
             if ranked.ranking:  # nothing matched all: the first reading that matches leads
                 break
-        for wider, lacking in _broader(read_as, broader(client, live.name)):
+        for wider, lacking in _fillings(read_as, broader(client, live.name), reading.meant):
             if len(ranked.ranking) >= k:
                 break
-            ranked = _after(ranked, ranking(wider), [lacking])  # "perfume for men": then other fragrance for men
+            ranked = _after(ranked, ranking(wider), lacking)  # "perfume for men": then other fragrance for men
         relaxed = understood != read_first
         matches = dataclasses.replace(ranked.matches, pinned=steering.pinned)
         total, pinned, boosted = _survey(client, live, filters, matches, steering.boosts,
@@ -228,7 +228,7 @@ def read_query(client: redis.Redis, live: LiveIndex, query: str, understanding: 
     if spelling.typing and partial not in reading.completed:  # a word half typed: no meaning yet
         read = " ".join(word for word in WORD.findall(read) if word.lower() != partial)
     if understanding:
-        reading = _with_needs(reading, read, known)
+        reading = _with_needs(reading, read, known, broader(client, live.name))
     return Asked(searched, spelling.fixes, tuple(words.expand(searched)), words, reading, read, partial)
 
 
@@ -277,7 +277,8 @@ def _steered(ranking: list[tuple[str, dict[str, Any]]], pinned: tuple[str, ...],
     return pins + rest
 
 
-def _with_needs(reading: Understanding, read: str, known: dict[str, list[str]]) -> Understanding:
+def _with_needs(reading: Understanding, read: str, known: dict[str, list[str]],
+                over: dict[str, dict[str, tuple[str, ...]]]) -> Understanding:
     """``reading`` with the values the query's need or occasion means (:mod:`search.query.intent`).
     Each family of attributes (product type, sub category, category; usage) is read from the
     query's words but those that named a value outside it: "shirt for the office" is read
@@ -291,7 +292,7 @@ def _with_needs(reading: Understanding, read: str, known: dict[str, list[str]]) 
         rest = [word for word in WORD.findall(read) if stem(word.lower()) not in named]
         if all(word.lower() in STOPWORDS or stem(word.lower()) in own for word in rest):
             continue  # nothing said beyond what the words named ("red tshirt"): no need to read
-        meant = intended(family, query_vector(" ".join(rest)), known, reading.values)
+        meant = intended(family, query_vector(" ".join(rest)), known, reading.values, over)
         if meant:
             for attribute in family:
                 for said in (values, words, also, farther):
@@ -326,21 +327,27 @@ def _relaxations(understood: dict[str, str], meant: frozenset[str]) -> list[set[
     return [set(order[:count]) for count in range(1, len(order) + 1)]
 
 
-def _broader(read_as: dict[str, tuple[str, ...]],
-             over: dict[str, dict[str, tuple[str, ...]]]) -> list[tuple[dict[str, tuple[str, ...]], str]]:
-    """The readings that fill a short page with more of the same kind: each value read whose
-    attribute narrows another (a product type, its sub category) read as the values it lies under
-    (``over``), the others kept; each as (the values read, the attribute widened). "bracelet"
-    fills with other jewellery, "perfume for men" with men's personal care, ranked by the words."""
-    widened = []
+def _fillings(read_as: dict[str, tuple[str, ...]], over: dict[str, dict[str, tuple[str, ...]]],
+              meant: frozenset[str]) -> list[tuple[dict[str, tuple[str, ...]], list[str]]]:
+    """The readings that fill a short page, in order, each as (the values read, the attributes it
+    reads less strictly). First more of the same kind: each value whose attribute narrows another
+    (a product type, its sub category) read as the values it lies under (``over``), the others
+    kept: "bracelet" fills with other jewellery, "perfume for men" with men's personal care. Then
+    the reading less the values that are guesses: those read from the query's need (``meant``),
+    and a loosely labelled attribute's (the attribute table's ``loose``, usage): "outfit for a
+    party" finds the catalog's three Party products, then the dresses its words mean."""
+    fillings = []
     for attribute in reversed(TAGS):
         if attribute.parameter in read_as and attribute.narrows and attribute.narrows not in read_as:
             above = over.get(attribute.parameter, {})
             under = {value for said in read_as[attribute.parameter] for value in above.get(said, ())}
             if under:
                 kept = {a: values for a, values in read_as.items() if a != attribute.parameter}
-                widened.append(({**kept, attribute.narrows: tuple(sorted(under))}, attribute.parameter))
-    return widened
+                fillings.append(({**kept, attribute.narrows: tuple(sorted(under))}, [attribute.parameter]))
+    guessed = sorted(parameter for parameter in read_as if parameter in meant or BY_PARAMETER[parameter].loose)
+    if guessed:
+        fillings.append(({a: values for a, values in read_as.items() if a not in guessed}, guessed))
+    return fillings
 
 
 def _known(word: str, thesaurus: Thesaurus) -> bool:
