@@ -115,6 +115,8 @@ def match_label(product: dict[str, Any]) -> str:
         return f"{_percent(product.get('score', 0.0))} alike"
     if why.get("pinned"):
         return "Placed here by the shop"
+    if why.get("farther"):
+        return "Matches part of your search"
     if why.get("vector_rank") and why.get("keyword_rank"):
         return "Matches your words and meaning"
     if why.get("keyword_rank"):
