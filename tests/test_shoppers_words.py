@@ -18,7 +18,8 @@ from search.kinds import By
 from search.lifecycle import ensure_index
 from search.mapping import fingerprint
 from search.models import Gloss
-from search.query.search_box import search_products
+from search.query.intent import intended
+from search.query.search_box import query_vector, search_products
 from search.query.similar import similar_products
 from search.query.understanding import understand
 from tests.support import demo_rows, wait_until_settled
@@ -92,6 +93,11 @@ def test_a_need_an_occasion_or_a_category_word_reaches_what_serves_it(indexed) -
         # Where fewer than a page have the value, more of the kind above it follow ("farther").
         leading = [r for r in found.results if "farther" not in r["explanation"]]
         assert leading and all(r[field] == value for r in leading), (query, found.understood)
+    # A need whose gloss is not near, but far nearer than any other's, is read: a job interview is
+    # formal (the demo catalog's usages; under 0.52, and 0.15 ahead of the next).
+    interview, usages = query_vector("for a job interview"), ["casual", "ethnic", "formal", "party", "sports"]
+    assert intended(("usage",), interview, {"usage": usages}, {}, {}) == ("usage", ("formal",))
+    assert intended(("usage",), query_vector("for a morning"), {"usage": usages}, {}, {}) is None
     # A need that narrows what the words named reads the narrower value: a bag for college is a backpack.
     assert search_products("a bag for college", Filters()).understood == {"article_type": "backpacks"}
     # What worked keeps working: a gender word, a misspelled type, a shade and a type together.

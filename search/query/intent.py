@@ -5,10 +5,10 @@ Zero-shot: the text model compares the query with a short gloss of every value o
 attributes that have them (the attribute table's ``glossed``: product types, categories,
 usage), in the shop's words (:class:`search.models.Gloss`, edited in the admin; a value with
 no gloss is read by its own name, so a shop's new value is read from the start). A value is
-read where its gloss is near enough to the query, with the few others of its attribute as near
-("clothes to sleep in": Night suits and Nightdress); where many are as near, the attribute is
-not read. Of an attribute and those it narrows (product type, sub category, category), the one
-whose gloss is nearest is the one read.
+read where its gloss is near enough to the query, or nearly so and far nearer than any other
+value's, with the few others of its attribute as near ("clothes to sleep in": Night suits and
+Nightdress); where many are as near, the attribute is not read. Of an attribute and those it
+narrows (product type, sub category, category), the one whose gloss is nearest is the one read.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ CACHE_KEY = "search:glosses"
 SIMILAR = 0.52
 BAND = 0.05
 MOST = 3
+#: Or a value is read where its gloss is ``FLOOR`` near at least and ``MARGIN`` ahead of every
+#: value not read with it: a clear first ("shirt for a job interview": Formal, 0.46 against 0.20).
+FLOOR = 0.45
+MARGIN = 0.15
 #: Where the query's words named a value of the family (its product type, say) whose gloss is
 #: not near the query (under ``SIMILAR``), how far the need's value must be ahead of it to be
 #: read in its place ("keep the sun out of my eyes" names the category Eyes, and means Sunglasses).
@@ -96,7 +100,9 @@ def intended(family: tuple[str, ...], vector: np.ndarray, vocabulary: dict[str, 
         order = np.argsort(-scores)
         top = float(scores[order[0]])
         near = tuple(values[i] for i in order[:MOST + 1] if top - scores[i] <= BAND)
-        if top >= SIMILAR and len(near) <= MOST and (best is None or top > best[0]):
+        runner_up = float(scores[order[len(near)]]) if len(values) > len(near) else 0.0
+        clear = top >= FLOOR and top - runner_up >= MARGIN
+        if (top >= SIMILAR or clear) and len(near) <= MOST and (best is None or top > best[0]):
             best = (top, attribute, near)
     if best is None:
         return None
