@@ -87,8 +87,8 @@ def test_a_short_page_is_filled_from_the_broader_value_after_the_strict_matches(
     assert found.understood == {"article_type": article_type.lower()} and not found.relaxed
     assert len(found.results) == 12 and found.count > strict and found.filled
     first, rest = found.results[:strict], found.results[strict:]
-    assert all(r["article_type"] == article_type and "farther" not in r["explanation"] for r in first)
-    assert all(r["explanation"]["farther"] == ["article_type"] for r in rest)
+    assert all(r["article_type"] == article_type and "lacking" not in r["explanation"] for r in first)
+    assert all(r["explanation"]["lacking"] == ["article_type"] for r in rest)
     # The broader value is read before anything at all: the rest of the page is of its sub category.
     assert all(r["sub_category"] == sub_category and r["article_type"] != article_type for r in rest)
     page = Client().get("/search/", {"q": article_type}).content.decode()
@@ -106,7 +106,7 @@ def test_a_short_page_is_filled_past_a_loosely_labelled_value(indexed) -> None:
     assert found.understood == {"usage": usage.lower()} and not found.relaxed
     assert len(found.results) == 12 and found.filled
     assert all(r["usage"] == usage for r in found.results[:strict])
-    assert all(r["explanation"]["farther"] == ["usage"] for r in found.results[strict:])
+    assert all(r["explanation"]["lacking"] == ["usage"] for r in found.results[strict:])
 
 
 @pytest.mark.django_db

@@ -90,8 +90,8 @@ def test_a_need_an_occasion_or_a_category_word_reaches_what_serves_it(indexed) -
     }
     for query, (field, value) in needs.items():
         found = search_products(query, Filters())
-        # Where fewer than a page have the value, more of the kind above it follow ("farther").
-        leading = [r for r in found.results if "farther" not in r["explanation"]]
+        # Where fewer than a page have the value, more of the kind above it follow ("lacking").
+        leading = [r for r in found.results if "lacking" not in r["explanation"]]
         assert leading and all(r[field] == value for r in leading), (query, found.understood)
     # A need whose gloss is not near, but far nearer than any other's, is read: a job interview is
     # formal (the demo catalog's usages; under 0.52, and 0.15 ahead of the next).
@@ -110,12 +110,12 @@ def test_a_need_an_occasion_or_a_category_word_reaches_what_serves_it(indexed) -
     assert {r["article_type"] for r in both.results} == {"Sunglasses", "Watches"}
     # Those of the nearest colours come first: the one red tshirt, then the farther shades'.
     scarlet = search_products("scarlet tshirt", Filters())
-    assert scarlet.results[0]["base_colour"] == "Red" and "farther" not in scarlet.results[0]["explanation"]
-    assert len(scarlet.results) > 1 and all(r["explanation"]["farther"] for r in scarlet.results[1:])
+    assert scarlet.results[0]["base_colour"] == "Red" and "lacking" not in scarlet.results[0]["explanation"]
+    assert len(scarlet.results) > 1 and all(r["explanation"]["lacking"] for r in scarlet.results[1:])
     crimson = search_products("crimson kurta", Filters())
     assert not crimson.relaxed and "Red" in {r["base_colour"] for r in crimson.results}
     assert all(r["article_type"] == "Kurtas" and r["base_colour"] not in {"Black", "White", "Navy Blue"}
-               and r["explanation"]["farther"] for r in crimson.results)
+               and r["explanation"]["lacking"] for r in crimson.results)
     # Where nothing is meant, the words are searched as they are.
     assert search_products("qwzx vbnm", Filters()).understood == {}
 
@@ -131,7 +131,7 @@ def test_staff_edit_a_gloss_and_the_next_search_reads_it(indexed, staff) -> None
     assert saved.status_code == 302
     found = search_products(query, Filters())
     assert found.understood.get("article_type") == "wallets"
-    leading = [r for r in found.results if "farther" not in r["explanation"]]
+    leading = [r for r in found.results if "lacking" not in r["explanation"]]
     assert leading and all(r["article_type"] == "Wallets" for r in leading)
 
 

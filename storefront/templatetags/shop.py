@@ -115,7 +115,7 @@ def match_label(product: dict[str, Any]) -> str:
         return f"{_percent(product.get('score', 0.0))} alike"
     if why.get("pinned"):
         return "Placed here by the shop"
-    if why.get("farther"):
+    if why.get("lacking"):
         return "Matches part of your search"
     if why.get("vector_rank") and why.get("keyword_rank"):
         return "Matches your words and meaning"
@@ -142,8 +142,8 @@ def why_this(product: dict[str, Any]) -> str:
     if why.get("keyword_rank"):
         parts.append(f"#{why['keyword_rank']} best match for its words")
     said = (" and ".join(parts) + ": the two rankings are combined.") if parts else ""
-    if why.get("farther"):
-        lacking = " or ".join(BY_PARAMETER[p].label.lower() for p in why["farther"] if p in BY_PARAMETER)
+    if why.get("lacking"):
+        lacking = " or ".join(BY_PARAMETER[p].label.lower() for p in why["lacking"] if p in BY_PARAMETER)
         said += f" It matches part of your search (its {lacking} differs): it comes after those that match all of it."
     moved = "; ".join(why.get("rules", ()))
     return f"{said} The shop moved it: {moved}.".strip() if moved else said
