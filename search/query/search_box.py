@@ -305,17 +305,17 @@ def _with_needs(reading: Understanding, read: str, known: dict[str, list[str]],
 def _after(first: _Ranked, wider: _Ranked, lacking: list[str]) -> _Ranked:
     """``first``'s matches (fewer than a page) and then ``wider``'s, read with the ``lacking``
     attributes dropped or farther: ``wider``'s keep their order, with scores below the lowest of
-    ``first``'s, and say which attributes they differ in (``lacking`` in their explanation). The page counts,
-    facets and sorts the matches of both; the filters it shows chosen stay ``first``'s."""
+    ``first``'s, and say which attributes they differ in (``lacking`` in their explanation). The
+    page counts, facets and sorts the matches of both; the filters it shows chosen stay ``first``'s."""
     near = {product_id for product_id, _ in first.ranking}
     rest = [(product_id, why) for product_id, why in wider.ranking if product_id not in near]
     if not rest:
         return first
     lowest = min((why["score"] for _, why in first.ranking), default=0.0)
     scale = lowest / max(why["score"] for _, why in rest) * 0.999 if first.ranking else 1.0
-    farther = [(product_id, {**why, "score": why["score"] * scale, "lacking": lacking}) for product_id, why in rest]
+    following = [(product_id, {**why, "score": why["score"] * scale, "lacking": lacking}) for product_id, why in rest]
     found = tuple(dict.fromkeys((*first.matches.found, *wider.matches.found)))
-    return _Ranked(first.filters, dataclasses.replace(wider.matches, found=found), [*first.ranking, *farther])
+    return _Ranked(first.filters, dataclasses.replace(wider.matches, found=found), [*first.ranking, *following])
 
 
 def _relaxations(understood: dict[str, str], meant: frozenset[str]) -> list[set[str]]:
