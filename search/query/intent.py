@@ -126,4 +126,3 @@ def _under(attribute: str, value: str, wider: str, wide: str, over: dict[str, di
         if attribute == wider:
             return wide in values
     return False
-
